@@ -1,0 +1,1 @@
+//! Criterion benchmarks of livepeer-rs; see the `benches/` folder.

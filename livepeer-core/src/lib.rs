@@ -1,0 +1,1 @@
+//! Shared definitions and seam traits of livepeer-rs.
