@@ -13,6 +13,8 @@ pub mod clock;
 pub mod crypto;
 pub mod entropy;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod media;
 pub mod primitives;
 pub mod profile;

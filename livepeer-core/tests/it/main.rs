@@ -1,0 +1,5 @@
+//! Integration tests of livepeer-core, built as one binary.
+
+mod corpus;
+mod parsers;
+mod signatures;
