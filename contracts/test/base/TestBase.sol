@@ -69,6 +69,10 @@ abstract contract TestBase {
         }
     }
 
+    function assertEq(bytes memory a, bytes memory b) internal pure {
+        assertEq(a, b, "bytes mismatch");
+    }
+
     function assertEq(string memory a, string memory b, string memory message) internal pure {
         if (keccak256(bytes(a)) != keccak256(bytes(b))) fail(string.concat(message, ": ", a, " != ", b));
     }
