@@ -16,9 +16,10 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 ///
 /// Delegators bond stake tokens to an orchestrator (an orchestrator bonds to itself). A registered
 /// orchestrator whose total delegated stake is at least `minActiveStake` is active; there is no cap on the
-/// number of active orchestrators. Once per round an active orchestrator calls `reward()`: it mints its share
-/// of the round's inflation (its stake over all active stake, both taken at the start of the round), keeps
-/// `rewardCut` and leaves the rest to its delegators. Ticket fees arrive from the TicketBroker through
+/// number of active orchestrators. Once per round an active orchestrator calls `reward()`: it mints
+/// `inflationPPB` parts per billion of its active stake (as of the start of the round), keeps `rewardCut`
+/// and leaves the rest to its delegators. Relating inflation to the active stake rather than the supply
+/// bounds how fast the reward factor grows (it cannot overflow for tens of thousands of rounds). Ticket fees arrive from the TicketBroker through
 /// `creditFees`; `feeShare` of them goes to the delegators.
 ///
 /// Accounting: each orchestrator keeps two cumulative factors, as in Livepeer's LIP-36, but as running
@@ -48,8 +49,8 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
     /// @notice Parts per million: the unit of `rewardCut`, `feeShare` and slashing fractions.
     uint256 public constant PPM = 1_000_000;
     /// @notice Initial value of an orchestrator's reward factor.
-    uint256 public constant FACTOR_ONE = 1e18;
-    /// @notice Inflation is expressed in parts per billion of the token supply per round.
+    uint256 public constant FACTOR_ONE = 1e24;
+    /// @notice Inflation is expressed in parts per billion of the active stake per round.
     uint256 public constant PPB = 1_000_000_000;
     /// @notice Upper bound of `inflationPPB` (1% per round).
     uint256 public constant MAX_INFLATION_PPB = 10_000_000;
@@ -186,11 +187,6 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         uint128 total;
     }
 
-    struct RoundMint {
-        uint64 roundPlusOne;
-        uint192 amount;
-    }
-
     /// @notice The stake token.
     IStakeToken public immutable token;
     /// @notice The RoundsManager.
@@ -208,12 +204,11 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
     address public faultVerifier;
     /// @notice Copy of the broker's ticket validity period.
     uint256 public ticketValidityPeriod;
-    /// @notice Tokens minted per round, in parts per billion of the supply.
+    /// @notice Tokens minted per round, in parts per billion of the active stake.
     uint256 public inflationPPB;
 
     ActivePool private _pool;
     uint128 private _startTotal;
-    RoundMint private _roundMint;
     mapping(address => Orchestrator) private _orchestrators;
     mapping(address => Delegator) private _delegators;
 
@@ -221,7 +216,7 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
     /// @param rounds_ The RoundsManager.
     /// @param minActiveStake_ Minimum stake of an active orchestrator (at least 1).
     /// @param unbondingPeriod_ Rounds between `unbond` and `withdrawStake` (at least 1).
-    /// @param inflationPPB_ Tokens minted per round in parts per billion of the supply.
+    /// @param inflationPPB_ Tokens minted per round in parts per billion of the active stake.
     constructor(
         IStakeToken token_,
         IRoundsManager rounds_,
@@ -391,9 +386,9 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         _updateActiveStake(msg.sender, o);
     }
 
-    /// @notice Mints the caller's share of the current round's inflation; callable once per round by an
-    /// orchestrator active at the start of the round. The share is its stake over all active stake, both
-    /// taken at the start of the round (and no more than its stake now).
+    /// @notice Mints the caller's reward for the current round; callable once per round by an orchestrator
+    /// active at the start of the round: `inflationPPB` of its active stake at the start of the round (or
+    /// of its stake now, if lower).
     function reward() external {
         Orchestrator storage o = _orchestrators[msg.sender];
         if (!o.registered) revert NotRegistered(msg.sender);
@@ -404,7 +399,9 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         if (weight == 0) revert NotActive(msg.sender);
         o.nextRewardRound = uint64(round + 1);
 
-        uint256 amount = Math.mulDiv(_mintableForRound(round), weight, _startTotalActive(round));
+        // Inflation is relative to the active stake, so a reward multiplies an orchestrator's stake by at
+        // most 1 + inflationPPB / PPB: the reward factor grows at a bounded rate whatever the bonding rate.
+        uint256 amount = (weight * inflationPPB) / PPB;
         uint256 cut = (amount * (round >= o.paramsRound ? o.rewardCut : o.prevRewardCut)) / PPM;
         if (amount != 0) {
             uint256 stake = o.stake;
@@ -687,14 +684,5 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
     function _startTotalActive(uint256 round) private view returns (uint256) {
         ActivePool memory p = _pool;
         return p.round == round ? _startTotal : p.total;
-    }
-
-    /// @dev Tokens mintable in `round`, fixed by the first reward() of the round.
-    function _mintableForRound(uint256 round) private returns (uint256) {
-        RoundMint memory m = _roundMint;
-        if (m.roundPlusOne == round + 1) return m.amount;
-        uint256 amount = (token.totalSupply() * inflationPPB) / PPB;
-        _roundMint = RoundMint({roundPlusOne: uint64(round + 1), amount: amount.toUint192()});
-        return amount;
     }
 }
