@@ -291,6 +291,39 @@ contract BondingManagerTest is Fixture {
         bonding.setOrchestratorParams(0, 1);
     }
 
+    function test_orchestratorState() public {
+        _activate(orch, 1000 ether, 100_000, 200_000);
+        vm.prank(orch);
+        bonding.reward();
+        _advanceRounds(VALIDITY - 1);
+        vm.prank(orch);
+        bonding.setOrchestratorParams(300_000, 400_000);
+        (
+            bool registered,
+            uint256 stake,
+            uint256 activeStake,
+            uint256 rewardCut,
+            uint256 feeShare,
+            uint256 prevRewardCut,
+            uint256 prevFeeShare,
+            uint256 paramsRound,
+            uint256 lastRewardRound,
+            uint256 rewardFactor,
+            uint256 feeFactor
+        ) = bonding.orchestratorState(orch);
+        assertTrue(registered);
+        assertEq(stake, 1001 ether);
+        assertEq(activeStake, 1001 ether);
+        assertEq(rewardCut, 300_000);
+        assertEq(feeShare, 400_000);
+        assertEq(prevRewardCut, 100_000);
+        assertEq(prevFeeShare, 200_000);
+        assertEq(paramsRound, _round() + 1);
+        assertEq(lastRewardRound, _round() - (VALIDITY - 1));
+        assertEq(rewardFactor, (bonding.FACTOR_ONE() * 1000.9 ether) / 1000 ether);
+        assertEq(feeFactor, 0);
+    }
+
     function test_resign() public {
         vm.prank(orch);
         vm.expectRevert(abi.encodeWithSelector(BondingManager.NotRegistered.selector, orch));
