@@ -17,4 +17,6 @@ forge test
 step "artifacts --check"
 scripts/build-artifacts.sh --check
 step "vectors/tickets.json checked by test_vectors above"
+step "README interface summary --check"
+scripts/abi-summary.sh --check
 step "all contract checks passed in $((SECONDS - start)) s"
