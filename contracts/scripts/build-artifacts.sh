@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the contracts and writes artifacts/<Name>.json = {abi, bytecode, deployedBytecode} for each
+# Builds the contracts and writes artifacts/<Name>.json = {abi, bytecode, deployedBytecode,
+# immutableRanges} for each
 # deployable contract (bytecode = creation code, 0x-hex). The output is deterministic: no metadata hash,
 # no CBOR trailer, stable JSON formatting.
 #
@@ -42,6 +43,12 @@ for (const name of names) {
         abi: built.abi,
         bytecode: built.bytecode.object,
         deployedBytecode: built.deployedBytecode.object,
+        // Byte ranges of the runtime code that the constructor fills with immutables: a
+        // deployed contract's code equals deployedBytecode outside them.
+        immutableRanges: Object.values(built.deployedBytecode.immutableReferences || {})
+            .flat()
+            .map((r) => [r.start, r.length])
+            .sort((a, b) => a[0] - b[0]),
     };
     if (!/^0x[0-9a-f]+$/.test(artifact.bytecode) || !/^0x[0-9a-f]+$/.test(artifact.deployedBytecode)) {
         throw new Error(`${name}: bytecode is not plain hex (unlinked library?)`);

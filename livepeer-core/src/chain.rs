@@ -335,9 +335,9 @@ pub struct FaultEvidence {
     pub claim: SignedSegmentClaim,
 }
 
-/// A challenge's id in the FaultVerifier.
+/// A challenge's id in the FaultVerifier (the hash of the receipt it challenges).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ChallengeId(pub U256);
+pub struct ChallengeId(pub H256);
 
 /// Where a challenge stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
