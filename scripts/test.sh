@@ -80,7 +80,9 @@ fuzz() {
   # against the current APIs.
   CARGO_TARGET_DIR="$ROOT/target" cargo check --manifest-path fuzz/Cargo.toml --bins --quiet
 }
-bench() { cargo bench --locked --workspace --benches --no-run; }
+# Every criterion bench lives in the benches crate; building only it keeps the chain and
+# codec libraries out of the release build unless a bench uses them.
+bench() { cargo bench --locked -p livepeer-benches --benches --no-run; }
 
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then stage install install; fi
 stage fmt fmt
