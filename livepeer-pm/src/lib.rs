@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod batch;
+pub mod commitment;
+pub mod credit;
+pub mod error;
+pub mod monitor;
+pub mod nonce;
+pub mod params;
+pub mod recipient;
+pub mod sender;
+pub mod verify;
+
+pub use batch::{MAX_TICKETS_PER_BATCH, TicketBatch, TicketHasher, TicketSig};
+pub use commitment::RecipientSecret;
+pub use credit::Balances;
+pub use error::{
+    DecodeError, IssueError, NonceError, ParamsError, QueueError, SenderError, TicketError,
+};
+pub use monitor::{
+    DefaultRiskPolicy, Risk, RiskPolicy, SenderFunds, SenderMonitor, SenderView, StopReason,
+};
+pub use nonce::NonceWindow;
+pub use params::{ExpirationParams, TicketParams, ticket_ev, win_prob_for};
+pub use recipient::{IssueContext, Received, Recipient, RecipientConfig, Winner};
+pub use sender::{Payment, Sender, SenderConfig};
+pub use verify::{Checked, TicketVerifier};
