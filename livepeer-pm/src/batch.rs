@@ -101,7 +101,7 @@ impl TicketBatch {
         Ok(())
     }
 
-    /// The ticket of entry `i`'s nonce.
+    /// The ticket this batch's params give for `nonce`.
     pub fn ticket(&self, nonce: u32) -> Ticket {
         self.params.ticket(self.sender, nonce)
     }

@@ -9,9 +9,13 @@ pub mod error;
 pub mod monitor;
 pub mod nonce;
 pub mod params;
+pub mod queue;
 pub mod recipient;
 pub mod sender;
 pub mod verify;
+
+#[cfg(any(test, feature = "_test_utils"))]
+pub mod test_utils;
 
 pub use batch::{MAX_TICKETS_PER_BATCH, TicketBatch, TicketHasher, TicketSig};
 pub use commitment::RecipientSecret;
@@ -24,6 +28,10 @@ pub use monitor::{
 };
 pub use nonce::NonceWindow;
 pub use params::{ExpirationParams, TicketParams, ticket_ev, win_prob_for};
+pub use queue::{
+    Action, ChainView, QueueChain, QueueConfig, QueueEvent, RedemptionQueue, WinnerRecord,
+    WinnerState, drive,
+};
 pub use recipient::{IssueContext, Received, Recipient, RecipientConfig, Winner};
 pub use sender::{Payment, Sender, SenderConfig};
 pub use verify::{Checked, TicketVerifier};

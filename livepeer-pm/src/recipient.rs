@@ -17,7 +17,7 @@ use tracing::{debug, trace};
 use crate::batch::TicketBatch;
 use crate::commitment::{RecipientSecret, commitment};
 use crate::credit::Balances;
-use crate::error::{IssueError, TicketError};
+use crate::error::{IssueError, NonceError, TicketError};
 use crate::monitor::{RiskPolicy, SenderMonitor};
 use crate::nonce::{DEFAULT_NONCE_WINDOW, NonceWindow};
 use crate::params::{ExpirationParams, TicketParams, win_prob_for};
@@ -30,8 +30,7 @@ const MAX_CACHED_KEYS: usize = 65_536;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecipientConfig {
-    /// Expected value of one ticket (go-livepeer's `-ticketEV`, 8 gwei by default... of wei:
-    /// 8e9).
+    /// Expected value of one ticket (go-livepeer's `-ticketEV`: 8e9 wei).
     pub ticket_ev: Wei,
     /// Gas one redemption costs (1.2M on Arbitrum, 350k on L1).
     pub redeem_gas: u64,
@@ -310,17 +309,19 @@ impl Recipient {
         let mut out = Received::default();
         for (t, c) in batch.tickets.iter().zip(checked) {
             let step = c.and_then(|c| {
+                let seen = match self.windows.get(&rrh) {
+                    Some(w) => w.nonces.check(t.nonce),
+                    None if t.nonce == 0 => Err(NonceError::Zero),
+                    None => Ok(()),
+                };
+                seen.map_err(TicketError::InvalidNonce)?;
+                if params.is_expired_at(block) {
+                    return Err(TicketError::ParamsExpired);
+                }
                 let window = self.windows.entry(rrh).or_insert_with(|| Window {
                     nonces: NonceWindow::new(self.config.nonce_window),
                     expiration_block: params.expiration_block,
                 });
-                window
-                    .nonces
-                    .check(t.nonce)
-                    .map_err(TicketError::InvalidNonce)?;
-                if params.is_expired_at(block) {
-                    return Err(TicketError::ParamsExpired);
-                }
                 window
                     .nonces
                     .insert(t.nonce)
