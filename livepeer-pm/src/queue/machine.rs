@@ -120,9 +120,14 @@ impl<St: Store> RedemptionQueue<St> {
         hashes
             .iter()
             .filter_map(|h| {
-                let failures = self.records.get(h)?.rec.failures + u32::from(failed);
+                let failures = self
+                    .records
+                    .get(h)?
+                    .rec
+                    .failures
+                    .saturating_add(u32::from(failed));
                 let not_before = if failed {
-                    block + self.backoff(failures)
+                    block.saturating_add(self.backoff(failures))
                 } else {
                     block
                 };

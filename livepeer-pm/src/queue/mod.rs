@@ -28,6 +28,19 @@
 //! mined, successful transaction or the chain's used flag says so, and the chain's flag makes
 //! paying twice impossible. The worst a crash costs is a reverted duplicate transaction.
 
+//!
+//! **Store layout** (keys ASCII; addresses and hashes in lowercase hex without `0x`):
+//!
+//! | key | value |
+//! |---|---|
+//! | `pm/winner/<recipient>/<ticket hash>` | `0x01` ‖ postcard([`WinnerRecord`]) |
+//! | `pm/meta/<recipient>/attempt` | `0x01` ‖ postcard(`u64`): the next attempt id |
+//!
+//! The leading byte is the format version; a record of another version is reported as
+//! [`QueueError::Corrupt`] rather than misread. Every transition is one store batch whose
+//! preconditions are the bytes last read for each key it rewrites, so two writers can never
+//! both move a winner.
+
 mod driver;
 mod machine;
 mod record;

@@ -1,15 +1,5 @@
-//! What the redemption queue keeps in the store, and where.
-//!
-//! Layout (all keys ASCII, addresses and hashes in lowercase hex without `0x`):
-//!
-//! | key | value |
-//! |---|---|
-//! | `pm/winner/<recipient>/<ticket hash>` | `0x01` ‖ postcard([`WinnerRecord`]) |
-//! | `pm/meta/<recipient>/attempt` | `0x01` ‖ postcard(`u64`): the next attempt id |
-//!
-//! The leading byte is the format version; a record of an unknown version is reported as
-//! corrupt rather than misread. Every change is one store batch whose preconditions are the
-//! previous bytes of each key it rewrites, so two writers can never both move a winner.
+//! What the redemption queue keeps in the store, and where (the layout is documented on the
+//! parent module).
 
 use livepeer_core::{Address, H256, U256, Wei};
 use serde::{Deserialize, Serialize};
