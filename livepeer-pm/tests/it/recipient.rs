@@ -190,6 +190,8 @@ fn winners_follow_the_win_rule() {
             .map(|w| w.ticket.ticket.sender_nonce)
             .collect();
         assert_eq!(got_nonces, expected);
+        let shown = format!("{got:?}");
+        assert!(!shown.contains(&rand.to_string()) && !shown.contains(&format!("{rand:x}")));
         for w in &got.winners {
             assert_eq!(w.ticket.recipient_rand, rand);
             assert_eq!(w.params_expiration_block, fx.params.expiration_block);
