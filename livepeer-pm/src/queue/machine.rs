@@ -161,6 +161,12 @@ impl<St: Store> RedemptionQueue<St> {
             return Ok(Some(a));
         }
         let block = view.block;
+        if self.asked.block != block {
+            self.asked = super::Asked {
+                block,
+                ..Default::default()
+            };
+        }
 
         // 1. Winners whose validity closed: paid if the chain says used, else given up.
         let closed: Vec<H256> = self
@@ -559,7 +565,7 @@ impl<St: Store> RedemptionQueue<St> {
             _ => Vec::new(),
         };
         self.commit(changes, false)?;
-        self.events.extend(event);
+        self.push_event(event);
         Ok(())
     }
 

@@ -60,6 +60,9 @@ use crate::error::QueueError;
 use crate::recipient::Winner;
 use record::{attempt_key, decode, encode, winner_key, winner_prefix};
 
+/// Events kept for [`RedemptionQueue::poll_event`] at most.
+pub const MAX_EVENTS: usize = 4096;
+
 /// How the queue times and prices redemptions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -227,9 +230,11 @@ enum Estimate {
     Failed,
 }
 
-/// Per-block bookkeeping of questions asked, so each is asked once per block.
+/// Per-block bookkeeping of questions asked, so each is asked once per block. It is only
+/// ever read for the current block and is emptied when the block changes.
 #[derive(Clone, Debug, Default)]
 struct Asked {
+    block: u64,
     used: HashMap<H256, u64>,
     unused_at: HashMap<H256, u64>,
     tx: HashMap<u64, u64>,
@@ -333,7 +338,8 @@ impl<St: Store> RedemptionQueue<St> {
         Ok(n)
     }
 
-    /// The next event, if any.
+    /// The next event, if any. Events are kept until polled, the oldest dropped past
+    /// [`MAX_EVENTS`].
     pub fn poll_event(&mut self) -> Option<QueueEvent> {
         self.events.pop_front()
     }
@@ -435,9 +441,18 @@ impl<St: Store> RedemptionQueue<St> {
                 }),
                 _ => None,
             };
-            self.events.extend(event);
+            self.push_event(event);
             self.records.insert(hash, entry);
         }
         Ok(())
+    }
+
+    fn push_event(&mut self, event: Option<QueueEvent>) {
+        if let Some(e) = event {
+            if self.events.len() >= MAX_EVENTS {
+                self.events.pop_front();
+            }
+            self.events.push_back(e);
+        }
     }
 }
