@@ -157,6 +157,16 @@ mod tests {
         assert_eq!(win_prob_for(Wei(U256::MAX), U256::one()), MAX_WIN_PROB);
     }
 
+    proptest::proptest! {
+        /// Go's rounding gives back the EV exactly, for every EV up to the face value.
+        #[test]
+        fn win_prob_gives_back_the_ev(fv in 1u128.., ev_frac in 0u128..) {
+            let ev = ev_frac % (fv + 1);
+            let wp = win_prob_for(Wei::from_u128(ev), U256::from(fv));
+            proptest::prop_assert_eq!(ticket_ev(U256::from(fv), wp), Wei::from_u128(ev));
+        }
+    }
+
     #[test]
     fn ev_bounds() {
         assert_eq!(

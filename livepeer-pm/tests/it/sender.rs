@@ -201,3 +201,28 @@ fn free_params_need_no_tickets() {
     );
     assert_eq!(fx.sender.fee(Pixels(3), &PixelPrice::zero()), Wei::ZERO);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    /// The tickets of a payment plus the credit held cover the fee, and overpay by less than
+    /// one ticket (unless the fee is below one EV, when one ticket is the least).
+    #[test]
+    fn payments_cover_the_fee_and_no_more(segments in proptest::collection::vec(1u64..80_000_000_000, 1..6)) {
+        let mut fx = fixture();
+        let ev = fx.params.ev();
+        for px in segments {
+            let before = fx.sender.credit(fx.params.recipient, fx.stream);
+            let pay = fx
+                .sender
+                .pay(&fx.session, fx.stream, Pixels(px), &fixture_funds(), fx.block)
+                .unwrap();
+            let funded = before + pay.ev;
+            proptest::prop_assert!(funded >= pay.fee);
+            if pay.fee >= ev && !pay.batch.tickets.is_empty() {
+                proptest::prop_assert!(funded - pay.fee < ev);
+            }
+            proptest::prop_assert_eq!(pay.credit_after, funded - pay.fee);
+        }
+    }
+}
