@@ -264,7 +264,7 @@ impl<S: Signer> Sender<S> {
         };
         self.validate_params(recipient, &params, funds, block, count)?;
         let batch = self.create_batch(id, count)?;
-        let paid = Wei(ev.0 * U256::from(count));
+        let paid = Wei(ev.0.saturating_mul(U256::from(count)));
         let credit_after = credit + paid - fee;
         self.credit.insert((recipient, stream), credit_after);
         debug!(session = ?id, tickets = count, %fee, "payment");

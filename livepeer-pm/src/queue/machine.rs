@@ -48,14 +48,14 @@ impl<St: Store> RedemptionQueue<St> {
 
     fn backoff(&self, failures: u32) -> u64 {
         let shift = failures.saturating_sub(1).min(16);
-        (self.config.backoff_blocks << shift).min(self.config.max_backoff_blocks)
+        (self.config.backoff_blocks.saturating_mul(1 << shift)).min(self.config.max_backoff_blocks)
     }
 
     /// The price for a replacement of a transaction sent at `old`: `gas_bump_pct` more (at
     /// least one wei more), or the market price if higher, never above the cap.
     fn bumped(&self, old: U256, view: &ChainView) -> U256 {
         let cap = self.config.max_gas_price;
-        let bump = old * U256::from(self.config.gas_bump_pct) / U256::from(100u8);
+        let bump = old.saturating_mul(U256::from(self.config.gas_bump_pct)) / U256::from(100u8);
         let bumped = old.saturating_add(bump.max(U256::one()));
         bumped.max(view.gas_price.min(cap)).min(cap)
     }
@@ -114,6 +114,14 @@ impl<St: Store> RedemptionQueue<St> {
             rec.failures = rec.failures.saturating_add(1);
         }
         Some(rec)
+    }
+
+    /// The records of `hashes` moved to `state` (and one more failure when `failed`).
+    fn moved(&self, hashes: &[H256], state: &WinnerState, failed: bool) -> Vec<WinnerRecord> {
+        hashes
+            .iter()
+            .filter_map(|h| self.with_state(h, state.clone(), failed))
+            .collect()
     }
 
     fn requeue(&self, hashes: &[H256], block: u64, failed: bool) -> Vec<WinnerRecord> {
@@ -182,17 +190,16 @@ impl<St: Store> RedemptionQueue<St> {
             .map(|(h, _)| *h)
             .collect();
         if !closed.is_empty() {
-            let give_up: Vec<WinnerRecord> = closed
+            let unused: Vec<H256> = closed
                 .iter()
                 .filter(|h| matches!(self.used_state(h, block), Used::Unused))
-                .filter_map(|h| {
-                    let state = WinnerState::Failed {
-                        reason: FailReason::Expired,
-                        block,
-                    };
-                    self.with_state(h, state, false)
-                })
+                .copied()
                 .collect();
+            let expired = WinnerState::Failed {
+                reason: FailReason::Expired,
+                block,
+            };
+            let give_up = self.moved(&unused, &expired, false);
             if !give_up.is_empty() {
                 warn!(count = give_up.len(), "winning tickets expired unredeemed");
                 self.commit(give_up, false)?;
@@ -275,10 +282,7 @@ impl<St: Store> RedemptionQueue<St> {
                 gas_price: price,
                 tries: tries.saturating_add(1),
             };
-            let changes = hashes
-                .iter()
-                .filter_map(|h| self.with_state(h, state.clone(), false))
-                .collect();
+            let changes = self.moved(&hashes, &state, false);
             // The new price is on disk before the send can leave.
             self.commit(changes, false)?;
             info!(attempt, nonce = n, %price, "re-sending a redemption of unknown fate");
@@ -388,10 +392,7 @@ impl<St: Store> RedemptionQueue<St> {
             gas_price: price,
             tries: 1,
         };
-        let changes: Vec<WinnerRecord> = group
-            .iter()
-            .filter_map(|h| self.with_state(h, state.clone(), false))
-            .collect();
+        let changes = self.moved(group, &state, false);
         self.commit(changes, true)?;
         self.in_flight.insert(attempt);
         let limit = U256::from(gas) * U256::from(self.config.gas_limit_pct) / U256::from(100u8);
@@ -498,16 +499,7 @@ impl<St: Store> RedemptionQueue<St> {
                     tx: p.hash,
                     tickets: members.clone(),
                 });
-                members
-                    .iter()
-                    .filter_map(|h| {
-                        let state = WinnerState::Sent {
-                            attempt,
-                            tx: tx.clone(),
-                        };
-                        self.with_state(h, state, false)
-                    })
-                    .collect()
+                self.moved(&members, &WinnerState::Sent { attempt, tx }, false)
             }
             (WinnerState::Sending { tries, .. }, Err(e)) if definitely_not_sent(&e) => {
                 if *tries <= 1 || *tries >= MAX_PINNED_TRIES {
@@ -521,10 +513,7 @@ impl<St: Store> RedemptionQueue<St> {
                     if let WinnerState::Sending { block, .. } = &mut state {
                         *block = view.block;
                     }
-                    members
-                        .iter()
-                        .filter_map(|h| self.with_state(h, state.clone(), true))
-                        .collect()
+                    self.moved(&members, &state, true)
                 }
             }
             (WinnerState::Sending { nonce: Some(n), .. }, Err(e)) => {
@@ -545,16 +534,7 @@ impl<St: Store> RedemptionQueue<St> {
                     tx: p.hash,
                     tickets: members.clone(),
                 });
-                members
-                    .iter()
-                    .filter_map(|h| {
-                        let state = WinnerState::Sent {
-                            attempt,
-                            tx: tx.clone(),
-                        };
-                        self.with_state(h, state, false)
-                    })
-                    .collect()
+                self.moved(&members, &WinnerState::Sent { attempt, tx }, false)
             }
             // A send that may have left, or a replacement that failed: the store keeps what it
             // knows and the next checks settle it.
@@ -609,16 +589,11 @@ impl<St: Store> RedemptionQueue<St> {
             .all(|(_, r)| matches!(r, Ok(TxStatus::NotFound)));
 
         let changes = if let Some((hash, mined)) = mined_ok {
-            members
-                .iter()
-                .filter_map(|h| {
-                    let state = WinnerState::Redeemed {
-                        tx: Some(hash),
-                        block: mined,
-                    };
-                    self.with_state(h, state, false)
-                })
-                .collect()
+            let state = WinnerState::Redeemed {
+                tx: Some(hash),
+                block: mined,
+            };
+            self.moved(&members, &state, false)
         } else if reverted {
             warn!(attempt, "redemption reverted; re-queueing");
             self.requeue(&members, block, true)
@@ -636,16 +611,7 @@ impl<St: Store> RedemptionQueue<St> {
             let mut next = tx.clone();
             next.gas_price = price;
             next.bumped_block = block;
-            let changes: Vec<WinnerRecord> = members
-                .iter()
-                .filter_map(|h| {
-                    let state = WinnerState::Sent {
-                        attempt,
-                        tx: next.clone(),
-                    };
-                    self.with_state(h, state, false)
-                })
-                .collect();
+            let changes = self.moved(&members, &WinnerState::Sent { attempt, tx: next }, false);
             // The higher price is on disk before the replacement can leave.
             self.commit(changes, false)?;
             info!(attempt, %price, "replacing a stuck redemption");

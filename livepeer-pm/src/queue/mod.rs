@@ -413,7 +413,7 @@ impl<St: Store> RedemptionQueue<St> {
         }
         let attempt_raw = if bump_attempt {
             let key = attempt_key(&self.recipient);
-            let raw = encode(&(self.next_attempt + 1));
+            let raw = encode(&self.next_attempt.saturating_add(1));
             batch.expect(key.clone(), self.attempt_raw.as_deref());
             batch.put(key, raw.clone());
             Some(raw)
@@ -422,7 +422,7 @@ impl<St: Store> RedemptionQueue<St> {
         };
         self.store.commit(batch)?;
         if let Some(raw) = attempt_raw {
-            self.next_attempt += 1;
+            self.next_attempt = self.next_attempt.saturating_add(1);
             self.attempt_raw = Some(raw);
         }
         for (hash, entry) in staged {
