@@ -266,6 +266,15 @@ pub trait TicketRedeemer: Send + Sync {
     async fn tx_status(&self, tx: &PendingTx) -> Result<TxStatus, ChainError>;
     /// The gas a redemption of `tickets` would use, from the backend's estimate.
     async fn estimate_redeem_gas(&self, tickets: &[WinningTicket]) -> Result<u64, ChainError>;
+    /// The redeeming account's next nonce, counting its transactions still pending, or `None`
+    /// when the backend cannot tell (the default).
+    ///
+    /// A caller that records the nonce before sending can replace a transaction whose send
+    /// it never heard back from (a crash, a timeout) at that same nonce, instead of sending a
+    /// second one that waits behind it. Backends should implement it.
+    async fn next_nonce(&self) -> Result<Option<u64>, ChainError> {
+        Ok(None)
+    }
 }
 
 /// The current gas price.

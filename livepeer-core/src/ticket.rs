@@ -102,7 +102,10 @@ pub fn is_winning(sig: &Signature, recipient_rand: &U256, win_prob: &U256) -> bo
 }
 
 /// A winning ticket with everything the contract needs to redeem it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` does not show `recipient_rand`: until the ticket's params expire, it would tell
+/// the sender which of its tickets win.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WinningTicket {
     /// The ticket.
     pub ticket: Ticket,
@@ -110,6 +113,15 @@ pub struct WinningTicket {
     pub sig: Signature,
     /// The recipient's revealed random number.
     pub recipient_rand: U256,
+}
+
+impl std::fmt::Debug for WinningTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WinningTicket")
+            .field("ticket", &self.ticket)
+            .field("sig", &self.sig)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +209,22 @@ mod tests {
             assert_eq!(hex_hash(&t), want, "{t:?}");
             assert_eq!(t.hash(), H256::from(keccak256(t.preimage())));
         }
+    }
+
+    #[test]
+    fn debug_hides_the_recipient_rand() {
+        let sig = crate::signer::Signer::sign_message_hash(
+            &crate::signer::LocalSigner::from_bytes(&[1u8; 32]).unwrap(),
+            &zero().hash(),
+        )
+        .unwrap();
+        let w = WinningTicket {
+            ticket: zero(),
+            sig,
+            recipient_rand: U256::from(0xfeed_face_u64),
+        };
+        let d = format!("{w:?}");
+        assert!(!d.contains("feedface") && !d.contains("4277009102"), "{d}");
     }
 
     #[test]

@@ -1,0 +1,110 @@
+//! An async driver for the queue over the core chain traits: one call per block.
+
+use livepeer_core::chain::{
+    ChainError, GasPriceEstimator, RoundInfo, TicketBrokerReader, TicketRedeemer,
+};
+use livepeer_core::store::Store;
+
+use super::{Action, ChainView, RedemptionQueue};
+use crate::error::QueueError;
+
+/// The chain capabilities the queue's driver calls.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct QueueChain<'a> {
+    /// Reads used flags and the validity period.
+    pub broker: &'a dyn TicketBrokerReader,
+    /// Estimates, sends and follows redemptions.
+    pub redeemer: &'a dyn TicketRedeemer,
+    /// Reads the block and the round.
+    pub rounds: &'a dyn RoundInfo,
+    /// Reads the gas price.
+    pub gas: &'a dyn GasPriceEstimator,
+}
+
+impl<'a> QueueChain<'a> {
+    /// The capabilities from four backends.
+    pub fn new(
+        broker: &'a dyn TicketBrokerReader,
+        redeemer: &'a dyn TicketRedeemer,
+        rounds: &'a dyn RoundInfo,
+        gas: &'a dyn GasPriceEstimator,
+    ) -> Self {
+        QueueChain {
+            broker,
+            redeemer,
+            rounds,
+            gas,
+        }
+    }
+
+    /// The capabilities from one backend that has them all.
+    pub fn from_backend<C>(chain: &'a C) -> Self
+    where
+        C: TicketBrokerReader + TicketRedeemer + RoundInfo + GasPriceEstimator,
+    {
+        Self::new(chain, chain, chain, chain)
+    }
+}
+
+impl std::fmt::Debug for QueueChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueChain")
+            .field("redeemer", &self.redeemer.redeemer())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the [`ChainView`] the queue decides on.
+pub async fn read_view(chain: &QueueChain<'_>) -> Result<ChainView, ChainError> {
+    let block = chain.rounds.current_block().await?;
+    let round = chain.rounds.current_round().await?;
+    let validity_rounds = chain.broker.ticket_validity_period().await?;
+    let gas_price = chain.gas.gas_price().await?;
+    let next_nonce = chain.redeemer.next_nonce().await?;
+    Ok(ChainView::new(block, round, validity_rounds, gas_price).with_next_nonce(next_nonce))
+}
+
+/// Runs the queue for the current block: reads the view, then carries out and answers every
+/// action until none is left. Call it once per block. Returns the view it used.
+///
+/// A chain call that fails is answered as failed, and the queue asks again at a later block.
+/// A store failure ends the call with the error; the store then holds every transition that
+/// was completed, and reopening the queue carries on from there.
+pub async fn drive<St: Store>(
+    queue: &mut RedemptionQueue<St>,
+    chain: &QueueChain<'_>,
+) -> Result<ChainView, QueueError> {
+    let view = read_view(chain).await?;
+    while let Some(action) = queue.poll_action(&view)? {
+        match action {
+            Action::CheckUsed { tickets } => {
+                let mut answers = Vec::with_capacity(tickets.len());
+                for t in &tickets {
+                    answers.push((t.ticket.hash(), chain.broker.is_ticket_used(t).await));
+                }
+                queue.handle_used(&view, answers)?;
+            }
+            Action::CheckTx { attempt, txs } => {
+                let mut answers = Vec::with_capacity(txs.len());
+                for tx in &txs {
+                    answers.push((tx.hash, chain.redeemer.tx_status(tx).await));
+                }
+                queue.handle_tx_status(&view, attempt, answers)?;
+            }
+            Action::EstimateGas { tickets } => {
+                let r = chain.redeemer.estimate_redeem_gas(&tickets).await;
+                queue.handle_estimate(&view, &tickets, r);
+            }
+            Action::Redeem {
+                attempt,
+                tickets,
+                opts,
+            } => {
+                let r = chain.redeemer.send_redeem(&tickets, &opts).await;
+                queue.handle_sent(&view, attempt, r)?;
+            }
+        }
+    }
+    Ok(view)
+}

@@ -1,0 +1,224 @@
+//! Signature and win checks for the tickets of one batch.
+//!
+//! Tickets of a batch share their params, so the shared part of the preimage is encoded and
+//! absorbed once ([`TicketHasher`]). Each ticket still has its own hash (its nonce differs),
+//! so each needs its own public-key recovery; a batch spreads those over rayon's thread pool.
+//!
+//! The sender's public key is cached: once a ticket has recovered to the sender's address,
+//! later tickets compare the recovered key with it instead of hashing it into an address.
+//! Recovery itself cannot be skipped: verifying `(r, s)` against the known key would not check
+//! `v`, and `v` matters twice — the contract's `ecrecover` with another `v` yields another
+//! address (the ticket could never be redeemed), and the signature bytes feed the win draw.
+
+use std::fmt;
+
+use livepeer_core::crypto::address_of;
+use livepeer_core::ticket::is_winning;
+use livepeer_core::{Address, Signature, SignatureError, U256};
+use rayon::prelude::*;
+use secp256k1::PublicKey;
+
+use crate::batch::{TicketHasher, TicketSig};
+use crate::error::TicketError;
+use crate::params::TicketParams;
+
+/// Below this many tickets a batch is checked on the calling thread: handing work to the
+/// pool costs a few microseconds, a recovery about forty.
+const PARALLEL_MIN: usize = 4;
+
+/// A ticket whose signature is the sender's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Checked {
+    /// The canonical signature.
+    pub sig: Signature,
+    /// Whether the ticket wins.
+    pub won: bool,
+}
+
+/// Checks signatures and draws wins for tickets from one sender under one set of params.
+///
+/// Holds the recipient's random number; `Debug` does not show it.
+#[derive(Clone)]
+pub struct TicketVerifier {
+    hasher: TicketHasher,
+    sender: Address,
+    sender_key: Option<PublicKey>,
+    recipient_rand: U256,
+    win_prob: U256,
+}
+
+impl TicketVerifier {
+    /// A verifier for tickets from `sender` under `params`, whose recipient's random number
+    /// is `recipient_rand`.
+    pub fn new(params: &TicketParams, sender: Address, recipient_rand: U256) -> Self {
+        TicketVerifier {
+            hasher: TicketHasher::new(params, sender),
+            sender,
+            sender_key: None,
+            recipient_rand,
+            win_prob: params.win_prob,
+        }
+    }
+
+    /// Uses `key` as the sender's known public key; a key that is not the sender's is
+    /// ignored.
+    pub fn with_sender_key(mut self, key: PublicKey) -> Self {
+        if address_of(&key) == self.sender {
+            self.sender_key = Some(key);
+        }
+        self
+    }
+
+    /// The sender's public key, once a ticket has shown it.
+    pub fn sender_key(&self) -> Option<PublicKey> {
+        self.sender_key
+    }
+
+    /// Checks that the sender signed the ticket of `nonce` with `sig`, and draws its win.
+    pub fn check(&self, nonce: u32, sig: &[u8]) -> Result<Checked, TicketError> {
+        self.check_inner(nonce, sig).map(|(c, _)| c)
+    }
+
+    fn check_inner(
+        &self,
+        nonce: u32,
+        sig: &[u8],
+    ) -> Result<(Checked, Option<PublicKey>), TicketError> {
+        let sig = Signature::from_slice(sig).map_err(TicketError::InvalidSignature)?;
+        let digest = self.hasher.digest(nonce);
+        let key = sig
+            .recover_public_key(&digest)
+            .map_err(TicketError::InvalidSignature)?;
+        let learned = if Some(key) == self.sender_key {
+            None
+        } else {
+            let recovered = address_of(&key);
+            if recovered != self.sender {
+                return Err(TicketError::InvalidSignature(SignatureError::WrongSigner {
+                    expected: self.sender,
+                    recovered,
+                }));
+            }
+            Some(key)
+        };
+        let won = is_winning(&sig, &self.recipient_rand, &self.win_prob);
+        Ok((Checked { sig, won }, learned))
+    }
+
+    /// Checks every ticket of `tickets`, in parallel when there are several, and learns the
+    /// sender's key from the first good one. Results are in the order of `tickets`.
+    pub fn check_all(&mut self, tickets: &[TicketSig]) -> Vec<Result<Checked, TicketError>> {
+        let run = |t: &TicketSig| self.check_inner(t.nonce, &t.sig);
+        let results: Vec<_> = if tickets.len() < PARALLEL_MIN {
+            tickets.iter().map(run).collect()
+        } else {
+            tickets.par_iter().map(run).collect()
+        };
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            out.push(r.map(|(checked, learned)| {
+                if self.sender_key.is_none() {
+                    self.sender_key = learned;
+                }
+                checked
+            }));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for TicketVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TicketVerifier")
+            .field("sender", &self.sender)
+            .field("sender_key_cached", &self.sender_key.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::ExpirationParams;
+    use livepeer_core::{H256, LocalSigner, PixelPrice, Signer};
+
+    fn setup() -> (LocalSigner, TicketParams) {
+        let s = LocalSigner::from_bytes(&[7u8; 32]).unwrap();
+        let p = TicketParams {
+            recipient: Address::repeat_byte(1),
+            face_value: U256::from(1000u64),
+            win_prob: U256::MAX / 2,
+            recipient_rand_hash: H256::repeat_byte(2),
+            seed: H256::repeat_byte(3),
+            expiration_block: 100,
+            price: PixelPrice::per_pixel(1),
+            expiration: ExpirationParams::new(4, H256::repeat_byte(4)),
+        };
+        (s, p)
+    }
+
+    #[test]
+    fn accepts_the_senders_tickets_and_rejects_others() {
+        let (s, p) = setup();
+        let rand = U256::from(0xfeed_face_u64);
+        let mut v = TicketVerifier::new(&p, s.address(), rand);
+        let sig = |n: u32| {
+            s.sign_message_hash(&p.ticket(s.address(), n).hash())
+                .unwrap()
+        };
+        let good: Vec<_> = (1..=8)
+            .map(|n| TicketSig::new(n, sig(n).as_bytes().to_vec()))
+            .collect();
+        let res = v.check_all(&good);
+        assert!(res.iter().all(Result::is_ok));
+        assert!(v.sender_key().is_some());
+        for (t, r) in good.iter().zip(&res) {
+            let c = r.as_ref().unwrap();
+            assert_eq!(c.won, is_winning(&c.sig, &rand, &p.win_prob));
+            assert_eq!(v.check(t.nonce, &t.sig).unwrap(), *c);
+        }
+        // The signature of nonce 1 does not sign nonce 2.
+        assert!(matches!(
+            v.check(2, &good[0].sig),
+            Err(TicketError::InvalidSignature(
+                SignatureError::WrongSigner { .. } | SignatureError::Unrecoverable
+            ))
+        ));
+        // Another key.
+        let other = LocalSigner::from_bytes(&[8u8; 32]).unwrap();
+        let forged = other
+            .sign_message_hash(&p.ticket(s.address(), 1).hash())
+            .unwrap();
+        assert!(matches!(
+            v.check(1, forged.as_bytes()),
+            Err(TicketError::InvalidSignature(
+                SignatureError::WrongSigner { .. }
+            ))
+        ));
+        // Malformed forms.
+        let mut wrong_v = *good[0].sig.first_chunk::<65>().unwrap();
+        wrong_v[64] = 29;
+        assert_eq!(
+            v.check(1, &wrong_v),
+            Err(TicketError::InvalidSignature(SignatureError::BadV(29)))
+        );
+        assert_eq!(
+            v.check(1, &good[0].sig[..64]),
+            Err(TicketError::InvalidSignature(SignatureError::BadLength(64)))
+        );
+        let dbg = format!("{v:?}");
+        assert!(!dbg.contains("feedface") && !dbg.contains("4277009102"));
+    }
+
+    #[test]
+    fn a_foreign_key_is_not_cached() {
+        let (s, p) = setup();
+        let other = LocalSigner::from_bytes(&[8u8; 32]).unwrap();
+        let v =
+            TicketVerifier::new(&p, s.address(), U256::one()).with_sender_key(other.public_key());
+        assert!(v.sender_key().is_none());
+        let v = v.with_sender_key(s.public_key());
+        assert_eq!(v.sender_key(), Some(s.public_key()));
+    }
+}

@@ -1,0 +1,138 @@
+//! One broadcaster, three orchestrators, one chain, and crashes everywhere: every step of
+//! every queue, store failures at every commit, sends lost or answered with an error though
+//! they left, and stuck transactions. No acknowledged winner is lost and none is paid twice.
+
+use std::collections::{HashMap, HashSet};
+
+use livepeer_core::{H256, Signer, U256, Wei};
+use livepeer_pm::QueueConfig;
+use livepeer_pm::test_utils::SendFault;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::net::{GAS_PRICE, Net, Orch};
+
+#[test]
+fn one_broadcaster_three_orchestrators_crashing_lose_and_double_pay_nothing() {
+    for (seed, nonces) in [(42, true), (7, true), (2024, false)] {
+        simulate(seed, nonces);
+    }
+}
+
+fn simulate(rng_seed: u64, nonces: bool) {
+    let mut net = Net::new();
+    net.chain.set_tells_nonces(nonces);
+    let mut rng = ChaCha8Rng::seed_from_u64(rng_seed);
+    let mut os: Vec<Orch> = [0x22, 0x33, 0x44]
+        .into_iter()
+        .map(|k| net.orchestrator(k, QueueConfig::default()))
+        .collect();
+    let mut sessions: Vec<H256> = os.iter_mut().map(|o| net.session(o)).collect();
+    // Winners each orchestrator acknowledged (persisted before the segment was answered).
+    let mut acked: HashMap<H256, (usize, U256)> = HashMap::new();
+    let mut crashes = 0;
+    let mut crash_steps = HashSet::new();
+    let mut seed = 1000;
+    let mut cycle = [1usize, 5, 9];
+
+    for block in 0..200u64 {
+        if block < 160 && block % 4 == 0 {
+            for (i, o) in os.iter_mut().enumerate() {
+                if block % 20 == 0 {
+                    sessions[i] = net.session(o);
+                }
+                let winners = net.segment(o, &sessions[i], 5_000_000_000_000);
+                match o.queue.add_winners(net.chain.block(), &winners) {
+                    Ok(_) => {
+                        for w in &winners {
+                            acked.insert(w.ticket.ticket.hash(), (i, w.ticket.ticket.face_value));
+                        }
+                    }
+                    Err(_) => {
+                        // Crashed before answering: the segment is not acknowledged.
+                        seed += 1;
+                        o.crash(seed);
+                        crashes += 1;
+                        sessions[i] = net.session(o);
+                    }
+                }
+            }
+        }
+        if rng.random_ratio(1, 8) {
+            let f = if rng.random() {
+                SendFault::Lost
+            } else {
+                SendFault::SentButFailed
+            };
+            net.chain.inject_send_fault(f);
+        }
+        match block % 50 {
+            10 => net
+                .chain
+                .set_inclusion_price(U256::from(GAS_PRICE * 105 / 100)),
+            30 => net.chain.set_inclusion_price(U256::zero()),
+            _ => {}
+        }
+        for (i, o) in os.iter_mut().enumerate() {
+            // Every third block each orchestrator is set to crash after step `cycle[i]`;
+            // once it did, the next crash comes one step later, and so on round.
+            let crash_at = (block % 3 == i as u64).then_some(cycle[i]);
+            if rng.random_ratio(1, 15) {
+                o.store.fail_after(rng.random_range(0..3));
+            }
+            if o.drive_until(crash_at).is_err() {
+                if let Some(c) = crash_at {
+                    crash_steps.insert(c);
+                    cycle[i] = c % 10 + 1;
+                }
+                seed += 1;
+                o.crash(seed);
+                crashes += 1;
+                sessions[i] = net.session(o);
+            }
+        }
+        net.chain.mine(1);
+    }
+
+    // Calm: no more faults; let every queue finish.
+    net.chain.set_inclusion_price(U256::zero());
+    for o in &os {
+        o.store.fail_after(i64::MAX);
+    }
+    for _ in 0..400 {
+        for o in &mut os {
+            o.drive().unwrap();
+        }
+        let pending = os
+            .iter()
+            .any(|o| o.queue.pending_by_sender().values().any(|v| !v.is_zero()));
+        if !pending {
+            break;
+        }
+        net.chain.mine(1);
+    }
+
+    let payouts = net.chain.payouts();
+    let mut paid: HashMap<H256, usize> = HashMap::new();
+    for p in &payouts {
+        *paid.entry(p.ticket).or_default() += 1;
+        let (i, fv) = acked
+            .get(&p.ticket)
+            .expect("only acknowledged winners are redeemed");
+        assert_eq!(p.recipient, os[*i].signer.address());
+        assert_eq!(p.amount, Wei(*fv));
+    }
+    for (h, (i, _)) in &acked {
+        assert_eq!(paid.get(h), Some(&1), "winner {h:?} of orchestrator {i}");
+    }
+    assert!(paid.values().all(|n| *n == 1));
+    assert!(acked.len() >= 100, "{} winners", acked.len());
+    assert!(crashes >= 20, "{crashes} crashes");
+    assert!(crash_steps.len() >= 8, "crashed at steps {crash_steps:?}");
+    // Batching: far fewer transactions than winners.
+    assert!(
+        net.chain.sends() < acked.len() as u64,
+        "{} sends",
+        net.chain.sends()
+    );
+}
