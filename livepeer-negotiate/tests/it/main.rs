@@ -1,0 +1,3 @@
+//! Integration tests of livepeer-negotiate, built as one binary.
+
+mod corpus;
