@@ -13,9 +13,16 @@
 pub mod fuzz_entry;
 pub mod payment;
 pub mod proto;
+#[cfg(feature = "quinn")]
+pub mod quinn;
 
 #[cfg(any(test, feature = "_test_utils"))]
 pub mod test_utils;
 
 pub use payment::{PaymentError, PaymentSource, PaymentValidator, TicketBatch, TicketParams};
 pub use proto::{ALPN, ErrorCode, Message, POOL_ALPN, ProtoError, Quote};
+#[cfg(feature = "quinn")]
+pub use quinn::{
+    Broadcaster, BroadcasterConfig, NegotiateError, Orchestrator, OrchestratorConfig,
+    StreamSession, TranscoderNode,
+};

@@ -242,7 +242,7 @@ impl Scheduler {
                     attempt,
                     orchestrator: a.orchestrator,
                 });
-                self.finish(a.seq);
+                self.finish_at(now, a.seq, duration);
             }
             AttemptOutcome::InputRejected => self.fail(a.seq, FailReason::InputRejected),
             AttemptOutcome::Failed | AttemptOutcome::Fault => self.retry_or_fail(now, a.seq),
@@ -378,6 +378,17 @@ impl Scheduler {
 
     fn fail(&mut self, seq: u64, reason: FailReason) {
         self.events.push_back(SchedEvent::Failed { seq, reason });
+        self.finish(seq);
+    }
+
+    /// Like [`Self::finish`], and records the cancelled attempts as late.
+    fn finish_at(&mut self, now: Instant, seq: u64, duration: Duration) {
+        {
+            let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
+            for a in self.attempts.values().filter(|a| a.seq == seq) {
+                board.record_late(a.orchestrator, now - a.started, duration);
+            }
+        }
         self.finish(seq);
     }
 

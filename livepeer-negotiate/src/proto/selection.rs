@@ -105,6 +105,19 @@ impl Scoreboard {
         s.successes += 1;
     }
 
+    /// An attempt cancelled because another orchestrator finished first: it took at least
+    /// `elapsed`, so that lower bound is averaged into its latency (a slow orchestrator that
+    /// is always hedged still pays for it).
+    pub fn record_late(&mut self, addr: Address, elapsed: Duration, duration: Duration) {
+        let a = self.config.alpha;
+        let s = self.stats.entry(addr).or_default();
+        let ratio = elapsed.as_secs_f64() / duration.as_secs_f64().max(0.001);
+        s.latency_ratio = Some(
+            s.latency_ratio
+                .map_or(ratio, |l| l + a * (ratio - l).max(0.0)),
+        );
+    }
+
     /// A failed segment (error, timeout, dead connection): averages it in and suspends the
     /// orchestrator for a time that doubles with failures in a row.
     pub fn record_failure(&mut self, addr: Address, now: Instant) {
