@@ -25,7 +25,8 @@ pub struct SchedulerConfig {
     /// Orchestrators each segment goes to at once (1 = no redundancy).
     pub redundancy: usize,
     /// A segment with no result after this fraction of its duration is sent to one more
-    /// orchestrator (hedging); `None` disables hedging.
+    /// orchestrator (hedging), and again after each further such interval, up to
+    /// `max_attempts`; `None` disables hedging.
     pub hedge_fraction: Option<f64>,
     /// An attempt with no result after `timeout_factor` × the segment's duration (at least
     /// `min_timeout`) counts as failed.
@@ -34,6 +35,10 @@ pub struct SchedulerConfig {
     pub min_timeout: Duration,
     /// Most attempts per segment, hedges and retries included.
     pub max_attempts: usize,
+    /// Let attempts that lost the race run to completion (their results are discarded) so
+    /// the scoreboard learns every orchestrator's real latency; otherwise they are cancelled
+    /// when the segment completes.
+    pub finish_losers: bool,
 }
 
 impl Default for SchedulerConfig {
@@ -44,6 +49,7 @@ impl Default for SchedulerConfig {
             timeout_factor: 2.0,
             min_timeout: Duration::from_secs(2),
             max_attempts: 5,
+            finish_losers: true,
         }
     }
 }
@@ -123,6 +129,9 @@ struct Attempt {
     orchestrator: Address,
     started: Instant,
     timeout_at: Instant,
+    duration: Duration,
+    /// The segment is done; this attempt only runs on for the scoreboard.
+    shadow: bool,
 }
 
 #[derive(Debug)]
@@ -220,10 +229,7 @@ impl Scheduler {
         let Some(a) = self.attempts.remove(&attempt) else {
             return;
         };
-        let Some(seg) = self.segments.get(&a.seq) else {
-            return;
-        };
-        let duration = seg.duration;
+        let duration = a.duration;
         {
             let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
             match outcome {
@@ -235,6 +241,9 @@ impl Scheduler {
                 AttemptOutcome::InputRejected => {}
             }
         }
+        if a.shadow || !self.segments.contains_key(&a.seq) {
+            return;
+        }
         match outcome {
             AttemptOutcome::Success => {
                 self.events.push_back(SchedEvent::Completed {
@@ -242,7 +251,7 @@ impl Scheduler {
                     attempt,
                     orchestrator: a.orchestrator,
                 });
-                self.finish_at(now, a.seq, duration);
+                self.complete(now, a.seq, duration);
             }
             AttemptOutcome::InputRejected => self.fail(a.seq, FailReason::InputRejected),
             AttemptOutcome::Failed | AttemptOutcome::Fault => self.retry_or_fail(now, a.seq),
@@ -260,6 +269,11 @@ impl Scheduler {
         for id in expired {
             if let Some(a) = self.attempts.get(&id) {
                 let seq = a.seq;
+                // It took at least this long: that counts against its latency too.
+                self.board
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .record_late(a.orchestrator, now - a.started, a.duration);
                 self.events
                     .push_back(SchedEvent::Cancel { seq, attempt: id });
             }
@@ -272,9 +286,11 @@ impl Scheduler {
             .map(|(seq, _)| *seq)
             .collect();
         for seq in due {
+            let frac = self.config.hedge_fraction.unwrap_or(1.0).max(0.05);
             if let Some(s) = self.segments.get_mut(&seq) {
-                // One hedge per segment: later lateness is handled by the attempt timeout.
-                s.hedge_at = None;
+                // Still no result one hedge interval later (the hedge was lost too, or is
+                // slow): hedge again, up to `max_attempts`.
+                s.hedge_at = Some(now + s.duration.mul_f64(frac));
             }
             self.dispatch(now, seq, true);
         }
@@ -304,7 +320,7 @@ impl Scheduler {
     }
 
     fn retry_or_fail(&mut self, now: Instant, seq: u64) {
-        let pending = self.attempts.values().any(|a| a.seq == seq);
+        let pending = self.attempts.values().any(|a| a.seq == seq && !a.shadow);
         if pending {
             return;
         }
@@ -335,7 +351,7 @@ impl Scheduler {
         let busy: Vec<Address> = self
             .attempts
             .values()
-            .filter(|a| a.seq == seq)
+            .filter(|a| a.seq == seq && !a.shadow)
             .map(|a| a.orchestrator)
             .collect();
         let pick = ranked
@@ -353,6 +369,7 @@ impl Scheduler {
             return false;
         };
         let timeout = self.attempt_timeout(seg.duration);
+        let duration = seg.duration;
         let id = self.next_attempt;
         self.next_attempt += 1;
         if let Some(seg) = self.segments.get_mut(&seq) {
@@ -365,6 +382,8 @@ impl Scheduler {
                 orchestrator,
                 started: now,
                 timeout_at: now + timeout,
+                duration,
+                shadow: false,
             },
         );
         self.events.push_back(SchedEvent::Dispatch {
@@ -381,8 +400,16 @@ impl Scheduler {
         self.finish(seq);
     }
 
-    /// Like [`Self::finish`], and records the cancelled attempts as late.
-    fn finish_at(&mut self, now: Instant, seq: u64, duration: Duration) {
+    /// `seq` is done: its other attempts run on as shadows (or are cancelled and recorded
+    /// as late, without `finish_losers`).
+    fn complete(&mut self, now: Instant, seq: u64, duration: Duration) {
+        if self.config.finish_losers {
+            self.segments.remove(&seq);
+            for a in self.attempts.values_mut().filter(|a| a.seq == seq) {
+                a.shadow = true;
+            }
+            return;
+        }
         {
             let mut board = self.board.lock().unwrap_or_else(|e| e.into_inner());
             for a in self.attempts.values().filter(|a| a.seq == seq) {

@@ -61,6 +61,9 @@ pub struct ScoreConfig {
     pub base_suspension: Duration,
     /// Longest suspension (it doubles with failures in a row up to this).
     pub max_suspension: Duration,
+    /// Failures in a row before a suspension: one lost packet should cost an orchestrator
+    /// score, not ten seconds out of the pool.
+    pub suspend_after: u32,
 }
 
 impl Default for ScoreConfig {
@@ -69,6 +72,7 @@ impl Default for ScoreConfig {
             alpha: 0.3,
             base_suspension: Duration::from_secs(10),
             max_suspension: Duration::from_secs(300),
+            suspend_after: 2,
         }
     }
 }
@@ -118,18 +122,21 @@ impl Scoreboard {
         );
     }
 
-    /// A failed segment (error, timeout, dead connection): averages it in and suspends the
-    /// orchestrator for a time that doubles with failures in a row.
+    /// A failed segment (error, timeout, dead connection): averages it in and, after
+    /// `suspend_after` failures in a row, suspends the orchestrator for a time that doubles
+    /// with each further failure in a row.
     pub fn record_failure(&mut self, addr: Address, now: Instant) {
         let a = self.config.alpha;
         let (base, max) = (self.config.base_suspension, self.config.max_suspension);
+        let after = self.config.suspend_after.max(1);
         let s = self.stats.entry(addr).or_default();
         s.failure_rate += a * (1.0 - s.failure_rate);
         s.consecutive_failures = s.consecutive_failures.saturating_add(1);
         s.failures += 1;
-        let factor = 1u32 << s.consecutive_failures.saturating_sub(1).min(16);
-        let d = base.saturating_mul(factor).min(max);
-        s.suspended_until = Some(now + d);
+        if s.consecutive_failures >= after {
+            let factor = 1u32 << (s.consecutive_failures - after).min(16);
+            s.suspended_until = Some(now + base.saturating_mul(factor).min(max));
+        }
     }
 
     /// A proven fault (verification): suspended for the longest time at once.
@@ -181,6 +188,9 @@ pub struct DefaultPolicy {
     pub failure_weight: f64,
     /// Weight of stake share.
     pub stake_weight: f64,
+    /// Extra weight on the part of the latency ratio above 1: an orchestrator slower than
+    /// real time cannot keep up with a live stream whatever its price.
+    pub realtime_penalty: f64,
 }
 
 impl Default for DefaultPolicy {
@@ -190,6 +200,7 @@ impl Default for DefaultPolicy {
             latency_weight: 2.0,
             failure_weight: 4.0,
             stake_weight: 0.5,
+            realtime_penalty: 10.0,
         }
     }
 }
@@ -231,6 +242,7 @@ impl DefaultPolicy {
         };
         self.price_weight * rel_price
             + self.latency_weight * latency
+            + self.realtime_penalty * (latency - 1.0).max(0.0)
             + self.failure_weight * failures
             - self.stake_weight * share
     }
@@ -286,6 +298,11 @@ mod tests {
         let p = DefaultPolicy::default();
         // A 200 ms quote costs more than twice the price.
         assert_eq!(p.rank(now, &cs, &board), vec![1, 0, 2]);
+        board.record_failure(cs[1].address, now);
+        assert!(
+            !board.is_suspended(&cs[1].address, now),
+            "one failure is not enough"
+        );
         board.record_failure(cs[1].address, now);
         assert_eq!(p.rank(now, &cs, &board)[2], 1, "suspended ranks last");
         assert!(board.is_suspended(&cs[1].address, now + Duration::from_secs(9)));

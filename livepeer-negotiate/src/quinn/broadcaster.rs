@@ -669,6 +669,9 @@ impl Driver {
                         self.results.insert(id, r);
                     }
                     self.sched.handle_outcome(Instant::now(), id, outcome);
+                    self.drain(&done_tx);
+                    // Results of attempts that lost the race are not needed.
+                    self.results.clear();
                 }
                 _ = sleep_opt(deadline) => self.sched.handle_timeout(Instant::now()),
             }
