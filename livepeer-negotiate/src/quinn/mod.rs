@@ -6,6 +6,7 @@ pub mod broadcaster;
 mod error;
 pub mod orchestrator;
 pub mod pool;
+mod session;
 pub mod tls;
 mod wire;
 
