@@ -1,6 +1,6 @@
 //! The broadcaster session manager: discovery from the registry, concurrent quotes with
 //! their response times, a price feed, and per-stream sessions that send each segment to
-//! the orchestrators the [`Scheduler`] picks, with redundancy, hedging and failover.
+//! the orchestrators the [`crate::proto::Scheduler`] picks, with redundancy, hedging and failover.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
