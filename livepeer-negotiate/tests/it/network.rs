@@ -188,3 +188,46 @@ async fn quotes_price_overrides_and_pushed_updates() {
     let (q2, _) = b.quote(&entry2, &req).await.unwrap();
     assert_eq!(q2.price, PixelPrice::per_pixel(3));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_follow_pushed_prices_and_the_price_feed() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    let o = orchestrator(Spec::new(51, 4), &registry).await;
+    let (b, _) = broadcaster(registry.clone(), fast_config(DUR));
+    let session = Arc::new(
+        b.start_stream(StreamId::from_name("feed"), ladder())
+            .await
+            .unwrap(),
+    );
+    session.subscribe_updates().await.unwrap();
+    o.orch.set_price(PixelPrice::per_pixel(6));
+    let mut seen = PixelPrice::per_pixel(4);
+    for _ in 0..50 {
+        seen = session.quote_of(&o.orch.address()).unwrap().price;
+        if seen == PixelPrice::per_pixel(6) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        seen,
+        PixelPrice::per_pixel(6),
+        "pushed update reached the session"
+    );
+    // A second orchestrator registers later: the price feed finds it.
+    session.start_price_feed(Duration::from_millis(100));
+    let o2 = orchestrator(Spec::new(52, 1), &registry).await;
+    let mut found = false;
+    for _ in 0..50 {
+        if session.orchestrators().contains(&o2.orch.address()) {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(found, "the price feed picked up the new orchestrator");
+    // It is cheaper, so it gets the next segment.
+    let r = session.transcode(segment(0, DUR)).await.unwrap();
+    assert_eq!(r.orchestrator, o2.orch.address());
+}
