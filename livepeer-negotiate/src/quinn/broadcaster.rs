@@ -220,10 +220,11 @@ impl Broadcaster {
             return Ok(c);
         }
         let addr = parse_uri(&entry.service_uri)?;
+        let name = super::tls::server_name(&entry.address);
         let connecting = self
             .inner
             .endpoint
-            .connect_with(self.inner.client.clone(), addr, super::tls::SERVER_NAME)
+            .connect_with(self.inner.client.clone(), addr, &name)
             .map_err(NegotiateError::transport)?;
         let conn = tokio::time::timeout(self.inner.config.quote_timeout, connecting)
             .await

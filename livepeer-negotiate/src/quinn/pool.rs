@@ -344,7 +344,7 @@ impl TranscoderNode {
         let limits = ReadLimits::default();
         let cfg = super::tls::client_config(POOL_ALPN, 64)?;
         let conn = endpoint
-            .connect_with(cfg, addr, super::tls::SERVER_NAME)
+            .connect_with(cfg, addr, &super::tls::server_name(&orchestrator))
             .map_err(NegotiateError::transport)?
             .await
             .map_err(NegotiateError::transport)?;

@@ -18,8 +18,17 @@ use crate::proto::{ALPN, POOL_ALPN};
 /// UDP receive buffer asked for: with the default (about 200 KiB) a fan-out to 100 peers
 /// drops handshake packets and stalls about 1 s on the first PTO.
 pub const RECV_BUFFER: usize = 4 * 1024 * 1024;
-/// The server name clients present; certificates are self-signed, so it is only a label.
+/// The name in every orchestrator certificate; certificates are self-signed, so it is only a
+/// label.
 pub const SERVER_NAME: &str = "livepeer-orchestrator";
+
+/// The server name a client presents to the orchestrator with `address`: one name per
+/// orchestrator, so TLS session tickets are only ever offered back to the orchestrator that
+/// issued them (no ticket links a broadcaster's sessions across orchestrators, and a later
+/// connection to the same one can resume).
+pub fn server_name(address: &livepeer_core::Address) -> String {
+    format!("o-{address:x}.livepeer")
+}
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

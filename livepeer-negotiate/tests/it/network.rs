@@ -147,6 +147,9 @@ async fn quotes_price_overrides_and_pushed_updates() {
     assert_eq!(q.price, PixelPrice::per_pixel(7));
     assert_eq!(q.ticket_params.recipient, o.orch.address());
     assert!(rtt < Duration::from_secs(1));
+    // A new connection to the same orchestrator resumes TLS and binds again.
+    b.disconnect_all();
+    assert_eq!(b.quote(&entry, &req).await.unwrap().0.price, q.price);
     let mut rx = b.subscribe(&entry, &req).await.unwrap();
     assert_eq!(rx.recv().await.unwrap().price, PixelPrice::per_pixel(7));
     o.orch.set_price(PixelPrice::per_pixel(9));
