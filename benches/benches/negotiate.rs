@@ -105,12 +105,15 @@ fn bench_quote(c: &mut Criterion) {
     g.bench_function("quote round trip (live connection)", |bn| {
         bn.iter(|| rt.block_on(b.quote(&entry, &req)).unwrap())
     });
-    g.bench_function("quote round trip (fresh connection + binding)", |bn| {
-        bn.iter(|| {
-            b.disconnect_all();
-            rt.block_on(b.quote(&entry, &req)).unwrap()
-        })
-    });
+    g.bench_function(
+        "quote round trip (new connection, TLS resumed, + binding)",
+        |bn| {
+            bn.iter(|| {
+                b.disconnect_all();
+                rt.block_on(b.quote(&entry, &req)).unwrap()
+            })
+        },
+    );
     g.finish();
 }
 
