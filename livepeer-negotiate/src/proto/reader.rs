@@ -173,6 +173,16 @@ impl StreamReader {
         Some((self.started + self.limits.total).min(self.last_progress + self.limits.idle))
     }
 
+    /// The head message once it has arrived while its bodies are still coming, so a driver
+    /// can vet it (payment, bounds) before accepting megabytes of body.
+    pub fn head(&self) -> Option<&Message> {
+        if self.finished {
+            None
+        } else {
+            self.head.as_ref()
+        }
+    }
+
     /// The outcome, once there is one.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ReadEvent> {

@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 
 use super::NegotiateError;
 use super::pool::{Pool, RemoteTranscoder, metas};
-use super::wire::{bind_server, read_assembled, send_error, write_body, write_msg};
+use super::wire::{bind_server, read_assembled, read_vetted, send_error, write_body, write_msg};
 use crate::payment::{PaymentError, PaymentValidator};
 use crate::proto::{
     ALPN, CapacityMeter, ErrorCode, JobRequest, Message, MessageType, POOL_ALPN, PriceBook, Quote,
@@ -325,12 +325,23 @@ async fn serve_stream(
         MessageType::Subscribe,
         MessageType::SegmentHeader,
     ];
-    let a = match read_assembled(&mut recv, ALLOWED, i.config.read_limits.clone()).await {
+    // A segment is paid for before its body is accepted: no unpaid megabytes in memory.
+    let vet = |m: Message| async move {
+        match &m {
+            Message::SegmentHeader(h) => admit(i, peer, h).await,
+            _ => Ok(()),
+        }
+    };
+    let a = match read_vetted(&mut recv, ALLOWED, i.config.read_limits.clone(), vet).await {
         Ok(a) => a,
         Err(NegotiateError::Proto(e)) => {
             debug!(error = %e, "stream refused");
             let _ = recv.stop(1u8.into());
             return send_error(&mut send, e.to_wire()).await;
+        }
+        Err(NegotiateError::Remote(w)) => {
+            let _ = recv.stop(1u8.into());
+            return send_error(&mut send, w).await;
         }
         Err(_) => return,
     };
@@ -440,25 +451,19 @@ async fn subscribe(
     }
 }
 
-async fn segment(
-    i: &Inner,
-    peer: Address,
-    h: SegmentHeader,
-    body: Bytes,
-) -> Result<(Message, Vec<Bytes>), WireError> {
-    let seg = Segment {
-        seq: h.seq,
-        duration: h.duration(),
-        data: body,
-        container: h.container,
-        codec: h.codec,
-    };
-    seg.check_bounds()
-        .map_err(|e| WireError::new(ErrorCode::InvalidInput, e.to_string()))?;
-    if seg.keccak() != h.input_hash {
+/// Vets a segment header before its body is read: bounds, ticket sender and recipient, and
+/// the payment covering the fee estimate.
+async fn admit(i: &Inner, peer: Address, h: &SegmentHeader) -> Result<(), WireError> {
+    if h.duration_ms == 0 || h.duration() > livepeer_core::media::MAX_SEGMENT_DURATION {
         return Err(WireError::new(
             ErrorCode::InvalidInput,
-            "body does not hash to input_hash",
+            "segment duration out of bounds",
+        ));
+    }
+    if h.body_len == 0 || h.body_len > livepeer_core::media::MAX_SEGMENT_BYTES as u64 {
+        return Err(WireError::new(
+            ErrorCode::InvalidInput,
+            "segment size out of bounds",
         ));
     }
     if let Some(b) = &h.payment {
@@ -480,11 +485,40 @@ async fn segment(
         .read()
         .map(|p| p.price_for(&peer))
         .map_err(|_| WireError::new(ErrorCode::Internal, "price book"))?;
-    let estimate = fee_estimate(&price, &h.ladder, seg.duration);
+    let estimate = fee_estimate(&price, &h.ladder, h.duration());
     i.payments
         .accept(h.payment.as_ref(), peer, h.stream_id, estimate)
         .await
         .map_err(payment_wire)?;
+    Ok(())
+}
+
+async fn segment(
+    i: &Inner,
+    peer: Address,
+    h: SegmentHeader,
+    body: Bytes,
+) -> Result<(Message, Vec<Bytes>), WireError> {
+    let seg = Segment {
+        seq: h.seq,
+        duration: h.duration(),
+        data: body,
+        container: h.container,
+        codec: h.codec,
+    };
+    seg.check_bounds()
+        .map_err(|e| WireError::new(ErrorCode::InvalidInput, e.to_string()))?;
+    if seg.keccak() != h.input_hash {
+        return Err(WireError::new(
+            ErrorCode::InvalidInput,
+            "body does not hash to input_hash",
+        ));
+    }
+    let price = i
+        .prices
+        .read()
+        .map(|p| p.price_for(&peer))
+        .map_err(|_| WireError::new(ErrorCode::Internal, "price book"))?;
     let rate = ladder_rate(&h.ladder);
     {
         let mut c = i.capacity.lock().unwrap_or_else(|e| e.into_inner());

@@ -51,9 +51,34 @@ pub(crate) async fn read_assembled(
     allowed: &'static [MessageType],
     limits: ReadLimits,
 ) -> Result<Assembled, NegotiateError> {
+    read_vetted(recv, allowed, limits, |_| async { Ok(()) }).await
+}
+
+/// Like [`read_assembled`], but `vet` sees the head as soon as it arrives, before any body
+/// is accepted; an error from it ends the read with [`NegotiateError::Remote`].
+pub(crate) async fn read_vetted<F, Fut>(
+    recv: &mut quinn::RecvStream,
+    allowed: &'static [MessageType],
+    limits: ReadLimits,
+    vet: F,
+) -> Result<Assembled, NegotiateError>
+where
+    F: FnOnce(Message) -> Fut,
+    Fut: std::future::Future<Output = Result<(), WireError>>,
+{
     let mut reader = StreamReader::new(Instant::now(), allowed, limits);
+    let mut vet = Some(vet);
     loop {
+        let head = reader.head().cloned();
+        if let Some(h) = head
+            && let Some(v) = vet.take()
+        {
+            v(h).await.map_err(NegotiateError::Remote)?;
+        }
         if let Some(ev) = reader.poll_event() {
+            if let (ReadEvent::Done(a), Some(v)) = (&ev, vet.take()) {
+                v(a.head.clone()).await.map_err(NegotiateError::Remote)?;
+            }
             return match ev {
                 ReadEvent::Done(a) => match a.head {
                     Message::Error(w) => Err(NegotiateError::Remote(w)),

@@ -201,6 +201,32 @@ async fn payments_are_checked_before_any_work() {
         code(&exchange(&conn, &send(None)).await),
         ErrorCode::LowPMBalance
     );
+    // Refused from the header alone: a declared 200 MB body is never read.
+    let head_only = Message::SegmentHeader(SegmentHeader {
+        stream_id: stream,
+        seq: 9,
+        duration_ms: 1000,
+        container: seg.container,
+        codec: seg.codec,
+        ladder: ladder(),
+        input_hash: seg.keccak(),
+        body_len: 200_000_000,
+        payment: None,
+    })
+    .encode()
+    .unwrap();
+    let (mut s, mut r) = conn.open_bi().await.unwrap();
+    s.write_all(&head_only).await.unwrap();
+    let data = tokio::time::timeout(Duration::from_secs(2), r.read_to_end(1 << 16))
+        .await
+        .expect("answered before any body")
+        .unwrap();
+    let mut d = FrameDecoder::new();
+    d.handle_data(&data);
+    assert_eq!(
+        code(&d.poll_frame().unwrap().unwrap()),
+        ErrorCode::LowPMBalance
+    );
     o.payments.expire_params();
     let mut stale = forged;
     stale.tickets.clear();
