@@ -234,3 +234,48 @@ async fn sessions_follow_pushed_prices_and_the_price_feed() {
     let r = session.transcode(segment(0, DUR)).await.unwrap();
     assert_eq!(r.orchestrator, o2.orch.address());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_orchestrator_sends_work_elsewhere() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    // The cheap one has room for one job at a time (capacity in pixels per second).
+    let signer = key(61);
+    let payments = Arc::new(livepeer_negotiate::test_utils::TestPayments::validator(
+        signer.address(),
+        livepeer_core::Wei::from_u128(TICKET_EV),
+    ));
+    let small = livepeer_negotiate::Orchestrator::builder(
+        signer.clone(),
+        payments,
+        PixelPrice::per_pixel(1),
+    )
+    .with_local_transcoder(
+        Arc::new(TestTranscoder::new("small", Duration::from_millis(300))),
+        1,
+        8,
+    )
+    .start()
+    .unwrap();
+    registry.register(TestRegistry::entry(
+        signer.address(),
+        small.service_uri().unwrap(),
+        100,
+    ));
+    let big = orchestrator(Spec::new(62, 5), &registry).await;
+    let (b, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(2)));
+    let session = b
+        .start_stream(StreamId::from_name("capped"), ladder())
+        .await
+        .unwrap();
+    let (r0, r1) = tokio::join!(
+        session.transcode(segment(0, Duration::from_secs(2))),
+        session.transcode(segment(1, Duration::from_secs(2)))
+    );
+    let who = [r0.unwrap().orchestrator, r1.unwrap().orchestrator];
+    assert!(who.contains(&small.address()), "{who:?}");
+    assert!(
+        who.contains(&big.orch.address()),
+        "the capped one sent work on: {who:?}"
+    );
+}
