@@ -209,8 +209,9 @@ impl WireError {
     }
 }
 
-/// A transcoder offers its capacity to an orchestrator's pool.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A transcoder offers its capacity to an orchestrator's pool. `Debug` never shows the
+/// secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Register {
     /// What it can do.
     pub capabilities: Capabilities,
@@ -220,6 +221,17 @@ pub struct Register {
     pub max_tasks: u32,
     /// A shared secret, where the orchestrator uses one in addition to the signed identity.
     pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Register {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Register")
+            .field("capabilities", &self.capabilities)
+            .field("capacity_pps", &self.capacity_pps)
+            .field("max_tasks", &self.max_tasks)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The orchestrator accepted a transcoder.

@@ -115,6 +115,9 @@ async fn redundancy_input_errors_and_pool_failover() {
         other => panic!("{other:?}"),
     }
 
+    // (The redundant copy of the bad segment may still be arriving at the other one.)
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
     // A failing transcoder's task moves to the other member of the pool.
     o1.local.fail_next(1);
     o1.remote.fail_next(0);
