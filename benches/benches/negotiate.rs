@@ -1,0 +1,315 @@
+//! Negotiation over QUIC on loopback: quote round trip, discovery fan-out to 100 and 1,000
+//! in-process orchestrators (fresh connections and live ones), time from broadcaster start
+//! to the first transcoded segment, and the cost of failover when the chosen orchestrator
+//! dies mid-stream.
+//!
+//! Every orchestrator is a real quinn endpoint with its own key, self-signed certificate
+//! and address binding; the transcoder is the deterministic test double.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::print_stderr)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use livepeer_core::{
+    Container, Ladder, LocalSigner, PixelPrice, Segment, Signer, StreamId, VideoCodec, Wei,
+};
+use livepeer_negotiate::proto::SchedulerConfig;
+use livepeer_negotiate::test_utils::{TestPayments, TestRegistry, TestTranscoder};
+use livepeer_negotiate::{Broadcaster, BroadcasterConfig, Orchestrator};
+use tokio::runtime::Runtime;
+
+fn key(i: u32) -> Arc<LocalSigner> {
+    let mut k = [0u8; 32];
+    k[28..].copy_from_slice(&(i + 1).to_be_bytes());
+    Arc::new(LocalSigner::from_bytes(&k).expect("key"))
+}
+
+fn orchestrator(
+    i: u32,
+    price: u64,
+    delay: Duration,
+    registry: &TestRegistry,
+) -> (Orchestrator, Arc<TestTranscoder>) {
+    let signer = key(i);
+    let payments = Arc::new(TestPayments::validator(
+        signer.address(),
+        Wei::from_u128(1_000_000),
+    ));
+    let t = Arc::new(TestTranscoder::new("bench", delay));
+    let o = Orchestrator::builder(signer.clone(), payments, PixelPrice::per_pixel(price))
+        .with_local_transcoder(t.clone(), 1_000_000_000, 64)
+        .start()
+        .expect("orchestrator");
+    registry.register(TestRegistry::entry(
+        signer.address(),
+        o.service_uri().unwrap(),
+        100,
+    ));
+    (o, t)
+}
+
+fn broadcaster(registry: Arc<TestRegistry>, quote_timeout: Duration) -> Broadcaster {
+    let signer = key(1_000_000);
+    let mut c = BroadcasterConfig::default();
+    c.quote_timeout = quote_timeout;
+    let mut s = SchedulerConfig::default();
+    s.min_timeout = Duration::from_secs(2);
+    c.scheduler = s;
+    Broadcaster::builder(
+        signer.clone(),
+        registry,
+        Arc::new(TestPayments::source(signer)),
+    )
+    .with_config(c)
+    .build()
+    .expect("broadcaster")
+}
+
+fn ladder() -> Ladder {
+    "P240p30fps16x9,P360p30fps16x9".parse().unwrap()
+}
+
+fn segment(seq: u64) -> Segment {
+    Segment {
+        seq,
+        duration: Duration::from_secs(2),
+        data: Bytes::from(vec![(seq % 251) as u8; 200_000]),
+        container: Container::MpegTs,
+        codec: VideoCodec::H264,
+    }
+}
+
+fn rt() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn bench_quote(c: &mut Criterion) {
+    let rt = rt();
+    let registry = Arc::new(TestRegistry::new());
+    let (b, entry, req, _o) = rt.block_on(async {
+        let o = orchestrator(0, 1, Duration::ZERO, &registry);
+        let b = broadcaster(registry.clone(), Duration::from_secs(5));
+        let entry = b.discover().await.unwrap().pop().unwrap();
+        let req = b.job_request(StreamId::from_name("q"), &ladder()).unwrap();
+        b.quote(&entry, &req).await.unwrap();
+        (b, entry, req, o)
+    });
+    let mut g = c.benchmark_group("negotiate");
+    g.bench_function("quote round trip (live connection)", |bn| {
+        bn.iter(|| rt.block_on(b.quote(&entry, &req)).unwrap())
+    });
+    g.bench_function(
+        "quote round trip (new connection, TLS resumed, + binding)",
+        |bn| {
+            bn.iter(|| {
+                b.disconnect_all();
+                rt.block_on(b.quote(&entry, &req)).unwrap()
+            })
+        },
+    );
+    g.finish();
+}
+
+/// CPU time of this process (user + system) from `/proc/self/stat`, in milliseconds; zero
+/// where that file does not exist.
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields 14 and 15 of the file (utime, stime) are 11 and 12 after the command name; the
+    // kernel counts them in 1/100 s.
+    (ticks(11) + ticks(12)) * 10.0
+}
+
+/// Prints the quotes that failed (a regression shows up as drops under a burst).
+fn report(outcomes: &[livepeer_negotiate::quinn::QuoteOutcome], n: u32) {
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    if !failed.is_empty() || outcomes.len() != n as usize {
+        eprintln!(
+            "{} of {n} quotes failed: {:?}",
+            failed.len(),
+            &failed[..failed.len().min(3)]
+        );
+    }
+}
+
+fn bench_fanout(c: &mut Criterion) {
+    let mut g = c.benchmark_group("negotiate fan-out");
+    g.sample_size(10);
+    for n in [100u32, 1000] {
+        let rt = rt();
+        let registry = Arc::new(TestRegistry::new());
+        let nodes: Vec<_> = rt.block_on(async {
+            (0..n)
+                .map(|i| orchestrator(i, 1 + u64::from(i % 7), Duration::ZERO, &registry).0)
+                .collect()
+        });
+        let req = {
+            let b = rt.block_on(async { broadcaster(registry.clone(), Duration::from_secs(30)) });
+            b.job_request(StreamId::from_name("fan"), &ladder())
+                .unwrap()
+        };
+        g.bench_function(format!("discover + quote {n} (fresh connections)"), |bn| {
+            bn.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let b = rt
+                        .block_on(async { broadcaster(registry.clone(), Duration::from_secs(30)) });
+                    let t = Instant::now();
+                    let cpu = cpu_ms();
+                    let ok = rt.block_on(async {
+                        let entries = b.discover().await.unwrap();
+                        b.gather_quotes(entries, &req).await
+                    });
+                    total += t.elapsed();
+                    eprintln!(
+                        "fan-out {n} fresh: {:.1} ms wall, {:.0} ms CPU ({:.2} ms per connection, client and servers)",
+                        t.elapsed().as_secs_f64() * 1e3,
+                        cpu_ms() - cpu,
+                        (cpu_ms() - cpu) / f64::from(n)
+                    );
+                    report(&ok, n);
+                    b.disconnect_all();
+                }
+                total
+            })
+        });
+        let live = rt.block_on(async { broadcaster(registry.clone(), Duration::from_secs(30)) });
+        rt.block_on(async {
+            let e = live.discover().await.unwrap();
+            live.gather_quotes(e, &req).await
+        });
+        g.bench_function(format!("discover + quote {n} (live connections)"), |bn| {
+            bn.iter(|| {
+                let ok = rt.block_on(async {
+                    let entries = live.discover().await.unwrap();
+                    live.gather_quotes(entries, &req).await
+                });
+                report(&ok, n);
+            })
+        });
+        for o in nodes {
+            o.close();
+        }
+    }
+    g.finish();
+}
+
+fn bench_stream(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = c.benchmark_group("negotiate stream");
+    g.sample_size(20);
+    let registry = Arc::new(TestRegistry::new());
+    let _nodes: Vec<_> = rt.block_on(async {
+        (0..5)
+            .map(|i| orchestrator(2000 + i, 1 + u64::from(i), Duration::ZERO, &registry))
+            .collect()
+    });
+    g.bench_function(
+        "start to first transcoded segment (5 orchestrators)",
+        |bn| {
+            bn.iter(|| {
+                let b =
+                    rt.block_on(async { broadcaster(registry.clone(), Duration::from_secs(5)) });
+                rt.block_on(async {
+                    let s = b
+                        .start_stream(StreamId::from_name("first"), ladder())
+                        .await
+                        .unwrap();
+                    s.transcode(segment(0)).await.unwrap()
+                });
+                b.disconnect_all();
+            })
+        },
+    );
+    // Failover: the chosen orchestrator dies while the segment is in flight.
+    for (name, silent) in [("closes", false), ("hangs", true)] {
+        g.bench_function(
+            format!("segment latency when the chosen orchestrator {name} mid-segment"),
+            |bn| {
+                bn.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for k in 0..iters {
+                        let registry = Arc::new(TestRegistry::new());
+                        let base = 3000 + (k as u32 % 1000) * 2;
+                        let (dying, dt) = rt.block_on(async {
+                            orchestrator(base, 1, Duration::from_millis(50), &registry)
+                        });
+                        let (backup, _) = rt.block_on(async {
+                            orchestrator(base + 1, 5, Duration::ZERO, &registry)
+                        });
+                        let b = rt.block_on(async {
+                            broadcaster(registry.clone(), Duration::from_secs(5))
+                        });
+                        let s = rt
+                            .block_on(b.start_stream(StreamId::from_name("fail"), ladder()))
+                            .unwrap();
+                        let r0 = rt.block_on(s.transcode(segment(0))).unwrap();
+                        assert_eq!(r0.orchestrator, dying.address());
+                        if silent {
+                            // It accepts the segment and never answers, as a hung host would.
+                            dt.set_delay(Duration::from_secs(3600));
+                        }
+                        let t = Instant::now();
+                        let r1 = rt.block_on(async {
+                            let kill = async {
+                                if !silent {
+                                    tokio::time::sleep(Duration::from_millis(10)).await;
+                                    dying.close();
+                                }
+                            };
+                            let (r, ()) = tokio::join!(s.transcode(segment(1)), kill);
+                            r
+                        });
+                        total += t.elapsed();
+                        let r1 = r1.expect("no segment lost");
+                        assert_eq!(r1.orchestrator, backup.address());
+                        drop(s);
+                        b.disconnect_all();
+                        dying.close();
+                        backup.close();
+                    }
+                    total
+                })
+            },
+        );
+    }
+    g.bench_function("segment latency, healthy orchestrator", |bn| {
+        let registry = Arc::new(TestRegistry::new());
+        let (_o, _) =
+            rt.block_on(async { orchestrator(5000, 1, Duration::from_millis(50), &registry) });
+        let b = rt.block_on(async { broadcaster(registry.clone(), Duration::from_secs(5)) });
+        let s = rt
+            .block_on(b.start_stream(StreamId::from_name("ok"), ladder()))
+            .unwrap();
+        let mut seq = 0;
+        bn.iter(|| {
+            seq += 1;
+            rt.block_on(s.transcode(segment(seq))).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_quote, bench_fanout, bench_stream);
+criterion_main!(benches);

@@ -1,0 +1,29 @@
+//! The sans-IO protocol core: messages, framing with per-type bounds, stream readers with
+//! slow-drip deadlines, identity binding, pricing and capacity, selection, and the
+//! broadcaster's segment scheduler. Nothing here does I/O, spawns, or reads the clock:
+//! every time-dependent call takes `now`.
+
+pub mod codec;
+pub mod error;
+pub mod identity;
+pub mod messages;
+pub mod pricing;
+pub mod reader;
+pub mod scheduler;
+pub mod selection;
+
+pub use codec::{ALPN, FrameDecoder, MAX_CHUNK, MessageType, POOL_ALPN, chunk_frames};
+pub use error::{ErrorCode, ProtoError};
+pub use identity::{IdentityError, binding_digest, sign_binding, verify_binding};
+pub use messages::*;
+pub use pricing::{CapacityMeter, PriceBook, fee_estimate, ladder_pixels, ladder_rate};
+pub use reader::{Assembled, ReadEvent, ReadLimits, StreamReader};
+pub use scheduler::{
+    AttemptId, AttemptOutcome, FailReason, SchedEvent, Scheduler, SchedulerConfig,
+};
+pub use selection::{
+    Candidate, DefaultPolicy, OrchestratorStats, ScoreConfig, Scoreboard, SelectionPolicy,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,179 @@
+//! TLS and endpoints: a fresh self-signed certificate per node, a client verifier that checks
+//! the handshake signature against the presented certificate (and pins nothing by CA: the
+//! identity check is the address binding that follows), and UDP sockets with a receive
+//! buffer large enough for a wide fan-out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use super::NegotiateError;
+use crate::proto::{ALPN, POOL_ALPN};
+
+/// UDP receive buffer asked for: with the default (about 200 KiB) a fan-out to 100 peers
+/// drops handshake packets and stalls about 1 s on the first PTO.
+pub const RECV_BUFFER: usize = 4 * 1024 * 1024;
+/// The name in every orchestrator certificate; certificates are self-signed, so it is only a
+/// label.
+pub const SERVER_NAME: &str = "livepeer-orchestrator";
+
+/// The server name a client presents to the orchestrator with `address`: one name per
+/// orchestrator, so TLS session tickets are only ever offered back to the orchestrator that
+/// issued them (no ticket links a broadcaster's sessions across orchestrators, and a later
+/// connection to the same one can resume).
+pub fn server_name(address: &livepeer_core::Address) -> String {
+    format!("o-{address:x}.livepeer")
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn tls_err(e: impl std::fmt::Display) -> NegotiateError {
+    NegotiateError::Config(format!("tls: {e}"))
+}
+
+/// Checks that the server holds the key of the certificate it presents (the TLS 1.3
+/// CertificateVerify signature), without any CA: who the server is gets proven by the
+/// address binding over exporter keying material.
+#[derive(Debug)]
+struct SelfSignedServerVerifier {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for SelfSignedServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.is_empty() {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadEncoding,
+            ));
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        // QUIC is TLS 1.3 only.
+        Err(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::Tls12NotOffered,
+        ))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// QUIC transport settings shared by both sides.
+fn transport(max_bidi_streams: u32, idle: Duration) -> quinn::TransportConfig {
+    let mut t = quinn::TransportConfig::default();
+    t.max_concurrent_bidi_streams(max_bidi_streams.into());
+    t.max_concurrent_uni_streams(0u8.into());
+    if let Ok(idle) = quinn::IdleTimeout::try_from(idle) {
+        t.max_idle_timeout(Some(idle));
+    }
+    t.keep_alive_interval(Some(idle / 3));
+    // Loopback and LAN peers answer in well under the 333 ms default; a lower first RTT
+    // guess shortens the first retransmission after a lost handshake packet.
+    t.initial_rtt(Duration::from_millis(50));
+    t
+}
+
+/// A client configuration for `alpn` that accepts self-signed servers which prove their key.
+pub fn client_config(
+    alpn: &[u8],
+    max_bidi_streams: u32,
+) -> Result<quinn::ClientConfig, NegotiateError> {
+    let provider = provider();
+    let algorithms = provider.signature_verification_algorithms;
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_err)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(SelfSignedServerVerifier { algorithms }))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![alpn.to_vec()];
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(tls_err)?;
+    let mut c = quinn::ClientConfig::new(Arc::new(quic));
+    c.transport_config(Arc::new(transport(
+        max_bidi_streams,
+        Duration::from_secs(30),
+    )));
+    Ok(c)
+}
+
+/// A server configuration with a fresh self-signed certificate, serving both the
+/// negotiation and the pool protocols, with at most `max_bidi_streams` concurrent streams
+/// per connection.
+pub fn server_config(max_bidi_streams: u32) -> Result<quinn::ServerConfig, NegotiateError> {
+    let cert = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_owned()]).map_err(tls_err)?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_err)?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .map_err(tls_err)?;
+    tls.alpn_protocols = vec![ALPN.to_vec(), POOL_ALPN.to_vec()];
+    tls.max_early_data_size = 0;
+    let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(tls_err)?;
+    let mut s = quinn::ServerConfig::with_crypto(Arc::new(quic));
+    s.transport_config(Arc::new(transport(
+        max_bidi_streams,
+        Duration::from_secs(30),
+    )));
+    Ok(s)
+}
+
+/// A UDP socket bound to `addr` with [`RECV_BUFFER`] asked for (the OS may cap it).
+pub fn udp_socket(addr: SocketAddr) -> Result<std::net::UdpSocket, NegotiateError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let io = |e: std::io::Error| NegotiateError::Transport(format!("udp socket: {e}"));
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(io)?;
+    // Best effort: a smaller buffer still works, only worse under a burst.
+    let _ = s.set_recv_buffer_size(RECV_BUFFER);
+    let _ = s.set_send_buffer_size(RECV_BUFFER);
+    s.bind(&addr.into()).map_err(io)?;
+    Ok(s.into())
+}
+
+/// A quinn endpoint on `addr` with a large receive buffer; a server when `server` is set.
+/// Must be called inside a tokio runtime.
+pub fn endpoint(
+    addr: SocketAddr,
+    server: Option<quinn::ServerConfig>,
+) -> Result<quinn::Endpoint, NegotiateError> {
+    let socket = udp_socket(addr)?;
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        server,
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
+    .map_err(|e| NegotiateError::Transport(format!("endpoint: {e}")))
+}

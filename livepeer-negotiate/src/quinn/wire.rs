@@ -1,0 +1,178 @@
+//! Reading and writing framed messages on quinn streams, and the binding handshake.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use livepeer_core::{Address, Signer};
+use tokio::time::sleep_until;
+
+use super::NegotiateError;
+use crate::proto::identity::{EXPORTER_LABEL, EXPORTER_LEN};
+use crate::proto::{
+    Assembled, Message, MessageType, ReadEvent, ReadLimits, Role, StreamReader, WireError,
+    chunk_frames, sign_binding, verify_binding,
+};
+
+/// Writes one message.
+pub(crate) async fn write_msg(
+    send: &mut quinn::SendStream,
+    m: &Message,
+) -> Result<(), NegotiateError> {
+    let frame = m.encode()?;
+    send.write_all(&frame)
+        .await
+        .map_err(NegotiateError::transport)
+}
+
+/// Writes a body as chunk frames.
+pub(crate) async fn write_body(
+    send: &mut quinn::SendStream,
+    body: &Bytes,
+) -> Result<(), NegotiateError> {
+    for frame in chunk_frames(body) {
+        send.write_all(&frame)
+            .await
+            .map_err(NegotiateError::transport)?;
+    }
+    Ok(())
+}
+
+/// Sends a named error and closes our side of the stream. Errors while doing so are
+/// ignored: the peer may already be gone.
+pub(crate) async fn send_error(send: &mut quinn::SendStream, e: WireError) {
+    let _ = write_msg(send, &Message::Error(e)).await;
+    let _ = send.finish();
+}
+
+/// Reads one head message of an `allowed` type and its bodies. A peer [`Message::Error`]
+/// head becomes [`NegotiateError::Remote`].
+pub(crate) async fn read_assembled(
+    recv: &mut quinn::RecvStream,
+    allowed: &'static [MessageType],
+    limits: ReadLimits,
+) -> Result<Assembled, NegotiateError> {
+    read_vetted(recv, allowed, limits, |_| async { Ok(()) }).await
+}
+
+/// Like [`read_assembled`], but `vet` sees the head as soon as it arrives, before any body
+/// is accepted; an error from it ends the read with [`NegotiateError::Remote`].
+pub(crate) async fn read_vetted<F, Fut>(
+    recv: &mut quinn::RecvStream,
+    allowed: &'static [MessageType],
+    limits: ReadLimits,
+    vet: F,
+) -> Result<Assembled, NegotiateError>
+where
+    F: FnOnce(Message) -> Fut,
+    Fut: std::future::Future<Output = Result<(), WireError>>,
+{
+    let mut reader = StreamReader::new(Instant::now(), allowed, limits);
+    let mut vet = Some(vet);
+    loop {
+        let head = reader.head().cloned();
+        if let Some(h) = head
+            && let Some(v) = vet.take()
+        {
+            v(h).await.map_err(NegotiateError::Remote)?;
+        }
+        if let Some(ev) = reader.poll_event() {
+            if let (ReadEvent::Done(a), Some(v)) = (&ev, vet.take()) {
+                v(a.head.clone()).await.map_err(NegotiateError::Remote)?;
+            }
+            return match ev {
+                ReadEvent::Done(a) => match a.head {
+                    Message::Error(w) => Err(NegotiateError::Remote(w)),
+                    _ => Ok(*a),
+                },
+                ReadEvent::Failed(e) => Err(e.into()),
+            };
+        }
+        let deadline = reader
+            .poll_timeout()
+            .map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std);
+        tokio::select! {
+            r = recv.read_chunk(crate::proto::MAX_CHUNK, true) => match r {
+                Ok(Some(c)) => reader.handle_data(Instant::now(), &c.bytes),
+                Ok(None) => reader.handle_end(Instant::now()),
+                Err(e) => return Err(NegotiateError::transport(e)),
+            },
+            _ = sleep_until(deadline) => reader.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+fn exporter(conn: &quinn::Connection) -> Result<[u8; EXPORTER_LEN], NegotiateError> {
+    let mut out = [0u8; EXPORTER_LEN];
+    conn.export_keying_material(&mut out, EXPORTER_LABEL, b"")
+        .map_err(|_| NegotiateError::Transport("TLS exporter unavailable".into()))?;
+    Ok(out)
+}
+
+/// The client side of the binding: proves our address as `role`, then checks the server
+/// proves `expected` as an orchestrator. Refuses (closes) the connection if not.
+pub(crate) async fn bind_client(
+    conn: &quinn::Connection,
+    signer: &dyn Signer,
+    role: Role,
+    expected: Address,
+    limits: ReadLimits,
+) -> Result<(), NegotiateError> {
+    let ex = exporter(conn)?;
+    let r = async {
+        let (mut send, mut recv) = conn.open_bi().await.map_err(NegotiateError::transport)?;
+        write_msg(&mut send, &Message::Hello(sign_binding(signer, role, &ex)?)).await?;
+        let _ = send.finish();
+        let a = read_assembled(&mut recv, &[MessageType::Hello], limits).await?;
+        let Message::Hello(h) = a.head else {
+            return Err(NegotiateError::Transport("no hello".into()));
+        };
+        verify_binding(&h, Role::Orchestrator, &ex, Some(expected))?;
+        Ok(())
+    }
+    .await;
+    if r.is_err() {
+        conn.close(1u8.into(), b"identity");
+    }
+    r
+}
+
+/// The server side: reads the client's proof as `role`, answers with ours, and returns the
+/// client's proven address. Refuses (closes) the connection on failure.
+pub(crate) async fn bind_server(
+    conn: &quinn::Connection,
+    signer: &dyn Signer,
+    role: Role,
+    limits: ReadLimits,
+) -> Result<Address, NegotiateError> {
+    let ex = exporter(conn)?;
+    let r = async {
+        let (mut send, mut recv) = conn.accept_bi().await.map_err(NegotiateError::transport)?;
+        let a = read_assembled(&mut recv, &[MessageType::Hello], limits).await?;
+        let Message::Hello(h) = a.head else {
+            return Err(NegotiateError::Transport("no hello".into()));
+        };
+        let peer = match verify_binding(&h, role, &ex, None) {
+            Ok(p) => p,
+            Err(e) => {
+                send_error(
+                    &mut send,
+                    WireError::new(crate::ErrorCode::Unauthorized, e.to_string()),
+                )
+                .await;
+                return Err(e.into());
+            }
+        };
+        write_msg(
+            &mut send,
+            &Message::Hello(sign_binding(signer, Role::Orchestrator, &ex)?),
+        )
+        .await?;
+        let _ = send.finish();
+        Ok(peer)
+    }
+    .await;
+    if r.is_err() {
+        conn.close(1u8.into(), b"identity");
+    }
+    r
+}

@@ -1,0 +1,293 @@
+//! Bad input and abuse over real QUIC: oversized, malformed and unknown frames, slow drip,
+//! too many streams, invalid tickets, connection limits and identity failures. Each gets a
+//! typed error and a closed stream while the connection and other streams live on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use livepeer_core::{Ladder, LocalSigner, Signer, StreamId};
+use livepeer_negotiate::payment::{TicketBatch, TicketSig};
+use livepeer_negotiate::proto::{
+    ErrorCode, FrameDecoder, Message, ReadLimits, SegmentHeader, chunk_frames,
+};
+use livepeer_negotiate::quinn::tls;
+use livepeer_negotiate::test_utils::{TestRegistry, TestTranscoder};
+use livepeer_negotiate::{NegotiateError, OrchestratorConfig, TranscoderNode};
+
+use crate::harness::*;
+
+async fn exchange(conn: &quinn::Connection, bytes: &[u8]) -> Message {
+    let (mut s, mut r) = conn.open_bi().await.unwrap();
+    let _ = s.write_all(bytes).await;
+    let _ = s.finish();
+    let data = tokio::time::timeout(Duration::from_secs(5), r.read_to_end(1 << 20))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut d = FrameDecoder::new();
+    d.handle_data(&data);
+    d.poll_frame().unwrap().expect("a reply")
+}
+
+fn code(m: &Message) -> ErrorCode {
+    match m {
+        Message::Error(e) => e.code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn ladder() -> Ladder {
+    "P240p30fps16x9".parse().unwrap()
+}
+
+fn limits() -> OrchestratorConfig {
+    let mut c = OrchestratorConfig::default();
+    c.read_limits = ReadLimits::new(Duration::from_millis(300), Duration::from_secs(1));
+    c.max_streams_per_connection = 2;
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_get_typed_errors_and_the_connection_lives_on() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    let mut spec = Spec::new(41, 1);
+    spec.config = limits();
+    let _o = orchestrator(spec, &registry).await;
+    let (b, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(1)));
+    let entry = b.discover().await.unwrap().pop().unwrap();
+    let conn = b.connection(&entry).await.unwrap();
+
+    // Oversized (refused from its header), unknown type, and garbage payload.
+    assert_eq!(
+        code(&exchange(&conn, &[0x02, 0x00, 0x10, 0x00, 0x00]).await),
+        ErrorCode::Malformed
+    );
+    assert_eq!(
+        code(&exchange(&conn, &[0x7f, 0, 0, 0, 1, 0]).await),
+        ErrorCode::Malformed
+    );
+    assert_eq!(
+        code(&exchange(&conn, &[0x02, 0, 0, 0, 3, 0xff, 0xff, 0xff]).await),
+        ErrorCode::Malformed
+    );
+    // A message type the stream does not start with.
+    let chunk = chunk_frames(&Bytes::from_static(b"x")).next().unwrap();
+    assert_eq!(
+        code(&exchange(&conn, &chunk).await),
+        ErrorCode::UnexpectedMessage
+    );
+    // Truncated.
+    let req = b.job_request(StreamId::from_name("s"), &ladder()).unwrap();
+    let frame = Message::JobRequest(req.clone()).encode().unwrap();
+    assert_eq!(
+        code(&exchange(&conn, &frame[..frame.len() - 1]).await),
+        ErrorCode::Malformed
+    );
+
+    // Slow drip: one byte every 200 ms keeps the idle deadline but not the total one.
+    let (mut s, mut r) = conn.open_bi().await.unwrap();
+    let t0 = std::time::Instant::now();
+    let drip = tokio::spawn(async move {
+        for byte in frame.iter() {
+            if s.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let data = r.read_to_end(1 << 16).await.unwrap();
+    drip.abort();
+    let mut d = FrameDecoder::new();
+    d.handle_data(&data);
+    assert_eq!(code(&d.poll_frame().unwrap().unwrap()), ErrorCode::Timeout);
+    assert!(t0.elapsed() < Duration::from_secs(3));
+
+    // The connection is still good.
+    assert!(conn.close_reason().is_none());
+    b.quote(&entry, &req).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_limit_holds_until_stalled_streams_time_out() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    let mut spec = Spec::new(42, 1);
+    spec.config = limits();
+    let _o = orchestrator(spec, &registry).await;
+    let (b, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(1)));
+    let entry = b.discover().await.unwrap().pop().unwrap();
+    let conn = b.connection(&entry).await.unwrap();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (mut s, r) = conn.open_bi().await.unwrap();
+        s.write_all(&[0x02]).await.unwrap();
+        held.push((s, r));
+    }
+    // A third stream must wait for credit.
+    let third = tokio::time::timeout(Duration::from_millis(150), conn.open_bi()).await;
+    assert!(third.is_err(), "a third concurrent stream was allowed");
+    // The stalled streams hit the idle deadline, get an error, and free their slots.
+    for (_, r) in held.iter_mut() {
+        let data = r.read_to_end(1 << 16).await.unwrap();
+        let mut d = FrameDecoder::new();
+        d.handle_data(&data);
+        assert_eq!(code(&d.poll_frame().unwrap().unwrap()), ErrorCode::Timeout);
+    }
+    drop(held);
+    let req = b.job_request(StreamId::from_name("s"), &ladder()).unwrap();
+    tokio::time::timeout(Duration::from_secs(3), b.quote(&entry, &req))
+        .await
+        .expect("a slot frees up")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_are_checked_before_any_work() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    let o = orchestrator(Spec::new(43, 1), &registry).await;
+    let (b, baddr) = broadcaster(registry.clone(), fast_config(Duration::from_secs(1)));
+    let entry = b.discover().await.unwrap().pop().unwrap();
+    let conn = b.connection(&entry).await.unwrap();
+    let stream = StreamId::from_name("pay");
+    let req = b.job_request(stream, &ladder()).unwrap();
+    let (q, _) = b.quote(&entry, &req).await.unwrap();
+    let seg = segment(0, Duration::from_secs(1));
+    let send = |payment: Option<TicketBatch>| {
+        let mut wire = Message::SegmentHeader(SegmentHeader {
+            stream_id: stream,
+            seq: 0,
+            duration_ms: 1000,
+            container: seg.container,
+            codec: seg.codec,
+            ladder: ladder(),
+            input_hash: seg.keccak(),
+            body_len: seg.data.len() as u64,
+            payment,
+        })
+        .encode()
+        .unwrap()
+        .to_vec();
+        for c in chunk_frames(&seg.data) {
+            wire.extend_from_slice(&c);
+        }
+        wire
+    };
+    let forger = LocalSigner::from_bytes(&[99; 32]).unwrap();
+    let forged = TicketBatch {
+        params: q.ticket_params.clone(),
+        sender: baddr,
+        tickets: (0..100)
+            .map(|nonce| TicketSig {
+                nonce,
+                signature: forger.sign_hash(&livepeer_core::H256::zero()).unwrap(),
+            })
+            .collect(),
+    };
+    let calls = o.local.calls() + o.remote.calls();
+    assert_eq!(
+        code(&exchange(&conn, &send(Some(forged.clone()))).await),
+        ErrorCode::InvalidTicket
+    );
+    let mut other_sender = forged.clone();
+    other_sender.sender = forger.address();
+    assert_eq!(
+        code(&exchange(&conn, &send(Some(other_sender))).await),
+        ErrorCode::InvalidTicket
+    );
+    assert_eq!(
+        code(&exchange(&conn, &send(None)).await),
+        ErrorCode::LowPMBalance
+    );
+    // Refused from the header alone: a declared 200 MB body is never read.
+    let head_only = Message::SegmentHeader(SegmentHeader {
+        stream_id: stream,
+        seq: 9,
+        duration_ms: 1000,
+        container: seg.container,
+        codec: seg.codec,
+        ladder: ladder(),
+        input_hash: seg.keccak(),
+        body_len: 200_000_000,
+        payment: None,
+    })
+    .encode()
+    .unwrap();
+    let (mut s, mut r) = conn.open_bi().await.unwrap();
+    s.write_all(&head_only).await.unwrap();
+    let data = tokio::time::timeout(Duration::from_secs(2), r.read_to_end(1 << 16))
+        .await
+        .expect("answered before any body")
+        .unwrap();
+    let mut d = FrameDecoder::new();
+    d.handle_data(&data);
+    assert_eq!(
+        code(&d.poll_frame().unwrap().unwrap()),
+        ErrorCode::LowPMBalance
+    );
+    o.payments.expire_params();
+    let mut stale = forged;
+    stale.tickets.clear();
+    assert_eq!(
+        code(&exchange(&conn, &send(Some(stale))).await),
+        ErrorCode::TicketParamsExpired
+    );
+    assert_eq!(
+        o.local.calls() + o.remote.calls(),
+        calls,
+        "no work before payment"
+    );
+    // The session re-quotes on expired params and goes on.
+    let session = b.start_stream(stream, ladder()).await.unwrap();
+    o.payments.expire_params();
+    session
+        .transcode(segment(1, Duration::from_secs(1)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_and_connection_limits_are_enforced() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    let mut spec = Spec::new(44, 1);
+    spec.config.max_connections = 2; // the remote transcoder holds one
+    let o = orchestrator(spec, &registry).await;
+    // The registry names another address for this URI: refused.
+    let liar = Arc::new(TestRegistry::new());
+    liar.register(TestRegistry::entry(
+        key(45).address(),
+        o.orch.service_uri().unwrap(),
+        1,
+    ));
+    let (b, _) = broadcaster(liar.clone(), fast_config(Duration::from_secs(1)));
+    let e = b.discover().await.unwrap().pop().unwrap();
+    match b.connection(&e).await {
+        Err(NegotiateError::Identity(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    // A transcoder not on the list is refused.
+    let ep = tls::endpoint("127.0.0.1:0".parse().unwrap(), None).unwrap();
+    let r = TranscoderNode::connect(
+        &ep,
+        o.orch.local_addr().unwrap(),
+        o.orch.address(),
+        key(46),
+        Arc::new(TestTranscoder::new("intruder", Duration::ZERO)),
+        1,
+        1,
+        None,
+    )
+    .await;
+    assert!(r.is_err());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Connection limit: the transcoder and one broadcaster fit, a second one does not.
+    let (b1, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(1)));
+    let entry = b1.discover().await.unwrap().pop().unwrap();
+    b1.connection(&entry).await.unwrap();
+    let (b2, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(1)));
+    assert!(b2.connection(&entry).await.is_err());
+    assert_eq!(o.orch.connections(), 2);
+}
