@@ -269,7 +269,7 @@ async fn embedded_backend_conforms() {
     suite(chain.provider(), chain.chain_id()).await;
 }
 
-fn anvil_path() -> Option<std::path::PathBuf> {
+pub(crate) fn anvil_path() -> Option<std::path::PathBuf> {
     if let Ok(p) = std::env::var("ANVIL_BIN")
         && !p.is_empty()
     {
