@@ -42,7 +42,6 @@ install() {
   # ffprobe generate test media and check real output; the hardware backend links FFmpeg's
   # libraries.
   local pkgs=()
-  [ -d livepeer-transcode ] && pkgs+=(nasm ffmpeg)
   if [ -f scripts/apt-packages.txt ]; then
     while read -r p; do [ -n "$p" ] && [ "${p#\#}" = "$p" ] && pkgs+=("$p"); done < scripts/apt-packages.txt
   fi
