@@ -1,0 +1,14 @@
+//! Integration tests of livepeer-verify, built as one binary.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)]
+
+mod checks;
+mod corpus;
+mod flow;
+mod media;
