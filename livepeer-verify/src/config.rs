@@ -13,8 +13,10 @@ pub struct InvalidConfig(pub String);
 
 /// Perceptual thresholds: a sampled rendition fails when any compared frame falls below one.
 ///
-/// The defaults come from the calibration half of the tamper corpus (see the crate README):
-/// below every honest openh264, x264 and rav1e frame there, with a margin.
+/// The defaults sit well below the honest minima measured on the calibration half of the
+/// tamper corpus (x264 and rav1e at 240p: frame SSIM 0.98, tile SSIM 0.88, PSNR 38 dB; see
+/// the crate README), leaving room for weaker encoders and harder content. The corpus test
+/// derives tighter thresholds from those minima and measures them.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PerceptualThresholds {
@@ -66,7 +68,7 @@ impl Default for VerifyConfig {
     fn default() -> Self {
         VerifyConfig {
             verification_rate: 10,
-            min_bitrate_ratio: 0.70,
+            min_bitrate_ratio: 0.50,
             max_bitrate_ratio: 1.60,
             frame_rate_tolerance: 0.01,
             duration_tolerance: Duration::from_millis(20),

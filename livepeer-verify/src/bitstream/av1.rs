@@ -127,6 +127,9 @@ fn parse_sequence_header(p: &[u8]) -> Result<SequenceHeader, BitstreamError> {
     if reduced {
         r.skip(5)?;
     } else {
+        // decoder_model_info_present_flag is only coded after timing info.
+        let mut decoder_model = false;
+        let mut delay_len = 0;
         if r.bit()? {
             r.skip(64)?; // num_units_in_display_tick, time_scale
             if r.bit()? {
@@ -139,12 +142,11 @@ fn parse_sequence_header(p: &[u8]) -> Result<SequenceHeader, BitstreamError> {
                 }
                 r.skip(zeros)?;
             }
-        }
-        let decoder_model = r.bit()?;
-        let mut delay_len = 0;
-        if decoder_model {
-            delay_len = r.bits(5)? + 1;
-            r.skip(32 + 5 + 5)?;
+            decoder_model = r.bit()?;
+            if decoder_model {
+                delay_len = r.bits(5)? + 1;
+                r.skip(32 + 5 + 5)?;
+            }
         }
         let initial_display_delay = r.bit()?;
         let ops = r.bits(5)? + 1;

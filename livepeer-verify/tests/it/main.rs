@@ -10,5 +10,7 @@
 
 mod checks;
 mod corpus;
+mod corpus_tamper;
 mod flow;
 mod media;
+mod metrics;

@@ -51,13 +51,17 @@ pub(crate) fn ffmpeg(args: &[&str], ext: &str) -> Vec<u8> {
         return v.clone();
     }
     let out = dir().join(format!("{}.{ext}", blake3::hash(key.as_bytes()).to_hex()));
+    // Tests run in parallel: write to a name of this thread's own, then rename.
+    let tmp = out
+        .with_extension(format!("{:?}.{ext}", std::thread::current().id()).replace(['(', ')'], ""));
     let st = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-nostdin"])
         .args(args)
-        .arg(&out)
+        .arg(&tmp)
         .status()
         .unwrap();
     assert!(st.success(), "ffmpeg {args:?} failed");
+    std::fs::rename(&tmp, &out).unwrap();
     let v = std::fs::read(&out).unwrap();
     cache.lock().unwrap().insert(key, v.clone());
     v
@@ -223,5 +227,127 @@ pub(crate) fn request_with(
         renditions,
         receipt,
         claim,
+    }
+}
+
+/// Runs ffmpeg on `inputs` with a filter graph ending in `[out]`, x264 constrained baseline at
+/// `kbps`, to MPEG-TS.
+pub(crate) fn x264_graph(inputs: &[&[u8]], graph: &str, kbps: u32) -> Vec<u8> {
+    let files: Vec<String> = inputs.iter().map(|d| to_file(d, "ts")).collect();
+    let mut args: Vec<String> = Vec::new();
+    for f in &files {
+        args.extend(["-i".into(), f.clone()]);
+    }
+    let b = format!("{kbps}k");
+    let buf = format!("{}k", kbps * 2);
+    for a in [
+        "-filter_complex",
+        graph,
+        "-map",
+        "[out]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-profile:v",
+        "baseline",
+        "-g",
+        "60",
+        "-sc_threshold",
+        "0",
+        "-b:v",
+        &b,
+        "-maxrate",
+        &b,
+        "-bufsize",
+        &buf,
+        "-an",
+        "-f",
+        "mpegts",
+    ] {
+        args.push(a.to_owned());
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    ffmpeg(&refs, "ts")
+}
+
+/// A rav1e AV1 rendition in IVF (FFmpeg's librav1e, speed 10).
+pub(crate) fn rav1e(src: &[u8], w: u32, h: u32, kbps: u32) -> Vec<u8> {
+    let input = to_file(src, "ts");
+    let vf = format!("scale={w}:{h}:flags=bilinear");
+    let b = format!("{kbps}k");
+    ffmpeg(
+        &[
+            "-i",
+            &input,
+            "-vf",
+            &vf,
+            "-c:v",
+            "librav1e",
+            "-speed",
+            "10",
+            "-b:v",
+            &b,
+            "-rav1e-params",
+            "keyint=60:min_keyint=60",
+            "-an",
+            "-f",
+            "ivf",
+        ],
+        "ivf",
+    )
+}
+
+/// Decodes with FFmpeg's decoders to I420 pictures: a test stand-in for the transcoder's own
+/// decoder (the sources here have no B-frames, so every H.264 decoder agrees on them).
+#[derive(Debug)]
+pub(crate) struct FfmpegDecoder;
+
+impl livepeer_verify::FrameDecoder for FfmpegDecoder {
+    fn decode(
+        &self,
+        data: &[u8],
+        container: Container,
+        max_frames: Option<usize>,
+    ) -> Result<Vec<livepeer_verify::Picture>, livepeer_verify::DecodeError> {
+        use livepeer_verify::DecodeError;
+        let info = livepeer_verify::inspect(data, container)
+            .map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        let (w, h) = (info.width as usize, info.height as usize);
+        let path = to_file(data, container.extension());
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-v", "error", "-nostdin", "-i", &path]);
+        if let Some(n) = max_frames {
+            cmd.args(["-frames:v", &n.to_string()]);
+        }
+        let out = cmd
+            .args([
+                "-vsync",
+                "passthrough",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "yuv420p",
+                "-",
+            ])
+            .output()
+            .map_err(|e| DecodeError::Backend(e.to_string()))?;
+        if !out.status.success() {
+            return Err(DecodeError::Invalid(
+                String::from_utf8_lossy(&out.stderr).into(),
+            ));
+        }
+        let size = w * h * 3 / 2;
+        Ok(out
+            .stdout
+            .chunks_exact(size)
+            .map(|f| livepeer_verify::Picture {
+                width: w as u32,
+                height: h as u32,
+                y: f[..w * h].to_vec(),
+                u: f[w * h..w * h + w * h / 4].to_vec(),
+                v: f[w * h + w * h / 4..].to_vec(),
+            })
+            .collect())
     }
 }
