@@ -1,0 +1,359 @@
+//! [`Checker`]: every check of one result in one deterministic, blocking function. The
+//! broadcaster runs it on what it receives; a verifier node runs the very same function on
+//! the evidence, so a broadcaster only challenges what the verifier will confirm.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use livepeer_core::transcode::Transcoder;
+use livepeer_core::verify::FaultKind;
+use livepeer_core::verify::VerificationRequest;
+use livepeer_core::{
+    Container, SignedReceipt, SignedSegmentClaim, VideoCodec, VideoProfile, keccak256,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::bitstream::StreamInfo;
+use crate::checks::{Finding, check_hashes, check_receipt, check_rendition};
+use crate::config::VerifyConfig;
+use crate::decode::{DecodeError, FrameDecoder, PictureScaler};
+use crate::metrics::{FrameScore, Picture, score};
+
+/// One result to check: what was sent, what was asked, what came back, and what both sides
+/// signed.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckInput<'a> {
+    /// The source segment's bytes.
+    pub segment: &'a [u8],
+    /// The source's container.
+    pub container: Container,
+    /// The ladder asked for (its ids must be the claim's profile ids).
+    pub ladder: &'a [VideoProfile],
+    /// The renditions' bytes, in ladder order.
+    pub renditions: &'a [&'a [u8]],
+    /// The orchestrator's receipt.
+    pub receipt: &'a SignedReceipt,
+    /// The broadcaster's claim.
+    pub claim: &'a SignedSegmentClaim,
+}
+
+/// An owned [`CheckInput`], to move onto a worker thread.
+#[derive(Clone, Debug)]
+pub struct CheckJob {
+    /// The source segment's bytes.
+    pub segment: Bytes,
+    /// The source's container.
+    pub container: Container,
+    /// The source's codec.
+    pub codec: VideoCodec,
+    /// The ladder asked for.
+    pub ladder: Vec<VideoProfile>,
+    /// The renditions' bytes, in ladder order.
+    pub renditions: Vec<Bytes>,
+    /// The orchestrator's receipt.
+    pub receipt: SignedReceipt,
+    /// The broadcaster's claim.
+    pub claim: SignedSegmentClaim,
+}
+
+impl CheckJob {
+    /// The job of a verification request.
+    pub fn from_request(req: &VerificationRequest) -> Self {
+        CheckJob {
+            segment: req.segment.data.clone(),
+            container: req.segment.container,
+            codec: req.segment.codec,
+            ladder: req.ladder.profiles().to_vec(),
+            renditions: req.renditions.iter().map(|r| r.data.clone()).collect(),
+            receipt: req.receipt.clone(),
+            claim: req.claim.clone(),
+        }
+    }
+
+    /// Runs `f` on the borrowed view of this job.
+    pub fn with_input<R>(&self, f: impl FnOnce(&CheckInput<'_>) -> R) -> R {
+        let renditions: Vec<&[u8]> = self.renditions.iter().map(|b| &b[..]).collect();
+        f(&CheckInput {
+            segment: &self.segment,
+            container: self.container,
+            ladder: &self.ladder,
+            renditions: &renditions,
+            receipt: &self.receipt,
+            claim: &self.claim,
+        })
+    }
+}
+
+/// Why a check could not run (not a verdict on the orchestrator).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// The input is inconsistent on the broadcaster's side (its own claim, ladder or segment).
+    #[error("inconsistent check input: {0}")]
+    Input(String),
+    /// The source did not decode, or the decoder failed.
+    #[error("decoder: {0}")]
+    Decoder(#[from] DecodeError),
+}
+
+/// What a check found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CheckReport {
+    /// The first fault found, if any.
+    #[serde(skip)]
+    pub finding: Option<Finding>,
+    /// Each rendition's headers, where they parsed.
+    pub infos: Vec<Option<StreamInfo>>,
+    /// Each rendition's worst frame score on the perceptual check, where it ran.
+    pub worst: Vec<Option<FrameScore>>,
+    /// Whether the deep (sampled) checks ran.
+    pub deep: bool,
+}
+
+/// Every check, configured once. Cheap to clone.
+#[derive(Clone)]
+pub struct Checker {
+    cfg: VerifyConfig,
+    decoder: Option<Arc<dyn FrameDecoder>>,
+    scaler: Arc<dyn PictureScaler>,
+    reencoder: Option<Arc<dyn Transcoder>>,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker")
+            .field("cfg", &self.cfg)
+            .field("decoder", &self.decoder.is_some())
+            .finish()
+    }
+}
+
+impl Checker {
+    /// Checks without a decoder: headers, signatures, hashes and pixel counts only.
+    pub fn new(cfg: VerifyConfig) -> Self {
+        Checker {
+            cfg,
+            decoder: None,
+            scaler: Arc::new(crate::decode::BilinearScaler),
+            reencoder: None,
+        }
+    }
+
+    /// Adds the decoder and scaler the perceptual checks use: the same decoder the
+    /// transcoders use, so the reference is the picture they started from.
+    pub fn with_decoder(
+        mut self,
+        decoder: Arc<dyn FrameDecoder>,
+        scaler: Arc<dyn PictureScaler>,
+    ) -> Self {
+        self.decoder = Some(decoder);
+        self.scaler = scaler;
+        self
+    }
+
+    /// Adds a deterministic transcoder for the re-encode check of sampled segments: the
+    /// same software and version the orchestrators promise, so honest output matches bit for
+    /// bit. It may be local, or a second orchestrator hired through the same trait.
+    pub fn with_reencoder(mut self, transcoder: Arc<dyn Transcoder>) -> Self {
+        self.reencoder = Some(transcoder);
+        self
+    }
+
+    /// Every check, off the async executor: [`Self::check`] on a blocking thread, then on
+    /// sampled segments the re-encode comparison.
+    pub async fn run(&self, job: Arc<CheckJob>, deep: bool) -> Result<CheckReport, CheckError> {
+        let me = self.clone();
+        let j = job.clone();
+        let mut report = tokio::task::spawn_blocking(move || j.with_input(|i| me.check(i, deep)))
+            .await
+            .map_err(|e| CheckError::Decoder(DecodeError::Backend(e.to_string())))??;
+        if deep
+            && report.finding.is_none()
+            && let Some(t) = self.reencoder.as_deref()
+        {
+            report.finding = crate::reencode::compare(t, &job).await?;
+        }
+        Ok(report)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &VerifyConfig {
+        &self.cfg
+    }
+
+    /// Runs the checks; `deep` adds the full-decode perceptual check of every rendition.
+    pub fn check(&self, input: &CheckInput<'_>, deep: bool) -> Result<CheckReport, CheckError> {
+        let claim = &input.claim.claim;
+        let ids: Vec<_> = input.ladder.iter().map(VideoProfile::id).collect();
+        if ids != claim.profile_ids {
+            return Err(CheckError::Input("the ladder is not the claim's".into()));
+        }
+        if keccak256(input.segment) != claim.input_hash.0 {
+            return Err(CheckError::Input("the segment is not the claim's".into()));
+        }
+        let mut report = CheckReport {
+            deep,
+            infos: vec![None; input.ladder.len()],
+            worst: vec![None; input.ladder.len()],
+            ..CheckReport::default()
+        };
+        if let Some(f) = check_receipt(input.receipt, input.claim)
+            .or_else(|| check_hashes(input.receipt, input.renditions))
+        {
+            report.finding = Some(f);
+            return Ok(report);
+        }
+        let facts = crate::checks::source_facts(
+            input.segment,
+            input.container,
+            Duration::from_millis(claim.duration_ms),
+        );
+        for (i, (p, data)) in input.ladder.iter().zip(input.renditions).enumerate() {
+            let pixels = input.receipt.receipt.pixels.get(i).copied().unwrap_or(0);
+            match check_rendition(i, p, data, pixels, &facts, &self.cfg) {
+                Ok(info) => report.infos[i] = Some(info),
+                Err(f) => {
+                    report.finding = Some(f);
+                    return Ok(report);
+                }
+            }
+        }
+        let Some(decoder) = self.decoder.as_deref() else {
+            return Ok(report);
+        };
+        if !deep && !self.cfg.key_frame_check {
+            return Ok(report);
+        }
+        let limit = (!deep).then_some(1);
+        let source = decoder.decode(input.segment, input.container, limit)?;
+        if source.is_empty() {
+            return Err(CheckError::Input(
+                "the source decodes to no pictures".into(),
+            ));
+        }
+        for (i, (p, data)) in input.ladder.iter().zip(input.renditions).enumerate() {
+            let scores = match self.compare(&source, p, data, limit, i) {
+                Ok(Some(s)) => s,
+                Ok(None) => continue,
+                Err(f) => {
+                    report.finding = Some(f);
+                    return Ok(report);
+                }
+            };
+            if let Some((frame, detail)) = scores
+                .iter()
+                .enumerate()
+                .find_map(|(j, s)| self.below_thresholds(s).map(|d| (j, d)))
+            {
+                report.finding = Some(Finding::new(
+                    FaultKind::PerceptualMismatch,
+                    Some(i),
+                    format!("frame {frame}: {detail}"),
+                ));
+            }
+            report.worst[i] = minima(&scores);
+            if report.finding.is_some() {
+                return Ok(report);
+            }
+        }
+        Ok(report)
+    }
+
+    /// The per-frame scores of one rendition against the source, decoded and scaled: what
+    /// the perceptual check thresholds. `Ok(None)` when the decoder does not handle the
+    /// rendition's codec (the check is skipped, never a fault).
+    pub fn compare(
+        &self,
+        source: &[Picture],
+        profile: &VideoProfile,
+        data: &[u8],
+        limit: Option<usize>,
+        index: usize,
+    ) -> Result<Option<Vec<FrameScore>>, Finding> {
+        let Some(decoder) = self.decoder.as_deref() else {
+            return Ok(None);
+        };
+        let frames = match decoder.decode(data, profile.container, limit) {
+            Ok(f) => f,
+            Err(DecodeError::Unsupported(_)) => return Ok(None),
+            Err(e) => {
+                return Err(Finding::new(
+                    FaultKind::Undecodable,
+                    Some(index),
+                    e.to_string(),
+                ));
+            }
+        };
+        let (n_src, n_out) = (source.len(), frames.len());
+        if n_out == 0 {
+            return Err(Finding::new(
+                FaultKind::Undecodable,
+                Some(index),
+                "decodes to no pictures",
+            ));
+        }
+        let mut scores = Vec::with_capacity(n_out);
+        let mut cached: Option<(usize, Picture)> = None;
+        for (j, out) in frames.iter().enumerate() {
+            // Pair by position in time: equal counts pair one to one.
+            let k = if limit.is_some() || n_src == n_out {
+                j.min(n_src - 1)
+            } else {
+                ((j as f64 + 0.5) * n_src as f64 / n_out as f64) as usize
+            }
+            .min(n_src - 1);
+            if cached.as_ref().map(|c| c.0) != Some(k) {
+                let scaled = self
+                    .scaler
+                    .scale(&source[k], profile.width, profile.height)
+                    .map_err(|e| {
+                        Finding::new(FaultKind::Undecodable, Some(index), e.to_string())
+                    })?;
+                cached = Some((k, scaled));
+            }
+            let reference = cached.as_ref().map(|c| &c.1);
+            let s = reference.and_then(|r| score(r, out, self.cfg.perceptual.grid));
+            match s {
+                Some(s) => scores.push(s),
+                None => {
+                    return Err(Finding::new(
+                        FaultKind::WrongResolution,
+                        Some(index),
+                        format!("frame {j} decodes to {}x{}", out.width, out.height),
+                    ));
+                }
+            }
+        }
+        Ok(Some(scores))
+    }
+
+    fn below_thresholds(&self, s: &FrameScore) -> Option<String> {
+        let t = &self.cfg.perceptual;
+        if s.ssim_y < t.min_frame_ssim {
+            return Some(format!("SSIM {:.4} < {}", s.ssim_y, t.min_frame_ssim));
+        }
+        if s.min_tile_ssim < t.min_tile_ssim {
+            return Some(format!(
+                "tile SSIM {:.4} < {}",
+                s.min_tile_ssim, t.min_tile_ssim
+            ));
+        }
+        if s.psnr_yuv < t.min_psnr_db {
+            return Some(format!("PSNR {:.2} dB < {}", s.psnr_yuv, t.min_psnr_db));
+        }
+        None
+    }
+}
+
+/// The lowest value of each metric over `scores`.
+pub(crate) fn minima(scores: &[FrameScore]) -> Option<FrameScore> {
+    let first = scores.first()?.clone();
+    Some(scores.iter().fold(first, |m, s| FrameScore {
+        ssim_y: m.ssim_y.min(s.ssim_y),
+        min_tile_ssim: m.min_tile_ssim.min(s.min_tile_ssim),
+        psnr_y: m.psnr_y.min(s.psnr_y),
+        psnr_yuv: m.psnr_yuv.min(s.psnr_yuv),
+    }))
+}

@@ -1,0 +1,313 @@
+//! The always-on checks: signatures, hashes, pixel counts, and what the headers of each
+//! rendition say against what the job asked for. Deterministic functions of their inputs.
+
+use std::time::Duration;
+
+use livepeer_core::verify::{FaultKind, FaultReport};
+use livepeer_core::{
+    Container, Framerate, Gop, SignedReceipt, SignedSegmentClaim, VideoCodec, VideoProfile,
+    keccak256,
+};
+
+use crate::bitstream::{StreamInfo, inspect};
+use crate::config::VerifyConfig;
+
+/// A fault found by a check, before it is attributed to an orchestrator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// What is wrong.
+    pub kind: FaultKind,
+    /// Which rendition, if one.
+    pub rendition: Option<usize>,
+    /// The measured values.
+    pub detail: String,
+}
+
+impl Finding {
+    pub(crate) fn new(
+        kind: FaultKind,
+        rendition: Option<usize>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Finding {
+            kind,
+            rendition,
+            detail: detail.into(),
+        }
+    }
+
+    /// Whether signed evidence (receipt, claim, and the bytes they hash) proves this fault to
+    /// a verifier running the same checks. Faults in the receipt itself or in bytes the
+    /// receipt does not sign cannot be proven on chain.
+    pub fn is_provable(&self) -> bool {
+        !matches!(
+            self.kind,
+            FaultKind::BadReceiptSignature | FaultKind::ReceiptMismatch | FaultKind::HashMismatch
+        )
+    }
+
+    /// The report naming `orchestrator`.
+    pub fn into_report(self, orchestrator: livepeer_core::Address) -> FaultReport {
+        let provable = self.is_provable();
+        FaultReport {
+            orchestrator,
+            kind: self.kind,
+            rendition: self.rendition,
+            detail: self.detail,
+            provable,
+        }
+    }
+}
+
+/// Checks the receipt: the signature recovers its orchestrator and it names the segment and
+/// profiles of the broadcaster's claim.
+pub fn check_receipt(receipt: &SignedReceipt, claim: &SignedSegmentClaim) -> Option<Finding> {
+    if let Err(e) = receipt.verify() {
+        return Some(Finding::new(
+            FaultKind::BadReceiptSignature,
+            None,
+            e.to_string(),
+        ));
+    }
+    if !claim.claim.matches(&receipt.receipt) {
+        return Some(Finding::new(
+            FaultKind::ReceiptMismatch,
+            None,
+            "the receipt names another segment, party or ladder than the claim",
+        ));
+    }
+    None
+}
+
+/// Checks each rendition's bytes hash to what the receipt signs.
+pub fn check_hashes(receipt: &SignedReceipt, renditions: &[&[u8]]) -> Option<Finding> {
+    let signed = &receipt.receipt.output_hashes;
+    if signed.len() != renditions.len() {
+        return Some(Finding::new(
+            FaultKind::ReceiptMismatch,
+            None,
+            format!(
+                "{} renditions for {} signed hashes",
+                renditions.len(),
+                signed.len()
+            ),
+        ));
+    }
+    for (i, (data, h)) in renditions.iter().zip(signed).enumerate() {
+        if keccak256(data) != h.0 {
+            return Some(Finding::new(
+                FaultKind::HashMismatch,
+                Some(i),
+                "the bytes do not hash to the signed output hash",
+            ));
+        }
+    }
+    None
+}
+
+/// What the source segment tells the rendition checks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceFacts {
+    /// Duration the broadcaster signed in its claim.
+    pub duration: Duration,
+    /// The source's headers, when they parse.
+    pub info: Option<StreamInfo>,
+}
+
+fn rate_close(a: Framerate, b: Framerate, tol: f64) -> bool {
+    (a.as_f64() - b.as_f64()).abs() <= tol * b.as_f64()
+}
+
+/// Frames a rendition at `rate` should hold, with the tolerance: the source's own count when
+/// the rate is the source's, else the duration times the rate, ±1.
+pub fn expected_frames(
+    rate: Option<Framerate>,
+    source: &SourceFacts,
+    cfg: &VerifyConfig,
+) -> Option<(u64, u64)> {
+    let src = source.info.as_ref();
+    let src_rate = src.and_then(|i| i.frame_rate);
+    match (rate, src_rate, src) {
+        (None, _, Some(i)) => Some((u64::from(i.frames), 0)),
+        (Some(r), Some(sr), Some(i)) if rate_close(r, sr, cfg.frame_rate_tolerance) => {
+            Some((u64::from(i.frames), 0))
+        }
+        (Some(r), _, _) => {
+            let secs = source.duration.as_secs_f64();
+            Some(((secs * r.as_f64()).round() as u64, 1))
+        }
+        (None, _, None) => None,
+    }
+}
+
+/// Runs the header checks on one rendition: format, resolution, timing, bitrate, key frames
+/// and the signed pixel count. Returns what the headers say when they parse.
+pub fn check_rendition(
+    index: usize,
+    profile: &VideoProfile,
+    data: &[u8],
+    signed_pixels: u64,
+    source: &SourceFacts,
+    cfg: &VerifyConfig,
+) -> Result<StreamInfo, Finding> {
+    let at = Some(index);
+    let fail = |kind, detail: String| Err(Finding::new(kind, at, detail));
+    let info = match inspect(data, profile.container) {
+        Ok(i) => i,
+        Err(e) => return fail(FaultKind::Undecodable, e.to_string()),
+    };
+    if info.codec != profile.codec {
+        return fail(
+            FaultKind::WrongFormat,
+            format!("codec {} where {} was asked", info.codec, profile.codec),
+        );
+    }
+    if let (VideoCodec::H264, Some(wanted), Some(h)) = (info.codec, profile.h264_profile, info.h264)
+        && !h.satisfies(wanted)
+    {
+        return fail(
+            FaultKind::WrongFormat,
+            format!(
+                "H.264 profile_idc {} (constraints {:#04x}) where {} was asked",
+                h.profile_idc,
+                h.constraint_flags,
+                wanted.as_str()
+            ),
+        );
+    }
+    if info.resolutions.len() > 1 || (info.width, info.height) != (profile.width, profile.height) {
+        return fail(
+            FaultKind::WrongResolution,
+            format!(
+                "{:?} where {}x{} was asked",
+                info.resolutions, profile.width, profile.height
+            ),
+        );
+    }
+    if !info.starts_with_key_frame() {
+        return fail(
+            FaultKind::WrongFormat,
+            "does not start with a key frame".into(),
+        );
+    }
+    let gop_ok = match profile.gop {
+        Gop::IntraOnly => info.key_frames.len() as u32 == info.frames,
+        Gop::Frames(n) => (0..info.frames)
+            .step_by(n.max(1) as usize)
+            .all(|i| info.key_frames.contains(&i)),
+        _ => true,
+    };
+    if !gop_ok {
+        return fail(
+            FaultKind::WrongFormat,
+            format!("key frames {:?} break the asked GOP", info.key_frames),
+        );
+    }
+    let rate = profile
+        .framerate
+        .or_else(|| source.info.as_ref().and_then(|i| i.frame_rate));
+    if let (Some(want), Some(got)) = (rate, info.frame_rate)
+        && !rate_close(got, want, cfg.frame_rate_tolerance)
+    {
+        return fail(
+            FaultKind::WrongTiming,
+            format!(
+                "{:.3} fps where {:.3} was asked",
+                got.as_f64(),
+                want.as_f64()
+            ),
+        );
+    }
+    if let Some((want, tol)) = expected_frames(profile.framerate, source, cfg)
+        && u64::from(info.frames).abs_diff(want) > tol
+    {
+        return fail(
+            FaultKind::WrongTiming,
+            format!("{} frames where {want} were expected", info.frames),
+        );
+    }
+    let frame = rate.map_or(Duration::ZERO, |r| {
+        Duration::from_secs_f64(f64::from(r.den) / f64::from(r.num))
+    });
+    match info.duration {
+        Some(d) if duration_gap(d, source.duration) > frame + cfg.duration_tolerance => {
+            return fail(
+                FaultKind::WrongTiming,
+                format!(
+                    "lasts {:.3} s for a {:.3} s segment",
+                    d.as_secs_f64(),
+                    source.duration.as_secs_f64()
+                ),
+            );
+        }
+        None => return fail(FaultKind::WrongTiming, "no timing information".into()),
+        _ => {}
+    }
+    if let Some(bps) = info.bitrate_bps() {
+        let target = profile.bitrate_bps as f64;
+        let ratio = bps as f64 / target;
+        if ratio < cfg.min_bitrate_ratio || ratio > cfg.max_bitrate_ratio {
+            return fail(
+                FaultKind::BitrateOutOfBounds,
+                format!(
+                    "{} kb/s is {:.0}% of the {} kb/s asked",
+                    bps / 1000,
+                    ratio * 100.0,
+                    profile.bitrate_bps / 1000
+                ),
+            );
+        }
+    }
+    if info.pixels() != signed_pixels {
+        return fail(
+            FaultKind::PixelCountMismatch,
+            format!(
+                "{} pixels in the stream, {signed_pixels} signed",
+                info.pixels()
+            ),
+        );
+    }
+    Ok(info)
+}
+
+fn duration_gap(a: Duration, b: Duration) -> Duration {
+    a.abs_diff(b)
+}
+
+/// The source's facts: the claim's duration and the segment's headers when they parse.
+pub fn source_facts(segment: &[u8], container: Container, duration: Duration) -> SourceFacts {
+    SourceFacts {
+        duration,
+        info: inspect(segment, container).ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_frames_follow_the_source_or_the_rate() {
+        let cfg = VerifyConfig::default();
+        let facts = SourceFacts {
+            duration: Duration::from_secs(2),
+            info: None,
+        };
+        let r25 = Framerate::new(25, 1).ok();
+        assert_eq!(expected_frames(r25, &facts, &cfg), Some((50, 1)));
+        assert_eq!(expected_frames(None, &facts, &cfg), None);
+    }
+
+    #[test]
+    fn garbage_renditions_are_undecodable() {
+        let p = VideoProfile::preset("240p").unwrap();
+        let facts = SourceFacts {
+            duration: Duration::from_secs(2),
+            info: None,
+        };
+        let f =
+            check_rendition(0, &p, &[0x47; 376], 0, &facts, &VerifyConfig::default()).unwrap_err();
+        assert_eq!(f.kind, FaultKind::Undecodable);
+        assert!(f.is_provable());
+    }
+}

@@ -1,0 +1,22 @@
+//! Entry points shared by the fuzz targets and the corpus-replay tests. Not a stable API.
+
+use livepeer_core::Container;
+
+use crate::bitstream::{elementary_stream, inspect};
+use crate::evidence::EvidenceManifest;
+
+/// Runs every parser of outside bytes in this crate on `data`: the bitstream inspector under
+/// each container, the elementary-stream extractor, and the evidence manifest. Each must
+/// return, never panic; what parses must be self-consistent.
+pub fn parse_bitstream(data: &[u8]) {
+    for c in [Container::MpegTs, Container::AnnexB, Container::Ivf] {
+        if let Ok(info) = inspect(data, c) {
+            assert!(info.frames > 0, "a parsed stream has pictures");
+            assert!(info.key_frames.iter().all(|&k| k < info.frames));
+            assert!(info.pts.windows(2).all(|w| w[0] <= w[1]));
+            let _ = info.bitrate_bps();
+        }
+        let _ = elementary_stream(data, c);
+    }
+    let _ = EvidenceManifest::from_bytes(data);
+}

@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+//!
+//! ## What this crate deliberately does not do
+//!
+//! No networking: the chain is reached through the `livepeer-core` chain traits, evidence is
+//! served through [`EvidenceSource`], and transcoders and decoders are traits too. No clock:
+//! nothing here depends on the time of day. Every check is a deterministic function of its
+//! inputs, so a verifier node re-running it on the evidence reaches the same verdict.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod bitstream;
+pub mod challenge;
+pub mod checker;
+pub mod checks;
+pub mod config;
+pub mod decode;
+pub mod evidence;
+#[doc(hidden)]
+pub mod fuzz_entry;
+pub mod ledger;
+pub mod metrics;
+pub mod node;
+pub mod reencode;
+pub mod sampler;
+pub mod verifier;
+
+pub use bitstream::{BitstreamError, StreamInfo, inspect};
+pub use challenge::{ChallengeError, Challenger};
+pub use checker::{CheckError, CheckInput, CheckJob, CheckReport, Checker};
+pub use checks::Finding;
+pub use config::{InvalidConfig, PerceptualThresholds, VerifyConfig};
+pub use decode::{BilinearScaler, DecodeError, FrameDecoder, PictureScaler};
+pub use evidence::{ContentKey, EvidenceError, EvidenceManifest, EvidenceSource, EvidenceStore};
+pub use ledger::{FaultLedger, FaultRecord, FaultStatus};
+pub use metrics::{FrameScore, Picture};
+pub use node::{Decision, NodeError, VerifierNode};
+pub use sampler::Sampler;
+pub use verifier::{FaultSink, Verifier, VerifierBuilder};

@@ -1,0 +1,73 @@
+//! The re-encode check: transcode the segment again with a deterministic transcoder and
+//! compare the video elementary streams bit for bit (blake3). The elementary stream, not the
+//! container, so two honest multiplexers that differ only in packetisation still agree.
+
+use std::time::Duration;
+
+use livepeer_core::transcode::{TranscodeJob, Transcoder};
+use livepeer_core::verify::FaultKind;
+use livepeer_core::{Ladder, Segment};
+
+use crate::bitstream::elementary_stream;
+use crate::checker::{CheckError, CheckJob};
+use crate::checks::Finding;
+use crate::decode::DecodeError;
+
+/// Re-encodes `job`'s segment with `transcoder` and compares every rendition's elementary
+/// stream. A transcoder that does not call itself deterministic is not used (`Ok(None)`).
+pub async fn compare(
+    transcoder: &dyn Transcoder,
+    job: &CheckJob,
+) -> Result<Option<Finding>, CheckError> {
+    if !transcoder.capabilities().deterministic {
+        return Ok(None);
+    }
+    let claim = &job.claim.claim;
+    let ladder = Ladder::new(job.ladder.clone()).map_err(|e| CheckError::Input(e.to_string()))?;
+    let out = transcoder
+        .transcode(TranscodeJob {
+            stream_id: claim.stream_id,
+            segment: Segment {
+                seq: claim.seq,
+                duration: Duration::from_millis(claim.duration_ms),
+                data: job.segment.clone(),
+                container: job.container,
+                codec: job.codec,
+            },
+            ladder,
+        })
+        .await
+        .map_err(|e| CheckError::Decoder(DecodeError::Backend(format!("re-encode: {e}"))))?;
+    if out.renditions.len() != job.renditions.len() {
+        return Err(CheckError::Decoder(DecodeError::Backend(
+            "re-encode returned another number of renditions".into(),
+        )));
+    }
+    for (i, (mine, theirs)) in out.renditions.iter().zip(&job.renditions).enumerate() {
+        let c = job.ladder[i].container;
+        let a = elementary_stream(&mine.data, c)
+            .map_err(|e| CheckError::Decoder(DecodeError::Backend(e.to_string())))?;
+        let b = match elementary_stream(theirs, c) {
+            Ok(b) => b,
+            Err(e) => {
+                return Ok(Some(Finding::new(
+                    FaultKind::Undecodable,
+                    Some(i),
+                    e.to_string(),
+                )));
+            }
+        };
+        if blake3::hash(&a) != blake3::hash(&b) {
+            return Ok(Some(Finding::new(
+                FaultKind::ReencodeMismatch,
+                Some(i),
+                format!(
+                    "re-encoded stream of {} bytes differs from the {} bytes returned",
+                    a.len(),
+                    b.len()
+                ),
+            )));
+        }
+    }
+    Ok(None)
+}

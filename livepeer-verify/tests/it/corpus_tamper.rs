@@ -1,0 +1,241 @@
+//! The tamper corpus: honest renditions (x264, rav1e) and tampered ones at stated strengths,
+//! on several contents. Thresholds are calibrated on the first contents and measured on the
+//! others; every tampered sample must be caught and no honest one flagged.
+//!
+//! `cargo test -p livepeer-verify --test it corpus_tamper -- --nocapture` prints the table
+//! the crate README carries.
+
+use std::sync::Arc;
+
+use livepeer_core::verify::FaultKind;
+use livepeer_core::{Container, Ladder, VideoProfile};
+use livepeer_verify::{BilinearScaler, CheckJob, Checker, VerifyConfig};
+
+use crate::media::{FfmpegDecoder, have_ffmpeg, rav1e, request, source, x264, x264_graph};
+
+/// Contents used to calibrate, then contents used to measure.
+const CALIBRATE: &[&str] = &["testsrc2", "mandelbrot"];
+const MEASURE: &[&str] = &["testsrc", "smptehdbars,hue=H=2*PI*t"];
+
+struct Sample {
+    name: String,
+    honest: bool,
+    /// Below the strengths the floors are stated for: reported, not counted.
+    informational: bool,
+    ladder: Ladder,
+    data: Vec<u8>,
+    pixels: u64,
+}
+
+const W: u32 = 426;
+const H: u32 = 240;
+const PIX: u64 = (W * H) as u64 * 60;
+
+fn lavfi(content: &str) -> Vec<u8> {
+    // A content may carry extra filters after a comma.
+    match content.split_once(',') {
+        Some((c, f)) => crate::media::ffmpeg(
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("{c}=size=640x360:rate=30,{f}"),
+                "-t",
+                "2",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-profile:v",
+                "high",
+                "-bf",
+                "0",
+                "-g",
+                "60",
+                "-sc_threshold",
+                "0",
+                "-b:v",
+                "3M",
+                "-f",
+                "mpegts",
+            ],
+            "ts",
+        ),
+        None => source(content),
+    }
+}
+
+fn samples(content: &str, other: &[u8]) -> (Vec<u8>, Vec<Sample>) {
+    let src = lavfi(content);
+    let h264: Ladder = "240p".parse().unwrap();
+    let av1 = Ladder::from_json(r#"[{"preset":"240p","codec":"av1"}]"#).unwrap();
+    let s = |name: &str, honest, ladder: &Ladder, data, pixels| Sample {
+        name: name.to_owned(),
+        honest,
+        informational: name.contains("40%"),
+        ladder: ladder.clone(),
+        data,
+        pixels,
+    };
+    let scale = format!("scale={W}:{H}:flags=bilinear");
+    let mut v = vec![
+        s("honest x264", true, &h264, x264(&src, W, H, 400, None), PIX),
+        s("honest rav1e", true, &av1, rav1e(&src, W, H, 400), PIX),
+    ];
+    for (n, name) in [(1, "1 black frame"), (5, "5 black frames")] {
+        let f = format!(
+            "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(n,20,{})'",
+            19 + n
+        );
+        v.push(s(name, false, &h264, x264(&src, W, H, 400, Some(&f)), PIX));
+    }
+    for (n, name) in [(2, "2 frozen frames"), (8, "8 frozen frames")] {
+        let g = format!(
+            "[0:v]{scale},split[a][b];[a][b]freezeframes=first=30:last={}:replace=29[out]",
+            29 + n
+        );
+        v.push(s(name, false, &h264, x264_graph(&[&src], &g, 400), PIX));
+    }
+    for (side, name) in [
+        (24, "24x24 overlay (0.6% of area)"),
+        (48, "48x48 overlay (2.3%)"),
+    ] {
+        let f = format!("drawbox=x=300:y=150:w={side}:h={side}:color=red:t=fill");
+        v.push(s(name, false, &h264, x264(&src, W, H, 400, Some(&f)), PIX));
+    }
+    v.push(s(
+        "wrong resolution 384x216",
+        false,
+        &h264,
+        x264(&src, 384, 216, 400, None),
+        384 * 216 * 60,
+    ));
+    for (kbps, name) in [
+        (160, "bitrate 40% of target"),
+        (100, "bitrate 25% of target"),
+    ] {
+        v.push(s(name, false, &h264, x264(&src, W, H, kbps, None), PIX));
+    }
+    for (n, name) in [
+        (1, "1 frame from another segment"),
+        (5, "5 frames from another segment"),
+    ] {
+        let g = format!(
+            "[0:v]{scale}[a];[1:v]{scale}[b];[a][b]overlay=enable='between(n,40,{})'[out]",
+            39 + n
+        );
+        v.push(s(
+            name,
+            false,
+            &h264,
+            x264_graph(&[&src, other], &g, 400),
+            PIX,
+        ));
+    }
+    for (n, name) in [(1, "1 dropped frame"), (3, "3 dropped frames")] {
+        let f = format!("select='not(between(n,10,{}))'", 9 + n);
+        v.push(s(
+            name,
+            false,
+            &h264,
+            x264(&src, W, H, 400, Some(&f)),
+            (W * H) as u64 * (60 - n),
+        ));
+    }
+    (src, v)
+}
+
+fn checker(cfg: VerifyConfig) -> Checker {
+    Checker::new(cfg).with_decoder(Arc::new(FfmpegDecoder), Arc::new(BilinearScaler))
+}
+
+async fn run(checker: &Checker, src: &[u8], s: &Sample) -> Option<FaultKind> {
+    let req = request(
+        src,
+        &s.ladder,
+        std::slice::from_ref(&s.data),
+        &[s.pixels],
+        1,
+    );
+    let job = Arc::new(CheckJob::from_request(&req));
+    let r = checker.run(job, true).await.unwrap();
+    r.finding.map(|f| f.kind)
+}
+
+#[tokio::test]
+async fn tamper_corpus_detection() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let other = lavfi("mandelbrot");
+    let other2 = lavfi("testsrc2");
+    // Calibration: the worst honest scores set the thresholds, with a margin.
+    let mut worst = (1.0f64, 1.0f64, 100.0f64);
+    let probe = checker(VerifyConfig::default());
+    for c in CALIBRATE {
+        let (src, samples) = samples(c, if *c == "mandelbrot" { &other2 } else { &other });
+        let reference = FfmpegDecoder_decode(&src);
+        for s in samples.iter().filter(|s| s.honest) {
+            let p: &VideoProfile = &s.ladder.profiles()[0];
+            let scores = probe
+                .compare(&reference, p, &s.data, None, 0)
+                .unwrap()
+                .unwrap();
+            for f in scores {
+                worst = (
+                    worst.0.min(f.ssim_y),
+                    worst.1.min(f.min_tile_ssim),
+                    worst.2.min(f.psnr_yuv),
+                );
+            }
+        }
+    }
+    let mut cfg = VerifyConfig::default();
+    cfg.perceptual.min_frame_ssim = worst.0 - 0.05;
+    cfg.perceptual.min_tile_ssim = worst.1 - 0.15;
+    cfg.perceptual.min_psnr_db = worst.2 - 4.0;
+    eprintln!(
+        "calibrated on {CALIBRATE:?}: honest minima SSIM {:.4} tile {:.4} PSNR {:.2} dB -> thresholds {:.4} / {:.4} / {:.2} dB",
+        worst.0,
+        worst.1,
+        worst.2,
+        cfg.perceptual.min_frame_ssim,
+        cfg.perceptual.min_tile_ssim,
+        cfg.perceptual.min_psnr_db
+    );
+    let checker = checker(cfg);
+    let (mut caught, mut tampered, mut flagged, mut honest) = (0, 0, 0, 0);
+    eprintln!("| content | sample | verdict |\n|---|---|---|");
+    for c in MEASURE {
+        let (src, samples) = samples(c, &other);
+        for s in &samples {
+            let got = run(&checker, &src, s).await;
+            eprintln!(
+                "| {c} | {} | {} |",
+                s.name,
+                got.map_or("pass".into(), |k| format!("{k:?}"))
+            );
+            if s.informational {
+                continue;
+            }
+            if s.honest {
+                honest += 1;
+                flagged += usize::from(got.is_some());
+            } else {
+                tampered += 1;
+                caught += usize::from(got.is_some());
+            }
+        }
+    }
+    eprintln!("measured: {caught}/{tampered} tampered caught, {flagged}/{honest} honest flagged");
+    assert_eq!(flagged, 0, "an honest rendition was flagged");
+    assert!(caught * 100 >= tampered * 99, "{caught}/{tampered} caught");
+}
+
+#[allow(non_snake_case)]
+fn FfmpegDecoder_decode(src: &[u8]) -> Vec<livepeer_verify::Picture> {
+    use livepeer_verify::FrameDecoder;
+    FfmpegDecoder.decode(src, Container::MpegTs, None).unwrap()
+}

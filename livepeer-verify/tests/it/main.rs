@@ -1,0 +1,16 @@
+//! Integration tests of livepeer-verify, built as one binary.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)]
+
+mod checks;
+mod corpus;
+mod corpus_tamper;
+mod flow;
+mod media;
+mod metrics;
