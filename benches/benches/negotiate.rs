@@ -17,7 +17,7 @@ use livepeer_core::{
     Container, Ladder, LocalSigner, PixelPrice, Segment, Signer, StreamId, VideoCodec, Wei,
 };
 use livepeer_negotiate::proto::SchedulerConfig;
-use livepeer_negotiate::test_utils::{TestPayments, TestRegistry, TestTranscoder};
+use livepeer_negotiate::test_utils::{TestPm, TestRegistry, TestTranscoder};
 use livepeer_negotiate::{Broadcaster, BroadcasterConfig, Orchestrator};
 use tokio::runtime::Runtime;
 
@@ -27,6 +27,12 @@ fn key(i: u32) -> Arc<LocalSigner> {
     Arc::new(LocalSigner::from_bytes(&k).expect("key"))
 }
 
+/// The chain and ticket terms every node of the bench shares.
+fn pm() -> &'static TestPm {
+    static PM: std::sync::OnceLock<TestPm> = std::sync::OnceLock::new();
+    PM.get_or_init(|| TestPm::new(Wei::from_u128(1_000_000)))
+}
+
 fn orchestrator(
     i: u32,
     price: u64,
@@ -34,10 +40,7 @@ fn orchestrator(
     registry: &TestRegistry,
 ) -> (Orchestrator, Arc<TestTranscoder>) {
     let signer = key(i);
-    let payments = Arc::new(TestPayments::validator(
-        signer.address(),
-        Wei::from_u128(1_000_000),
-    ));
+    let payments = Arc::new(pm().validator(signer.address()).0);
     let t = Arc::new(TestTranscoder::new("bench", delay));
     let o = Orchestrator::builder(signer.clone(), payments, PixelPrice::per_pixel(price))
         .with_local_transcoder(t.clone(), 1_000_000_000, 64)
@@ -58,14 +61,10 @@ fn broadcaster(registry: Arc<TestRegistry>, quote_timeout: Duration) -> Broadcas
     let mut s = SchedulerConfig::default();
     s.min_timeout = Duration::from_secs(2);
     c.scheduler = s;
-    Broadcaster::builder(
-        signer.clone(),
-        registry,
-        Arc::new(TestPayments::source(signer)),
-    )
-    .with_config(c)
-    .build()
-    .expect("broadcaster")
+    Broadcaster::builder(signer.clone(), registry, Arc::new(pm().source(signer)))
+        .with_config(c)
+        .build()
+        .expect("broadcaster")
 }
 
 fn ladder() -> Ladder {

@@ -19,7 +19,10 @@ pub mod quinn;
 #[cfg(any(test, feature = "_test_utils"))]
 pub mod test_utils;
 
-pub use payment::{PaymentError, PaymentSource, PaymentValidator, TicketBatch, TicketParams};
+pub use payment::{
+    PaymentError, PaymentSource, PaymentValidator, PmSource, PmValidator, TicketBatch,
+    TicketParams, WinnerSink,
+};
 pub use proto::{ALPN, ErrorCode, Message, POOL_ALPN, ProtoError, Quote};
 #[cfg(feature = "quinn")]
 pub use quinn::{

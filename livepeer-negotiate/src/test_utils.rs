@@ -1,13 +1,13 @@
 //! Test doubles (feature `_test_utils`): a deterministic [`TestTranscoder`], an in-memory
-//! [`TestRegistry`], [`TestPayments`] that sign and check real signatures, and a sans-IO
+//! [`TestRegistry`], [`TestPm`] for real ticket payments over a chain double, and a sans-IO
 //! [`LossyLink`] with delay, jitter and loss for simulations.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -17,15 +17,13 @@ use livepeer_core::transcode::{
     Capabilities, Rendition, TranscodeError, TranscodeJob, TranscodeOutput, Transcoder,
 };
 use livepeer_core::{
-    Address, Container, H256, PixelPrice, Pixels, Region, ServiceId, Signer, StreamId, U256,
-    VideoCodec, Wei, keccak256,
+    Address, Container, Pixels, Region, ServiceId, Signer, U256, VideoCodec, Wei, keccak256,
 };
 
-use crate::payment::{
-    ExpirationParams, PaymentError, PaymentSource, PaymentValidator, TicketBatch, TicketParams,
-    TicketSig,
-};
-use crate::proto::Quote;
+use livepeer_pm::test_utils::TestChain;
+use livepeer_pm::{Recipient, RecipientConfig, RecipientSecret, Sender, SenderConfig};
+
+use crate::payment::{PaymentError, PmSource, PmValidator, Winner, WinnerSink};
 
 /// Marker that makes [`TestTranscoder`] answer `SegmentFormatDidntMatchJobInputParams`.
 pub const BAD_FORMAT_MARKER: &[u8] = b"BADFORMAT";
@@ -199,195 +197,100 @@ impl RegistryReader for TestRegistry {
     }
 }
 
-fn ticket_digest(params: &TicketParams, sender: Address, nonce: u32) -> H256 {
-    let mut buf = postcard::to_allocvec(params).unwrap_or_default();
-    buf.extend_from_slice(sender.as_bytes());
-    buf.extend_from_slice(&nonce.to_be_bytes());
-    H256::from(keccak256(&buf))
-}
-
-/// Payments for tests, both sides: the validator issues params with a fixed ticket value and
-/// checks every ticket's signature and freshness; the source signs tickets enough to cover
-/// a fee. Balances are kept per (sender, stream).
-pub struct TestPayments {
-    recipient: Option<Address>,
-    signer: Option<std::sync::Arc<dyn Signer>>,
+/// Real ticket payments for tests, both sides, over a shared in-memory chain
+/// ([`TestChain`]): validators fetch senders' funds from it, and their params make one
+/// ticket worth `ticket_ev` with a face value of four times that, so one ticket in four wins.
+/// Signatures, win draws, nonces, expiry and credit are all pm's own.
+#[derive(Clone, Debug)]
+pub struct TestPm {
+    chain: TestChain,
     ticket_ev: Wei,
-    issued: Mutex<Vec<H256>>,
-    credit: Mutex<HashMap<(Address, StreamId), Wei>>,
-    nonce: AtomicU32,
-    lie_about_recipient: bool,
 }
 
-impl std::fmt::Debug for TestPayments {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestPayments").finish_non_exhaustive()
+/// A [`WinnerSink`] that keeps the winners in memory.
+#[derive(Debug, Default)]
+pub struct TestWinners {
+    winners: Mutex<Vec<Winner>>,
+}
+
+impl TestWinners {
+    /// The winners handed over so far.
+    pub fn winners(&self) -> Vec<Winner> {
+        self.winners.lock().unwrap().clone()
     }
 }
 
-impl TestPayments {
-    /// The orchestrator side for `recipient`, each ticket worth `ticket_ev`.
-    pub fn validator(recipient: Address, ticket_ev: Wei) -> Self {
-        TestPayments {
-            recipient: Some(recipient),
-            signer: None,
+#[async_trait]
+impl WinnerSink for TestWinners {
+    async fn persist(&self, _block: u64, winners: &[Winner]) -> Result<(), PaymentError> {
+        self.winners.lock().unwrap().extend_from_slice(winners);
+        Ok(())
+    }
+}
+
+impl TestPm {
+    /// Payments with tickets worth `ticket_ev`, on a fresh chain.
+    pub fn new(ticket_ev: Wei) -> Self {
+        TestPm {
+            chain: TestChain::new(),
             ticket_ev,
-            issued: Mutex::new(Vec::new()),
-            credit: Mutex::new(HashMap::new()),
-            nonce: AtomicU32::new(0),
-            lie_about_recipient: false,
         }
     }
 
-    /// A validator that quotes params paying someone else (a lying orchestrator).
-    pub fn lying_validator(recipient: Address, ticket_ev: Wei) -> Self {
-        TestPayments {
-            lie_about_recipient: true,
-            ..Self::validator(recipient, ticket_ev)
-        }
+    /// The chain.
+    pub fn chain(&self) -> &TestChain {
+        &self.chain
     }
 
-    /// The broadcaster side, signing with `signer`.
-    pub fn source(signer: std::sync::Arc<dyn Signer>) -> Self {
-        TestPayments {
-            recipient: None,
-            signer: Some(signer),
-            ticket_ev: Wei::ZERO,
-            issued: Mutex::new(Vec::new()),
-            credit: Mutex::new(HashMap::new()),
-            nonce: AtomicU32::new(0),
-            lie_about_recipient: false,
-        }
+    /// Gives `sender` a deposit and a reserve of 10 ETH each.
+    pub fn fund(&self, sender: Address) {
+        let ten_eth = Wei::from_u128(10_000_000_000_000_000_000);
+        self.chain.fund(sender, ten_eth, ten_eth);
     }
 
-    /// Forgets every params issued so far (they count as expired from now on).
-    pub fn expire_params(&self) {
-        self.issued.lock().unwrap().clear();
+    /// The recipient configuration: EV `ticket_ev`, face value 4 × EV whatever the gas.
+    pub fn recipient_config(&self) -> RecipientConfig {
+        let mut c = RecipientConfig::default();
+        c.ticket_ev = self.ticket_ev;
+        c.tx_cost_multiplier = 0;
+        c.ev_multiplier = 4;
+        c.min_gas_price = U256::zero();
+        c
     }
 
-    /// The credit of `sender` for `stream`.
-    pub fn credit(&self, sender: Address, stream: StreamId) -> Wei {
-        self.credit
-            .lock()
-            .unwrap()
-            .get(&(sender, stream))
-            .copied()
-            .unwrap_or_default()
-    }
-}
-
-/// `face_value` making one ticket worth `ev` at a win probability of one in 1,000.
-fn face_for(ev: Wei) -> (U256, U256) {
-    (
-        ev.0.saturating_mul(U256::from(1000)),
-        U256::MAX / U256::from(1000),
-    )
-}
-
-#[async_trait]
-impl PaymentValidator for TestPayments {
-    async fn quote_params(
-        &self,
-        _broadcaster: Address,
-        price: PixelPrice,
-    ) -> Result<TicketParams, PaymentError> {
-        let recipient = self
-            .recipient
-            .ok_or(PaymentError::Backend("not a validator".into()))?;
-        let n = self.nonce.fetch_add(1, Ordering::SeqCst);
-        let (face_value, win_prob) = face_for(self.ticket_ev);
-        let seed = H256::from(keccak256([recipient.as_bytes(), &n.to_be_bytes()].concat()));
-        let p = TicketParams {
-            recipient: if self.lie_about_recipient {
-                Address::repeat_byte(0xee)
-            } else {
-                recipient
-            },
-            face_value,
-            win_prob,
-            recipient_rand_hash: H256::from(keccak256(seed.as_bytes())),
-            seed,
-            expiration_block: 1_000_000,
-            price,
-            expiration: ExpirationParams::default(),
-        };
-        let mut issued = self.issued.lock().unwrap();
-        issued.push(p.seed);
-        if issued.len() > 1024 {
-            issued.remove(0);
-        }
-        Ok(p)
+    /// The orchestrator side for `recipient`, and where its winners go.
+    pub fn validator(&self, recipient: Address) -> (PmValidator, Arc<TestWinners>) {
+        let secret = RecipientSecret::from_bytes(keccak256(recipient.as_bytes()));
+        let winners = Arc::new(TestWinners::default());
+        let v = PmValidator::new(
+            Recipient::new(recipient, secret, self.recipient_config()),
+            winners.clone(),
+            self.chain.block(),
+            U256::from(1_000_000_000u64),
+            self.chain.expiration_params(),
+        )
+        .with_broker(Arc::new(self.chain.clone()));
+        (v, winners)
     }
 
-    async fn accept(
-        &self,
-        batch: Option<&TicketBatch>,
-        sender: Address,
-        stream: StreamId,
-        fee_estimate: Wei,
-    ) -> Result<Wei, PaymentError> {
-        let mut add = Wei::ZERO;
-        if let Some(b) = batch {
-            if !self.issued.lock().unwrap().contains(&b.params.seed) {
-                return Err(PaymentError::TicketParamsExpired);
-            }
-            for t in &b.tickets {
-                t.signature
-                    .verify_eip191(&ticket_digest(&b.params, sender, t.nonce), &sender)
-                    .map_err(|_| PaymentError::InvalidTicket("bad ticket signature".into()))?;
-                add = add + b.params.ticket_ev();
-            }
-        }
-        let mut credit = self.credit.lock().unwrap();
-        let c = credit.entry((sender, stream)).or_default();
-        *c = *c + add;
-        if *c < fee_estimate {
-            return Err(PaymentError::LowPMBalance);
-        }
-        Ok(*c)
+    /// Moves `validator` past the validity of every params it issued so far.
+    pub fn expire(&self, validator: &PmValidator) {
+        let block = validator.block() + self.recipient_config().params_validity_blocks;
+        validator.handle_block(block, U256::from(1_000_000_000u64));
     }
 
-    fn debit(&self, sender: Address, stream: StreamId, fee: Wei) {
-        let mut credit = self.credit.lock().unwrap();
-        let c = credit.entry((sender, stream)).or_default();
-        *c = *c - fee;
-    }
-}
-
-#[async_trait]
-impl PaymentSource for TestPayments {
-    async fn pay(
-        &self,
-        quote: &Quote,
-        _stream: StreamId,
-        fee_estimate: Wei,
-    ) -> Result<Option<TicketBatch>, PaymentError> {
-        let signer = self
-            .signer
-            .as_ref()
-            .ok_or(PaymentError::Backend("not a source".into()))?;
-        let ev = quote.ticket_params.ticket_ev();
-        if ev.is_zero() {
-            return Ok(None);
-        }
-        let n = (fee_estimate.0 / ev.0 + 1)
-            .min(U256::from(crate::payment::MAX_TICKETS_PER_BATCH))
-            .low_u32();
-        let sender = signer.address();
-        let tickets = (0..n)
-            .map(|_| {
-                let nonce = self.nonce.fetch_add(1, Ordering::SeqCst);
-                let signature = signer
-                    .sign_message_hash(&ticket_digest(&quote.ticket_params, sender, nonce))
-                    .map_err(|e| PaymentError::Backend(e.to_string()))?;
-                Ok(TicketSig { nonce, signature })
-            })
-            .collect::<Result<Vec<_>, PaymentError>>()?;
-        Ok(Some(TicketBatch {
-            params: quote.ticket_params.clone(),
-            sender,
-            tickets,
-        }))
+    /// The broadcaster side, signing with `signer`; funds it on the chain.
+    pub fn source(&self, signer: Arc<dyn Signer>) -> PmSource<Arc<dyn Signer>> {
+        self.fund(signer.address());
+        let funds = livepeer_pm::test_utils::block_on(
+            livepeer_core::chain::TicketBrokerReader::sender_info(&self.chain, signer.address()),
+        )
+        .expect("the test chain answers");
+        PmSource::new(
+            Sender::new(signer, SenderConfig::default()),
+            funds,
+            self.chain.block(),
+        )
     }
 }
 

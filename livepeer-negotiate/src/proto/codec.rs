@@ -187,9 +187,9 @@ impl Message {
             MessageType::SegmentHeader => {
                 let h: SegmentHeader = de(kind, p)?;
                 if let Some(b) = &h.payment
-                    && b.tickets.len() > crate::payment::MAX_TICKETS_PER_BATCH
+                    && b.check_bounds().is_err()
                 {
-                    return Err(malformed(kind, "too many tickets"));
+                    return Err(malformed(kind, "ticket batch out of bounds"));
                 }
                 Message::SegmentHeader(h)
             }

@@ -21,16 +21,19 @@ fn signer(n: u8) -> LocalSigner {
 }
 
 fn params(seed: u64) -> TicketParams {
-    TicketParams {
-        recipient: Address::from_low_u64_be(seed),
-        face_value: U256::from(seed) * 1000,
-        win_prob: U256::MAX / (seed + 1),
-        recipient_rand_hash: H256::from_low_u64_be(seed ^ 7),
-        seed: H256::from_low_u64_be(seed),
-        expiration_block: seed,
-        price: PixelPrice::per_pixel(seed),
-        expiration: ExpirationParams::default(),
-    }
+    static BASE: std::sync::OnceLock<TicketParams> = std::sync::OnceLock::new();
+    let mut p = BASE
+        .get_or_init(|| livepeer_pm::test_utils::fixture().params)
+        .clone();
+    p.recipient = Address::from_low_u64_be(seed);
+    p.face_value = U256::from(seed) * 1000;
+    p.win_prob = U256::MAX / (seed + 1);
+    p.recipient_rand_hash = H256::from_low_u64_be(seed ^ 7);
+    p.seed = H256::from_low_u64_be(seed);
+    p.expiration_block = seed;
+    p.price = PixelPrice::per_pixel(seed);
+    p.expiration = ExpirationParams::new(seed, H256::from_low_u64_be(seed));
+    p
 }
 
 fn ladder(pick: u8) -> Ladder {
@@ -91,17 +94,19 @@ fn message(kind: u8, seed: u64, text: String, body: Vec<u8>) -> Message {
             ladder: ladder(seed as u8),
             input_hash: H256::from_low_u64_be(seed),
             body_len: seed,
-            payment: seed.is_multiple_of(2).then(|| TicketBatch {
-                params: params(seed),
-                sender: Address::from_low_u64_be(seed),
-                tickets: (0..(seed % 5) as u32)
-                    .map(|nonce| TicketSig {
-                        nonce,
-                        signature: s
-                            .sign_hash(&H256::from_low_u64_be(u64::from(nonce)))
-                            .unwrap(),
-                    })
-                    .collect(),
+            payment: seed.is_multiple_of(2).then(|| {
+                TicketBatch::new(
+                    params(seed),
+                    Address::from_low_u64_be(seed),
+                    (0..(seed % 5) as u32)
+                        .map(|nonce| {
+                            let sig = s
+                                .sign_hash(&H256::from_low_u64_be(u64::from(nonce)))
+                                .unwrap();
+                            TicketSig::new(nonce, sig.as_bytes().to_vec())
+                        })
+                        .collect(),
+                )
             }),
         }),
         6 => {

@@ -397,7 +397,7 @@ fn check_request(i: &Inner, peer: Address, req: &SignedJobRequest) -> Result<(),
 
 fn payment_wire(e: PaymentError) -> WireError {
     let code = match e {
-        PaymentError::LowPMBalance => ErrorCode::LowPMBalance,
+        PaymentError::LowPMBalance | PaymentError::SenderFunds(_) => ErrorCode::LowPMBalance,
         PaymentError::TicketParamsExpired => ErrorCode::TicketParamsExpired,
         PaymentError::InvalidTicket(_) => ErrorCode::InvalidTicket,
         _ => ErrorCode::Internal,

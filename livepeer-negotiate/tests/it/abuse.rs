@@ -14,6 +14,7 @@ use livepeer_negotiate::proto::{
 use livepeer_negotiate::quinn::tls;
 use livepeer_negotiate::test_utils::{TestRegistry, TestTranscoder};
 use livepeer_negotiate::{NegotiateError, OrchestratorConfig, TranscoderNode};
+use livepeer_pm::{Sender, SenderConfig};
 
 use crate::harness::*;
 
@@ -176,16 +177,16 @@ async fn payments_are_checked_before_any_work() {
         wire
     };
     let forger = LocalSigner::from_bytes(&[99; 32]).unwrap();
-    let forged = TicketBatch {
-        params: q.ticket_params.clone(),
-        sender: baddr,
-        tickets: (0..100)
-            .map(|nonce| TicketSig {
-                nonce,
-                signature: forger.sign_hash(&livepeer_core::H256::zero()).unwrap(),
+    let forged = TicketBatch::new(
+        q.ticket_params.clone(),
+        baddr,
+        (1..100)
+            .map(|nonce| {
+                let sig = forger.sign_hash(&livepeer_core::H256::zero()).unwrap();
+                TicketSig::new(nonce, sig.as_bytes().to_vec())
             })
             .collect(),
-    };
+    );
     let calls = o.local.calls() + o.remote.calls();
     assert_eq!(
         code(&exchange(&conn, &send(Some(forged.clone()))).await),
@@ -227,9 +228,14 @@ async fn payments_are_checked_before_any_work() {
         code(&d.poll_frame().unwrap().unwrap()),
         ErrorCode::LowPMBalance
     );
-    o.payments.expire_params();
-    let mut stale = forged;
-    stale.tickets.clear();
+    // Properly signed tickets, but their params expired.
+    let mut sender = Sender::new(key(200), SenderConfig::default());
+    let funds = livepeer_pm::test_utils::fixture_funds();
+    let id = sender
+        .start_session(q.orchestrator, q.ticket_params.clone(), &funds, 1000)
+        .unwrap();
+    let stale = sender.create_batch(&id, 3).unwrap();
+    pm().expire(&o.payments);
     assert_eq!(
         code(&exchange(&conn, &send(Some(stale))).await),
         ErrorCode::TicketParamsExpired
@@ -241,7 +247,7 @@ async fn payments_are_checked_before_any_work() {
     );
     // The session re-quotes on expired params and goes on.
     let session = b.start_stream(stream, ladder()).await.unwrap();
-    o.payments.expire_params();
+    pm().expire(&o.payments);
     session
         .transcode(segment(1, Duration::from_secs(1)))
         .await

@@ -8,14 +8,33 @@ use bytes::Bytes;
 use livepeer_core::{
     Address, Container, LocalSigner, PixelPrice, Segment, Signer, VideoCodec, Wei,
 };
+use livepeer_negotiate::PmValidator;
 use livepeer_negotiate::proto::SchedulerConfig;
 use livepeer_negotiate::quinn::tls;
-use livepeer_negotiate::test_utils::{TestPayments, TestRegistry, TestTranscoder};
+use livepeer_negotiate::test_utils::{TestPm, TestRegistry, TestTranscoder, TestWinners};
 use livepeer_negotiate::{
     Broadcaster, BroadcasterConfig, Orchestrator, OrchestratorConfig, TranscoderNode,
 };
 
 pub const TICKET_EV: u128 = 1_000_000;
+
+/// The chain and ticket terms every test shares (no test moves the chain itself).
+pub fn pm() -> &'static TestPm {
+    static PM: std::sync::OnceLock<TestPm> = std::sync::OnceLock::new();
+    PM.get_or_init(|| TestPm::new(Wei::from_u128(TICKET_EV)))
+}
+
+/// An orchestrator's payments over [`pm`], and its winners; a lying one issues params paying
+/// another address.
+pub fn validator(addr: Address, lying: bool) -> (Arc<PmValidator>, Arc<TestWinners>) {
+    let issuer = if lying {
+        Address::repeat_byte(0xee)
+    } else {
+        addr
+    };
+    let (v, w) = pm().validator(issuer);
+    (Arc::new(v), w)
+}
 
 pub fn key(n: u8) -> Arc<LocalSigner> {
     Arc::new(LocalSigner::from_bytes(&[n; 32]).unwrap())
@@ -26,7 +45,8 @@ pub struct Node {
     pub local: Arc<TestTranscoder>,
     pub remote: Arc<TestTranscoder>,
     pub remote_node: TranscoderNode,
-    pub payments: Arc<TestPayments>,
+    pub payments: Arc<PmValidator>,
+    pub winners: Arc<TestWinners>,
 }
 
 pub struct Spec {
@@ -52,11 +72,7 @@ impl Spec {
 pub async fn orchestrator(spec: Spec, registry: &TestRegistry) -> Node {
     let signer = key(spec.n);
     let addr = signer.address();
-    let payments = Arc::new(if spec.lying {
-        TestPayments::lying_validator(addr, Wei::from_u128(TICKET_EV))
-    } else {
-        TestPayments::validator(addr, Wei::from_u128(TICKET_EV))
-    });
+    let (payments, winners) = validator(addr, spec.lying);
     let t_key = key(spec.n + 100);
     let mut config = spec.config;
     config.allowed_transcoders.push(t_key.address());
@@ -97,6 +113,7 @@ pub async fn orchestrator(spec: Spec, registry: &TestRegistry) -> Node {
         remote,
         remote_node,
         payments,
+        winners,
     }
 }
 
@@ -105,7 +122,7 @@ pub fn broadcaster(
     config: BroadcasterConfig,
 ) -> (Broadcaster, Address) {
     let signer = key(200);
-    let payments = Arc::new(TestPayments::source(signer.clone()));
+    let payments = Arc::new(pm().source(signer.clone()));
     let b = Broadcaster::builder(signer.clone(), registry, payments)
         .with_config(config)
         .build()

@@ -34,7 +34,7 @@ async fn five_orchestrators_slow_dying_and_lying() {
         s.lying = lying;
         nodes.push(orchestrator(s, &registry).await);
     }
-    let (b, _) = broadcaster(registry.clone(), fast_config(DUR));
+    let (b, baddr) = broadcaster(registry.clone(), fast_config(DUR));
     let stream = StreamId::from_name("five");
     let session = b.start_stream(stream, ladder()).await.unwrap();
     let known = session.orchestrators();
@@ -81,6 +81,35 @@ async fn five_orchestrators_slow_dying_and_lying() {
     assert!(slow.latency_ratio.unwrap() > 1.0, "{slow:?}");
     let dead = board.stats(&addr(3)).unwrap();
     assert!(dead.failures >= 1, "{dead:?}");
+    drop(board);
+
+    // Paid with real tickets: every winner is signed by the broadcaster, pays the node that
+    // received it and passes the contract's win rule; whoever worked holds credit.
+    let mut won = 0;
+    for (i, node) in nodes.iter().enumerate() {
+        for w in node.winners.winners() {
+            let t = &w.ticket;
+            assert_eq!(t.ticket.recipient, addr(i));
+            assert_eq!(t.ticket.sender, baddr);
+            t.sig.verify_eip191(&t.ticket.hash(), &baddr).unwrap();
+            assert!(livepeer_core::ticket::is_winning(
+                &t.sig,
+                &t.recipient_rand,
+                &t.ticket.win_prob
+            ));
+            assert_eq!(
+                livepeer_core::ticket::recipient_rand_hash(&t.recipient_rand),
+                t.ticket.recipient_rand_hash
+            );
+            won += 1;
+        }
+    }
+    assert!(won > 0, "one ticket in four wins");
+    assert!(used.iter().any(|a| {
+        nodes
+            .iter()
+            .any(|n| n.orch.address() == *a && n.payments.credit(baddr, stream).0 > 0.into())
+    }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,10 +193,7 @@ async fn quotes_price_overrides_and_pushed_updates() {
     // An override for one broadcaster.
     let registry2 = Arc::new(TestRegistry::new());
     let signer = key(31);
-    let payments = Arc::new(livepeer_negotiate::test_utils::TestPayments::validator(
-        signer.address(),
-        livepeer_core::Wei::from_u128(TICKET_EV),
-    ));
+    let (payments, _) = validator(signer.address(), false);
     let orch = livepeer_negotiate::Orchestrator::builder(
         signer.clone(),
         payments,
@@ -244,10 +270,7 @@ async fn a_capped_orchestrator_sends_work_elsewhere() {
     let registry = Arc::new(TestRegistry::new());
     // The cheap one has room for one job at a time (capacity in pixels per second).
     let signer = key(61);
-    let payments = Arc::new(livepeer_negotiate::test_utils::TestPayments::validator(
-        signer.address(),
-        livepeer_core::Wei::from_u128(TICKET_EV),
-    ));
+    let (payments, _) = validator(signer.address(), false);
     let small = livepeer_negotiate::Orchestrator::builder(
         signer.clone(),
         payments,

@@ -1,78 +1,26 @@
 //! Payments as a seam: what the orchestrator asks of its ticket validator and what the
 //! broadcaster asks of its ticket source.
 //!
-//! The wire types [`TicketParams`] and [`TicketBatch`] have the shape of `livepeer-pm`'s; an
-//! adapter over pm's `Sender` and `Recipient` implements [`PaymentSource`] and
-//! [`PaymentValidator`].
+//! The wire types are `livepeer-pm`'s own ([`TicketParams`], [`TicketBatch`]), so tickets are
+//! byte-compatible with Livepeer's TicketBroker. [`PmValidator`] implements
+//! [`PaymentValidator`] over [`livepeer_pm::Recipient`] and [`PmSource`] implements
+//! [`PaymentSource`] over [`livepeer_pm::Sender`].
 
 use async_trait::async_trait;
-use livepeer_core::{Address, Fault, H256, PixelPrice, Signature, StreamId, U256, Wei};
-use primitive_types::U512;
-use serde::{Deserialize, Serialize};
+use livepeer_core::{Address, Fault, PixelPrice, StreamId, Wei};
+use livepeer_pm::TicketError;
 use thiserror::Error;
 
 use crate::proto::Quote;
 
-/// Most tickets one batch may carry.
-pub const MAX_TICKETS_PER_BATCH: usize = 256;
+mod source;
+mod validator;
 
-/// The round a set of params was created in and its block hash (a ticket's auxData).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ExpirationParams {
-    /// The round the params were created in.
-    pub creation_round: u64,
-    /// The block hash recorded for `creation_round`.
-    pub creation_round_block_hash: H256,
-}
-
-/// The ticket parameters an orchestrator quotes: what every ticket paying it must use.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct TicketParams {
-    /// Who may redeem the tickets: the orchestrator's own address.
-    pub recipient: Address,
-    /// Wei paid by a winning ticket.
-    pub face_value: U256,
-    /// Win probability as a fraction of 2^256 − 1.
-    pub win_prob: U256,
-    /// The recipient's commitment: keccak256 of its random number.
-    pub recipient_rand_hash: H256,
-    /// Random bytes from which the recipient re-derives its random number.
-    pub seed: H256,
-    /// The block at and after which the params no longer buy work.
-    pub expiration_block: u64,
-    /// The price per pixel the params were issued for.
-    pub price: PixelPrice,
-    /// Creation round and its block hash.
-    pub expiration: ExpirationParams,
-}
-
-impl TicketParams {
-    /// Expected value of one ticket: `face_value × win_prob / (2^256 − 1)`, rounded down.
-    pub fn ticket_ev(&self) -> Wei {
-        let q = self.face_value.full_mul(self.win_prob) / U512::from(U256::MAX);
-        Wei(U256::try_from(q).unwrap_or(U256::MAX))
-    }
-}
-
-/// One signed ticket of a batch: its nonce and the sender's signature.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct TicketSig {
-    /// The sender's nonce for this ticket.
-    pub nonce: u32,
-    /// The sender's signature over the ticket hash.
-    pub signature: Signature,
-}
-
-/// Tickets sent with a segment: one set of params, one sender, several signed nonces.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct TicketBatch {
-    /// The params every ticket of the batch uses.
-    pub params: TicketParams,
-    /// Who signed the tickets.
-    pub sender: Address,
-    /// The tickets.
-    pub tickets: Vec<TicketSig>,
-}
+pub use livepeer_pm::{
+    ExpirationParams, MAX_TICKETS_PER_BATCH, TicketBatch, TicketParams, TicketSig, Winner,
+};
+pub use source::PmSource;
+pub use validator::{PmValidator, WinnerSink};
 
 /// Why a payment was refused. `Display` carries the reference network's messages.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -87,7 +35,11 @@ pub enum PaymentError {
     /// A ticket is malformed, forged, replayed or for another recipient.
     #[error("invalid ticket: {0}")]
     InvalidTicket(String),
-    /// The payment backend (chain, store) failed.
+    /// The sender's funds do not allow the work: unknown, unlocking, or a reserve too small
+    /// for any ticket.
+    #[error("sender funds: {0}")]
+    SenderFunds(String),
+    /// The payment backend (chain, store, signer) failed.
     #[error("payment backend: {0}")]
     Backend(String),
 }
@@ -96,9 +48,24 @@ impl PaymentError {
     /// Who is at fault.
     pub fn fault(&self) -> Fault {
         match self {
-            PaymentError::LowPMBalance | PaymentError::TicketParamsExpired => Fault::Incompatible,
+            PaymentError::LowPMBalance
+            | PaymentError::TicketParamsExpired
+            | PaymentError::SenderFunds(_) => Fault::Incompatible,
             PaymentError::InvalidTicket(_) => Fault::Peer,
             PaymentError::Backend(_) => Fault::Backend,
+        }
+    }
+}
+
+impl From<TicketError> for PaymentError {
+    fn from(e: TicketError) -> Self {
+        match e {
+            TicketError::ParamsExpired => PaymentError::TicketParamsExpired,
+            TicketError::LowPMBalance { .. } => PaymentError::LowPMBalance,
+            TicketError::UnknownSender | TicketError::SenderUnlocking => {
+                PaymentError::SenderFunds(e.to_string())
+            }
+            e => PaymentError::InvalidTicket(e.to_string()),
         }
     }
 }
