@@ -58,14 +58,29 @@ impl InputLimits {
             && width <= self.max_width
             && height <= self.max_height
             && u64::from(width) * u64::from(height) <= self.max_pixels
-            && width % 2 == 0
-            && height % 2 == 0;
+            && width.is_multiple_of(2)
+            && height.is_multiple_of(2);
         if ok {
             Ok(())
         } else {
             Err(TranscodeError::BadResolution { width, height })
         }
     }
+}
+
+/// A video decoder as a push/pull state machine.
+///
+/// Contract: send access units (Annex-B) in decode order with their presentation times;
+/// after each, drain [`receive_frame`](Self::receive_frame) until
+/// [`Output::NeedMoreData`]; at the end [`flush`](Self::flush) and drain until
+/// [`Output::Done`]. Pictures come out in display order, tightly packed I420.
+pub trait VideoDecoder: Send {
+    /// Decodes one access unit with its presentation time.
+    fn send_packet(&mut self, au: &[u8], pts: i64) -> Result<()>;
+    /// Signals the end of input: remaining pictures become available.
+    fn flush(&mut self) -> Result<()>;
+    /// The next picture in display order, if any.
+    fn receive_frame(&mut self) -> Result<Output<Frame>>;
 }
 
 /// An OpenH264 decoder that hands out packed I420 frames with display-order timestamps.
@@ -101,8 +116,26 @@ impl H264Decoder {
         self.size
     }
 
-    /// Decodes one access unit (Annex-B) with its presentation time.
-    pub fn send_packet(&mut self, au: &[u8], pts: i64) -> Result<()> {
+    fn to_frame(
+        yuv: &DecodedYUV<'_>,
+        pending: &mut BinaryHeap<Reverse<i64>>,
+        limits: &InputLimits,
+    ) -> Result<Frame> {
+        let (w, h) = yuv.dimensions();
+        let (w32, h32) = (
+            u32::try_from(w).map_err(|_| backend("decoded width overflows"))?,
+            u32::try_from(h).map_err(|_| backend("decoded height overflows"))?,
+        );
+        limits.check(w32, h32)?;
+        let pts = pending.pop().map_or(0, |Reverse(p)| p);
+        let (sy, su, sv) = yuv.strides();
+        Frame::from_strided(w32, h32, pts, [yuv.y(), yuv.u(), yuv.v()], [sy, su, sv])
+            .ok_or_else(|| backend("decoded planes shorter than their strides say"))
+    }
+}
+
+impl VideoDecoder for H264Decoder {
+    fn send_packet(&mut self, au: &[u8], pts: i64) -> Result<()> {
         for sps in bitstream::nal_units(au).filter(|n| bitstream::nal_type(n) == nal::SPS) {
             let info = bitstream::parse_sps(sps)?;
             self.limits.check(info.width, info.height)?;
@@ -123,8 +156,7 @@ impl H264Decoder {
         Ok(())
     }
 
-    /// Signals the end of input: remaining pictures become available.
-    pub fn flush(&mut self) -> Result<()> {
+    fn flush(&mut self) -> Result<()> {
         if self.flushed {
             return Ok(());
         }
@@ -140,29 +172,11 @@ impl H264Decoder {
         Ok(())
     }
 
-    /// The next picture in display order, if any.
-    pub fn receive_frame(&mut self) -> Output<Frame> {
-        match self.ready.pop_front() {
+    fn receive_frame(&mut self) -> Result<Output<Frame>> {
+        Ok(match self.ready.pop_front() {
             Some(f) => Output::Ready(f),
             None if self.flushed => Output::Done,
             None => Output::NeedMoreData,
-        }
-    }
-
-    fn to_frame(
-        yuv: &DecodedYUV<'_>,
-        pending: &mut BinaryHeap<Reverse<i64>>,
-        limits: &InputLimits,
-    ) -> Result<Frame> {
-        let (w, h) = yuv.dimensions();
-        let (w32, h32) = (
-            u32::try_from(w).map_err(|_| backend("decoded width overflows"))?,
-            u32::try_from(h).map_err(|_| backend("decoded height overflows"))?,
-        );
-        limits.check(w32, h32)?;
-        let pts = pending.pop().map_or(0, |Reverse(p)| p);
-        let (sy, su, sv) = yuv.strides();
-        Frame::from_strided(w32, h32, pts, [yuv.y(), yuv.u(), yuv.v()], [sy, su, sv])
-            .ok_or_else(|| backend("decoded planes shorter than their strides say"))
+        })
     }
 }

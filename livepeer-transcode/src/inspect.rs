@@ -5,7 +5,7 @@ use std::time::Duration;
 use livepeer_core::transcode::TranscodeJob;
 use livepeer_core::{Container, Framerate, Ladder, Segment, StreamId, VideoCodec};
 
-use crate::decode::{H264Decoder, InputLimits, Output};
+use crate::decode::{H264Decoder, InputLimits, Output, VideoDecoder};
 use crate::error::Result;
 use crate::frame::{Frame, TIMESCALE};
 use crate::pipeline::{self, Prepared};
@@ -57,12 +57,12 @@ pub fn decode_segment(segment: &Segment, limits: InputLimits) -> Result<Vec<Fram
     let mut out = Vec::new();
     for au in &prep.media.video {
         dec.send_packet(&au.data, au.pts)?;
-        while let Output::Ready(f) = dec.receive_frame() {
+        while let Output::Ready(f) = dec.receive_frame()? {
             out.push(f);
         }
     }
     dec.flush()?;
-    while let Output::Ready(f) = dec.receive_frame() {
+    while let Output::Ready(f) = dec.receive_frame()? {
         out.push(f);
     }
     Ok(out)
@@ -81,12 +81,12 @@ pub fn inspect(segment: &Segment, limits: InputLimits) -> Result<SegmentInfo> {
     };
     for au in &prep.media.video {
         dec.send_packet(&au.data, au.pts)?;
-        while let Output::Ready(f) = dec.receive_frame() {
+        while let Output::Ready(f) = dec.receive_frame()? {
             take(f);
         }
     }
     dec.flush()?;
-    while let Output::Ready(f) = dec.receive_frame() {
+    while let Output::Ready(f) = dec.receive_frame()? {
         take(f);
     }
     if frames == 0 {

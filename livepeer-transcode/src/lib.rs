@@ -11,6 +11,7 @@ mod bitstream;
 mod container;
 pub mod decode;
 pub mod encode;
+mod engine;
 mod error;
 pub mod frame;
 pub mod inspect;
@@ -29,7 +30,7 @@ pub mod conformance;
 /// Idle encoders kept per stream (twice this, so two segments of a stream can overlap).
 pub(crate) const MAX_RENDITIONS_KEPT: usize = livepeer_core::profile::MAX_LADDER_RUNGS;
 
-pub use decode::{H264Decoder, InputLimits, Output};
+pub use decode::{H264Decoder, InputLimits, Output, VideoDecoder};
 pub use encode::{Av1Encoder, Av1Settings, H264Encoder, VideoEncoder};
 pub use error::{Result, TranscodeError};
 pub use frame::{Frame, Packet, TIMESCALE};

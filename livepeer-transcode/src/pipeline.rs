@@ -10,14 +10,18 @@ use livepeer_core::transcode::{Rendition, TranscodeJob};
 use livepeer_core::{Container, Framerate, Pixels, VideoCodec, VideoProfile};
 
 use crate::container::{self, Demuxed, Timing};
-use crate::decode::{H264Decoder, InputLimits, Output};
-use crate::encode::{Av1Settings, VideoEncoder, effective_fps, software_encoder};
+use crate::decode::{Output, VideoDecoder};
+use crate::encode::{VideoEncoder, effective_fps};
 use crate::error::{Result, TranscodeError, backend, invalid, unsupported};
 use crate::frame::{Frame, Packet, TIMESCALE};
 use crate::scale::Scaler;
 
 /// Pictures in flight between the decoder and each worker: bounds memory.
 const CHANNEL_DEPTH: usize = 4;
+
+/// Makes the encoder of a rendition at a frame rate.
+pub(crate) type EncoderFactory =
+    dyn Fn(&VideoProfile, Framerate) -> Result<Box<dyn VideoEncoder>> + Send + Sync;
 
 /// A demuxed segment with stream timestamps, ready to decode.
 #[derive(Debug)]
@@ -129,24 +133,15 @@ impl std::fmt::Debug for RenditionWorker {
 }
 
 impl RenditionWorker {
-    /// A worker for `profile` with the software encoder for its codec.
+    /// A worker for `profile` with an encoder from `make`.
     pub(crate) fn new(
         profile: &VideoProfile,
         source_fps: Framerate,
-        av1: &Av1Settings,
+        make: &EncoderFactory,
     ) -> Result<Self> {
         let fps = effective_fps(profile, source_fps);
-        let encoder = software_encoder(profile, fps, av1)?;
-        Ok(Self::with_encoder(profile, fps, encoder))
-    }
-
-    /// A worker around any encoder (the hardware backend brings its own).
-    pub(crate) fn with_encoder(
-        profile: &VideoProfile,
-        fps: Framerate,
-        encoder: Box<dyn VideoEncoder>,
-    ) -> Self {
-        RenditionWorker {
+        let encoder = make(profile, fps)?;
+        Ok(RenditionWorker {
             profile: profile.clone(),
             fps,
             encoder,
@@ -156,7 +151,7 @@ impl RenditionWorker {
             packets: Vec::new(),
             scale_time: Duration::ZERO,
             encode_time: Duration::ZERO,
-        }
+        })
     }
 
     /// Whether this worker can serve `profile` at `source_fps` unchanged.
@@ -288,10 +283,9 @@ pub(crate) fn run(
     prep: &Prepared,
     workers: &mut [RenditionWorker],
     threads: usize,
-    limits: InputLimits,
+    decoder: &mut dyn VideoDecoder,
 ) -> Result<(Vec<Rendition>, StageTimes)> {
     let t0 = Instant::now();
-    let mut decoder = H264Decoder::new(limits)?;
     for w in workers.iter_mut() {
         w.start()?;
     }
@@ -305,7 +299,7 @@ pub(crate) fn run(
             Ok(())
         };
         decode_all(
-            &mut decoder,
+            decoder,
             prep,
             &mut sink,
             &mut decode_time,
@@ -346,7 +340,7 @@ pub(crate) fn run(
                 Ok(())
             };
             let decoded = decode_all(
-                &mut decoder,
+                decoder,
                 prep,
                 &mut sink,
                 &mut decode_time,
@@ -385,14 +379,14 @@ pub(crate) fn run(
 }
 
 fn decode_all(
-    decoder: &mut H264Decoder,
+    decoder: &mut dyn VideoDecoder,
     prep: &Prepared,
     sink: &mut dyn FnMut(Frame) -> Result<()>,
     decode_time: &mut Duration,
     frames: &mut u32,
 ) -> Result<()> {
-    let mut emit = |decoder: &mut H264Decoder, frames: &mut u32| -> Result<()> {
-        while let Output::Ready(f) = decoder.receive_frame() {
+    let mut emit = |decoder: &mut dyn VideoDecoder, frames: &mut u32| -> Result<()> {
+        while let Output::Ready(f) = decoder.receive_frame()? {
             *frames += 1;
             sink(f)?;
         }

@@ -56,6 +56,7 @@ pub struct Segmenter {
     start_pts: Option<i64>,
     last_pts: Option<i64>,
     step: i64,
+    recent: Vec<i64>,
     seq: u64,
     ready: VecDeque<Segment>,
     finished: bool,
@@ -76,6 +77,7 @@ impl Segmenter {
             start_pts: None,
             last_pts: None,
             step: 3000,
+            recent: Vec::with_capacity(32),
             seq: 0,
             ready: VecDeque::new(),
             finished: false,
@@ -184,9 +186,22 @@ impl Segmenter {
         let reference = self.last_pts.unwrap_or(0);
         let pts = h.pts.map(|p| unwrap_ts(p, reference));
         let key = bitstream::is_keyframe(&pes[h.payload_at..]);
-        if let (Some(pts), Some(last)) = (pts, self.last_pts) {
-            if pts > last {
-                self.step = (pts - last).clamp(1, i64::from(TIMESCALE));
+        if let Some(p) = pts {
+            // The frame step is the smallest gap between recent presentation times (decode
+            // order jumps ahead by several frames at each reference picture).
+            if self.recent.len() == 32 {
+                self.recent.remove(0);
+            }
+            self.recent.push(p);
+            let mut sorted = self.recent.clone();
+            sorted.sort_unstable();
+            if let Some(gap) = sorted
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .filter(|g| *g > 0)
+                .min()
+            {
+                self.step = gap.clamp(1, i64::from(TIMESCALE));
             }
         }
         match (pts, self.start_pts) {

@@ -161,7 +161,7 @@ fn is_audio_type(st: u8) -> bool {
 
 /// Demuxes a whole MPEG-TS segment whose video must be `codec`.
 pub(crate) fn demux(data: &[u8], codec: VideoCodec) -> Result<Demuxed> {
-    if data.len() % PACKET != 0 {
+    if !data.len().is_multiple_of(PACKET) {
         return Err(invalid(format!(
             "MPEG-TS truncated: {} bytes is not a whole number of 188-byte packets",
             data.len()
