@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod conformance;
+mod containers;
 mod determinism;
 mod fuzz_corpus;
 #[cfg(feature = "hw")]
