@@ -1,0 +1,182 @@
+//! H.264 decoding with OpenH264, as a push/pull API: [`H264Decoder::send_packet`] access units
+//! in decode order, [`H264Decoder::receive_frame`] pictures in display order.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use openh264::OpenH264API;
+use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
+use openh264::formats::YUVSource;
+
+use crate::bitstream::{self, nal};
+use crate::error::{Result, TranscodeError, backend, invalid};
+use crate::frame::Frame;
+
+/// What a push/pull call has for the caller: a value, or why there is none yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Output<T> {
+    /// A value is ready.
+    Ready(T),
+    /// Nothing yet: send more input.
+    NeedMoreData,
+    /// Flushed and drained: nothing more will come.
+    Done,
+}
+
+/// Bounds on the pictures a decoder accepts, checked from the SPS before any allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InputLimits {
+    /// Smallest width and height.
+    pub min_dimension: u32,
+    /// Largest width.
+    pub max_width: u32,
+    /// Largest height.
+    pub max_height: u32,
+    /// Largest number of pixels in one picture (so portrait pictures are bounded too).
+    pub max_pixels: u64,
+}
+
+impl Default for InputLimits {
+    /// 16×16 up to 4096×2304 (OpenH264's level 5.2 ceiling), either orientation.
+    fn default() -> Self {
+        InputLimits {
+            min_dimension: 16,
+            max_width: 4096,
+            max_height: 4096,
+            max_pixels: 4096 * 2304,
+        }
+    }
+}
+
+impl InputLimits {
+    /// Checks a picture size: in bounds, and even (4:2:0 chroma needs it).
+    pub fn check(&self, width: u32, height: u32) -> Result<()> {
+        let ok = width >= self.min_dimension
+            && height >= self.min_dimension
+            && width <= self.max_width
+            && height <= self.max_height
+            && u64::from(width) * u64::from(height) <= self.max_pixels
+            && width.is_multiple_of(2)
+            && height.is_multiple_of(2);
+        if ok {
+            Ok(())
+        } else {
+            Err(TranscodeError::BadResolution { width, height })
+        }
+    }
+}
+
+/// A video decoder as a push/pull state machine.
+///
+/// Contract: send access units (Annex-B) in decode order with their presentation times;
+/// after each, drain [`receive_frame`](Self::receive_frame) until
+/// [`Output::NeedMoreData`]; at the end [`flush`](Self::flush) and drain until
+/// [`Output::Done`]. Pictures come out in display order, tightly packed I420.
+pub trait VideoDecoder: Send {
+    /// Decodes one access unit with its presentation time.
+    fn send_packet(&mut self, au: &[u8], pts: i64) -> Result<()>;
+    /// Signals the end of input: remaining pictures become available.
+    fn flush(&mut self) -> Result<()>;
+    /// The next picture in display order, if any.
+    fn receive_frame(&mut self) -> Result<Output<Frame>>;
+}
+
+/// An OpenH264 decoder that hands out packed I420 frames with display-order timestamps.
+///
+/// OpenH264 returns pictures in display order but without their timestamps, so each picture
+/// takes the smallest presentation time sent and not yet handed out.
+pub struct H264Decoder {
+    inner: Decoder,
+    limits: InputLimits,
+    pending_pts: BinaryHeap<Reverse<i64>>,
+    ready: VecDeque<Frame>,
+    flushed: bool,
+    size: Option<(u32, u32)>,
+}
+
+impl H264Decoder {
+    /// A decoder with the given limits.
+    pub fn new(limits: InputLimits) -> Result<Self> {
+        let cfg = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+        let inner = Decoder::with_api_config(OpenH264API::from_source(), cfg).map_err(backend)?;
+        Ok(H264Decoder {
+            inner,
+            limits,
+            pending_pts: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            flushed: false,
+            size: None,
+        })
+    }
+
+    /// The picture size of the last SPS seen.
+    pub fn size(&self) -> Option<(u32, u32)> {
+        self.size
+    }
+
+    fn to_frame(
+        yuv: &DecodedYUV<'_>,
+        pending: &mut BinaryHeap<Reverse<i64>>,
+        limits: &InputLimits,
+    ) -> Result<Frame> {
+        let (w, h) = yuv.dimensions();
+        let (w32, h32) = (
+            u32::try_from(w).map_err(|_| backend("decoded width overflows"))?,
+            u32::try_from(h).map_err(|_| backend("decoded height overflows"))?,
+        );
+        limits.check(w32, h32)?;
+        let pts = pending.pop().map_or(0, |Reverse(p)| p);
+        let (sy, su, sv) = yuv.strides();
+        Frame::from_strided(w32, h32, pts, [yuv.y(), yuv.u(), yuv.v()], [sy, su, sv])
+            .ok_or_else(|| backend("decoded planes shorter than their strides say"))
+    }
+}
+
+impl VideoDecoder for H264Decoder {
+    fn send_packet(&mut self, au: &[u8], pts: i64) -> Result<()> {
+        for sps in bitstream::nal_units(au).filter(|n| bitstream::nal_type(n) == nal::SPS) {
+            let info = bitstream::parse_sps(sps)?;
+            self.limits.check(info.width, info.height)?;
+            self.size = Some((info.width, info.height));
+        }
+        if self.size.is_none() {
+            return Err(TranscodeError::NoKeyframe);
+        }
+        self.pending_pts.push(Reverse(pts));
+        let decoded = self
+            .inner
+            .decode(au)
+            .map_err(|e| invalid(format!("H.264 decode: {e}")))?;
+        if let Some(yuv) = decoded {
+            let f = Self::to_frame(&yuv, &mut self.pending_pts, &self.limits)?;
+            self.ready.push_back(f);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.flushed {
+            return Ok(());
+        }
+        self.flushed = true;
+        let frames = self
+            .inner
+            .flush_remaining()
+            .map_err(|e| invalid(format!("H.264 decode at flush: {e}")))?;
+        for yuv in &frames {
+            let f = Self::to_frame(yuv, &mut self.pending_pts, &self.limits)?;
+            self.ready.push_back(f);
+        }
+        Ok(())
+    }
+
+    fn receive_frame(&mut self) -> Result<Output<Frame>> {
+        Ok(match self.ready.pop_front() {
+            Some(f) => Output::Ready(f),
+            None if self.flushed => Output::Done,
+            None => Output::NeedMoreData,
+        })
+    }
+}

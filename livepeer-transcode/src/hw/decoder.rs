@@ -1,0 +1,169 @@
+//! H.264 decoding on a hardware device, pictures copied back to memory as I420.
+#![allow(unsafe_code)] // attaching a device and downloading frames go through FFmpeg's C API.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use ffmpeg_next::codec::{self, Id};
+use ffmpeg_next::format::Pixel;
+use ffmpeg_next::{Packet, ffi, frame};
+
+use super::device::HwDevice;
+use crate::bitstream::{self, nal};
+use crate::decode::{InputLimits, Output, VideoDecoder};
+use crate::error::{Result, TranscodeError, backend, invalid};
+use crate::frame::Frame;
+
+/// A hardware H.264 decoder (FFmpeg's h264 decoder with a device attached: NVDEC, VAAPI or
+/// QSV). Sizes are checked from the SPS before the device sees the stream.
+pub struct HwDecoder {
+    dec: ffmpeg_next::decoder::Video,
+    _device: Arc<HwDevice>,
+    limits: InputLimits,
+    hw: frame::Video,
+    sw: frame::Video,
+    ready: VecDeque<Frame>,
+    seen_sps: bool,
+    flushed: bool,
+}
+
+impl std::fmt::Debug for HwDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HwDecoder")
+            .field("device", &self._device)
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: the codec context and frames are owned by this value alone and only used through
+// `&mut self`; FFmpeg contexts may move between threads when not used concurrently.
+unsafe impl Send for HwDecoder {}
+
+impl HwDecoder {
+    /// A decoder on `device`.
+    pub fn new(device: Arc<HwDevice>, limits: InputLimits) -> Result<Self> {
+        let codec = ffmpeg_next::decoder::find(Id::H264)
+            .ok_or_else(|| backend("FFmpeg has no H.264 decoder"))?;
+        let mut ctx = codec::context::Context::new_with_codec(codec);
+        // SAFETY: the context is not opened yet; it takes ownership of the new reference
+        // and releases it when freed.
+        unsafe { (*ctx.as_mut_ptr()).hw_device_ctx = device.new_ref() };
+        let dec = ctx.decoder().video().map_err(backend)?;
+        Ok(HwDecoder {
+            dec,
+            _device: device,
+            limits,
+            hw: frame::Video::empty(),
+            sw: frame::Video::empty(),
+            ready: VecDeque::new(),
+            seen_sps: false,
+            flushed: false,
+        })
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        loop {
+            match self.dec.receive_frame(&mut self.hw) {
+                Ok(()) => {
+                    let f = self.download()?;
+                    self.ready.push_back(f);
+                }
+                Err(ffmpeg_next::Error::Other { errno }) if errno == ffi::EAGAIN => return Ok(()),
+                Err(ffmpeg_next::Error::Eof) => return Ok(()),
+                Err(e) => return Err(invalid(format!("H.264 decode: {e}"))),
+            }
+        }
+    }
+
+    fn download(&mut self) -> Result<Frame> {
+        let pts = self.hw.timestamp().or(self.hw.pts()).unwrap_or(0);
+        // SAFETY: both frames are valid; a frame with a hardware frames context is copied
+        // to `sw` in the device's download format, as the FFmpeg API documents.
+        let on_device = unsafe { !(*self.hw.as_ptr()).hw_frames_ctx.is_null() };
+        let src = if on_device {
+            let r =
+                unsafe { ffi::av_hwframe_transfer_data(self.sw.as_mut_ptr(), self.hw.as_ptr(), 0) };
+            if r < 0 {
+                return Err(backend(format!(
+                    "download from device: {}",
+                    ffmpeg_next::Error::from(r)
+                )));
+            }
+            &self.sw
+        } else {
+            &self.hw
+        };
+        let (w, h) = (src.width(), src.height());
+        self.limits.check(w, h)?;
+        let (wu, hu) = (w as usize, h as usize);
+        let mut out = Frame::black(w, h, pts);
+        let copy_plane =
+            |dst: &mut [u8], data: &[u8], stride: usize, pw: usize, ph: usize| -> Result<()> {
+                for row in 0..ph {
+                    let s = data
+                        .get(row * stride..row * stride + pw)
+                        .ok_or_else(|| backend("short plane"))?;
+                    dst[row * pw..(row + 1) * pw].copy_from_slice(s);
+                }
+                Ok(())
+            };
+        match src.format() {
+            Pixel::NV12 => {
+                copy_plane(&mut out.y, src.data(0), src.stride(0), wu, hu)?;
+                let (uv, stride) = (src.data(1), src.stride(1));
+                for row in 0..hu / 2 {
+                    let line = uv
+                        .get(row * stride..row * stride + wu)
+                        .ok_or_else(|| backend("short plane"))?;
+                    for x in 0..wu / 2 {
+                        out.u[row * (wu / 2) + x] = line[2 * x];
+                        out.v[row * (wu / 2) + x] = line[2 * x + 1];
+                    }
+                }
+            }
+            Pixel::YUV420P | Pixel::YUVJ420P => {
+                copy_plane(&mut out.y, src.data(0), src.stride(0), wu, hu)?;
+                copy_plane(&mut out.u, src.data(1), src.stride(1), wu / 2, hu / 2)?;
+                copy_plane(&mut out.v, src.data(2), src.stride(2), wu / 2, hu / 2)?;
+            }
+            other => return Err(backend(format!("device gave {other:?} pictures"))),
+        }
+        Ok(out)
+    }
+}
+
+impl VideoDecoder for HwDecoder {
+    fn send_packet(&mut self, au: &[u8], pts: i64) -> Result<()> {
+        for sps in bitstream::nal_units(au).filter(|n| bitstream::nal_type(n) == nal::SPS) {
+            let info = bitstream::parse_sps(sps)?;
+            self.limits.check(info.width, info.height)?;
+            self.seen_sps = true;
+        }
+        if !self.seen_sps {
+            return Err(TranscodeError::NoKeyframe);
+        }
+        let mut p = Packet::copy(au);
+        p.set_pts(Some(pts));
+        self.dec
+            .send_packet(&p)
+            .map_err(|e| invalid(format!("H.264 decode: {e}")))?;
+        self.drain()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if !self.flushed {
+            self.flushed = true;
+            self.dec.send_eof().map_err(backend)?;
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    fn receive_frame(&mut self) -> Result<Output<Frame>> {
+        Ok(match self.ready.pop_front() {
+            Some(f) => Output::Ready(f),
+            None if self.flushed => Output::Done,
+            None => Output::NeedMoreData,
+        })
+    }
+}

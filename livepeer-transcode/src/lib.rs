@@ -1,0 +1,44 @@
+#![doc = include_str!("../README.md")]
+//!
+//! ## What this crate deliberately does not do
+//!
+//! No networking and no async runtime of its own: [`SoftwareTranscoder`] runs its work on
+//! plain threads and hands results to async callers through a one-shot channel. Containers,
+//! codecs and the segmenter are sans-IO: bytes in, bytes out.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod bitstream;
+mod container;
+pub mod decode;
+pub mod encode;
+mod engine;
+mod error;
+pub mod frame;
+pub mod inspect;
+mod pipeline;
+pub mod scale;
+pub mod segmenter;
+pub mod software;
+pub mod testsrc;
+
+#[cfg(feature = "hw")]
+pub mod hw;
+
+#[cfg(any(test, feature = "_test_utils"))]
+pub mod conformance;
+
+/// Idle encoders kept per stream (twice this, so two segments of a stream can overlap).
+pub(crate) const MAX_RENDITIONS_KEPT: usize = livepeer_core::profile::MAX_LADDER_RUNGS;
+
+pub use decode::{H264Decoder, InputLimits, Output, VideoDecoder};
+pub use encode::{Av1Encoder, Av1Settings, H264Encoder, VideoEncoder};
+pub use error::{Result, TranscodeError};
+pub use frame::{Frame, Packet, TIMESCALE};
+pub use inspect::{SegmentInfo, decode_segment, inspect};
+pub use livepeer_core::transcode::{
+    Capabilities, Rendition, TranscodeJob, TranscodeOutput, Transcoder,
+};
+pub use pipeline::StageTimes;
+pub use scale::Scaler;
+pub use segmenter::{Segmenter, SegmenterConfig};
+pub use software::{SoftwareConfig, SoftwareTranscoder};

@@ -1,0 +1,425 @@
+//! One segment through the software pipeline: demux, decode once on the calling thread,
+//! scale and encode each rendition on worker threads, mux.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use livepeer_core::media::MAX_SEGMENT_DURATION;
+use livepeer_core::transcode::{Rendition, TranscodeJob};
+use livepeer_core::{Container, Framerate, Pixels, VideoCodec, VideoProfile};
+
+use crate::container::{self, Demuxed, Timing};
+use crate::decode::{Output, VideoDecoder};
+use crate::encode::{VideoEncoder, effective_fps};
+use crate::error::{Result, TranscodeError, backend, invalid, unsupported};
+use crate::frame::{Frame, Packet, TIMESCALE};
+use crate::scale::Scaler;
+
+/// Pictures in flight between the decoder and each worker: bounds memory.
+const CHANNEL_DEPTH: usize = 4;
+
+/// Makes the encoder of a rendition at a frame rate.
+pub(crate) type EncoderFactory =
+    dyn Fn(&VideoProfile, Framerate) -> Result<Box<dyn VideoEncoder>> + Send + Sync;
+
+/// A demuxed segment with stream timestamps, ready to decode.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// Access units from the first key frame on, with stream timestamps.
+    pub media: Demuxed,
+    /// The source frame rate, from the timestamps.
+    pub fps: Framerate,
+    /// Access units dropped before the first key frame.
+    pub leading_dropped: usize,
+}
+
+/// Checks bounds, demuxes, puts timestamps on the stream's clock, finds the first key frame.
+pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
+    let seg = &job.segment;
+    seg.check_bounds().map_err(|e| invalid(e.to_string()))?;
+    if seg.codec != VideoCodec::H264 {
+        return Err(unsupported(format!("decoding {}", seg.codec)));
+    }
+    let mut media = match seg.container {
+        Container::MpegTs => container::ts_demux::demux(&seg.data, seg.codec)?,
+        Container::Mp4 => container::mp4::demux(&seg.data, seg.codec)?,
+        Container::AnnexB => container::annexb::demux(&seg.data)?,
+        other => return Err(unsupported(format!("reading {other}"))),
+    };
+    let dur90k = i64::try_from(seg.duration.as_micros() * 9 / 100).unwrap_or(i64::MAX);
+    let origin = i64::try_from(seg.seq).unwrap_or(0).saturating_mul(dur90k);
+    match media.timing {
+        Timing::Absolute => {}
+        Timing::Relative => {
+            let first = media.video.iter().map(|a| a.pts).min().unwrap_or(0);
+            let shift = origin - first;
+            media.video.iter_mut().for_each(|a| {
+                a.pts += shift;
+                a.dts += shift;
+            });
+            media.audio.iter_mut().for_each(|a| a.pts += shift);
+        }
+        Timing::None => {
+            let n = media.video.len().max(1) as i64;
+            for (i, a) in media.video.iter_mut().enumerate() {
+                a.pts = origin + i as i64 * dur90k / n;
+                a.dts = a.pts;
+            }
+        }
+    }
+    let Some(first_key) = media.video.iter().position(|a| a.keyframe) else {
+        return Err(TranscodeError::NoKeyframe);
+    };
+    media.video.drain(..first_key);
+    let mut pts: Vec<i64> = media.video.iter().map(|a| a.pts).collect();
+    pts.sort_unstable();
+    let span = pts.last().copied().unwrap_or(0) - pts.first().copied().unwrap_or(0);
+    if span > MAX_SEGMENT_DURATION.as_secs() as i64 * i64::from(TIMESCALE) {
+        return Err(invalid("segment media is longer than 5 minutes"));
+    }
+    let fps = estimate_fps(&pts, dur90k);
+    Ok(Prepared {
+        media,
+        fps,
+        leading_dropped: first_key,
+    })
+}
+
+/// The frame rate from the median timestamp step, or from the segment duration.
+fn estimate_fps(sorted_pts: &[i64], dur90k: i64) -> Framerate {
+    let mut steps: Vec<i64> = sorted_pts
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 0)
+        .collect();
+    steps.sort_unstable();
+    let step = steps
+        .get(steps.len() / 2)
+        .copied()
+        .unwrap_or_else(|| dur90k / sorted_pts.len().max(1) as i64)
+        .clamp(375, i64::from(TIMESCALE) * 10);
+    let (mut num, mut den) = (u64::from(TIMESCALE), step as u64);
+    let g = gcd(num, den);
+    num /= g;
+    den /= g;
+    Framerate::new(num as u32, den as u32).unwrap_or(Framerate { num: 30, den: 1 })
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// One rendition's persistent state: its encoder, scaler and buffers.
+pub(crate) struct RenditionWorker {
+    profile: VideoProfile,
+    fps: Framerate,
+    encoder: Box<dyn VideoEncoder>,
+    scaler: Scaler,
+    scaled: Frame,
+    last_tick: Option<i64>,
+    packets: Vec<Packet>,
+    scale_time: Duration,
+    encode_time: Duration,
+}
+
+impl std::fmt::Debug for RenditionWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenditionWorker")
+            .field("profile", &self.profile.name)
+            .field("fps", &self.fps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RenditionWorker {
+    /// A worker for `profile` with an encoder from `make`.
+    pub(crate) fn new(
+        profile: &VideoProfile,
+        source_fps: Framerate,
+        make: &EncoderFactory,
+    ) -> Result<Self> {
+        let fps = effective_fps(profile, source_fps);
+        let encoder = make(profile, fps)?;
+        Ok(RenditionWorker {
+            profile: profile.clone(),
+            fps,
+            encoder,
+            scaler: Scaler::new(),
+            scaled: Frame::black(profile.width, profile.height, 0),
+            last_tick: None,
+            packets: Vec::new(),
+            scale_time: Duration::ZERO,
+            encode_time: Duration::ZERO,
+        })
+    }
+
+    /// Whether this worker can serve `profile` at `source_fps` unchanged.
+    pub(crate) fn fits(&self, profile: &VideoProfile, source_fps: Framerate) -> bool {
+        self.profile == *profile && self.fps == effective_fps(profile, source_fps)
+    }
+
+    fn start(&mut self) -> Result<()> {
+        self.last_tick = None;
+        self.packets.clear();
+        self.scale_time = Duration::ZERO;
+        self.encode_time = Duration::ZERO;
+        self.encoder.start_segment()
+    }
+
+    /// Frame-rate reduction: keep a picture when it enters a new output frame interval.
+    fn keep(&mut self, pts: i64) -> bool {
+        let tick = (i128::from(pts) * i128::from(self.fps.num)
+            / (i128::from(self.fps.den) * i128::from(TIMESCALE))) as i64;
+        if self.last_tick.is_some_and(|t| tick <= t) {
+            return false;
+        }
+        self.last_tick = Some(tick);
+        true
+    }
+
+    fn push(&mut self, frame: &Frame) -> Result<()> {
+        if !self.keep(frame.pts) {
+            return Ok(());
+        }
+        let t0 = Instant::now();
+        self.scaler.scale_into(frame, &mut self.scaled)?;
+        let t1 = Instant::now();
+        self.encoder.send_frame(&self.scaled)?;
+        self.drain()?;
+        self.scale_time += t1 - t0;
+        self.encode_time += t1.elapsed();
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        while let Output::Ready(p) = self.encoder.receive_packet()? {
+            self.packets.push(p);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let t = Instant::now();
+        self.encoder.flush()?;
+        loop {
+            match self.encoder.receive_packet()? {
+                Output::Ready(p) => self.packets.push(p),
+                Output::Done => break,
+                Output::NeedMoreData => return Err(backend("encoder stalled at flush")),
+            }
+        }
+        self.encode_time += t.elapsed();
+        Ok(())
+    }
+
+    /// Muxes the packets of the segment just encoded.
+    fn rendition(&self, media: &Demuxed) -> Result<Rendition> {
+        let p = &self.profile;
+        let pk = &self.packets;
+        let data = match (p.container, p.codec) {
+            (Container::MpegTs, VideoCodec::H264) => {
+                container::ts_mux::mux_segment(pk, &media.audio, media.audio_stream_type)
+            }
+            (Container::AnnexB, VideoCodec::H264) => container::annexb::mux(pk),
+            (Container::Ivf, VideoCodec::Av1) => container::ivf::mux(pk, p.width, p.height),
+            (Container::Mp4, c) => {
+                container::mp4::mux_mp4(c, pk, &media.audio, p.width, p.height, self.fps.as_f64())?
+            }
+            (Container::Fmp4, c) => {
+                container::mp4::mux_fmp4(c, pk, &media.audio, p.width, p.height)?
+            }
+            (c, codec) => return Err(unsupported(format!("{codec} in {c}"))),
+        };
+        let frames = u32::try_from(pk.len()).unwrap_or(u32::MAX);
+        let duration = Duration::from_secs_f64(f64::from(frames) / self.fps.as_f64());
+        Ok(Rendition {
+            profile: p.clone(),
+            data: data.into(),
+            frames,
+            pixels: Pixels(p.pixels_per_frame() * u64::from(frames)),
+            duration,
+        })
+    }
+}
+
+/// Time spent per stage on one segment (summed over threads).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StageTimes {
+    /// Pictures decoded.
+    pub frames: u32,
+    /// Demuxing and decoding.
+    pub decode: Duration,
+    /// Scaling, all renditions.
+    pub scale: Duration,
+    /// Encoding, all renditions.
+    pub encode: Duration,
+    /// Muxing, all renditions.
+    pub mux: Duration,
+}
+
+/// Splits renditions into `groups` by pixel rate (largest first onto the least-loaded group).
+fn group(workers: &mut [RenditionWorker], groups: usize) -> Vec<Vec<&mut RenditionWorker>> {
+    let mut bins: Vec<(u64, Vec<&mut RenditionWorker>)> =
+        (0..groups.max(1)).map(|_| (0, Vec::new())).collect();
+    let mut sorted: Vec<&mut RenditionWorker> = workers.iter_mut().collect();
+    sorted.sort_by_key(|w| std::cmp::Reverse(w.profile.pixels_per_frame()));
+    for w in sorted {
+        if let Some(bin) = bins.iter_mut().min_by_key(|(load, _)| *load) {
+            bin.0 += w.profile.pixels_per_frame();
+            bin.1.push(w);
+        }
+    }
+    bins.into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// Decodes `prep` once and feeds every worker; `threads` worker threads (0: all inline on
+/// the calling thread). Returns the renditions in the workers' order.
+pub(crate) fn run(
+    prep: &Prepared,
+    workers: &mut [RenditionWorker],
+    threads: usize,
+    decoder: &mut dyn VideoDecoder,
+) -> Result<(Vec<Rendition>, StageTimes)> {
+    let t0 = Instant::now();
+    for w in workers.iter_mut() {
+        w.start()?;
+    }
+    let mut times = StageTimes::default();
+    let mut decode_time = t0.elapsed();
+    if threads == 0 {
+        let mut sink = |f: Frame| -> Result<()> {
+            for w in workers.iter_mut() {
+                w.push(&f)?;
+            }
+            Ok(())
+        };
+        decode_all(
+            decoder,
+            prep,
+            &mut sink,
+            &mut decode_time,
+            &mut times.frames,
+        )?;
+        for w in workers.iter_mut() {
+            w.finish()?;
+        }
+    } else {
+        let groups = group(workers, threads);
+        std::thread::scope(|s| -> Result<()> {
+            let mut senders = Vec::new();
+            let mut handles = Vec::new();
+            for g in groups {
+                let (tx, rx) = mpsc::sync_channel::<Arc<Frame>>(CHANNEL_DEPTH);
+                senders.push(tx);
+                handles.push(s.spawn(move || -> Result<()> {
+                    let mut g = g;
+                    for f in rx {
+                        for w in g.iter_mut() {
+                            w.push(&f)?;
+                        }
+                    }
+                    for w in g.iter_mut() {
+                        w.finish()?;
+                    }
+                    Ok(())
+                }));
+            }
+            let mut sink = |f: Frame| -> Result<()> {
+                let f = Arc::new(f);
+                for tx in &senders {
+                    // A closed channel means the worker failed; its error is reported below.
+                    if tx.send(Arc::clone(&f)).is_err() {
+                        return Err(backend("worker stopped"));
+                    }
+                }
+                Ok(())
+            };
+            let decoded = decode_all(
+                decoder,
+                prep,
+                &mut sink,
+                &mut decode_time,
+                &mut times.frames,
+            );
+            drop(senders);
+            let mut first_err = None;
+            for h in handles {
+                let r = h
+                    .join()
+                    .unwrap_or_else(|_| Err(backend("worker thread panicked")));
+                if let Err(e) = r {
+                    first_err.get_or_insert(e);
+                }
+            }
+            match (decoded, first_err) {
+                (Err(e), _) if e != backend("worker stopped") => Err(e),
+                (_, Some(e)) => Err(e),
+                (r, None) => r,
+            }
+        })?;
+    }
+    if times.frames == 0 {
+        return Err(invalid("no picture could be decoded"));
+    }
+    times.decode = decode_time;
+    let t = Instant::now();
+    let mut out = Vec::with_capacity(workers.len());
+    for w in workers.iter() {
+        times.scale += w.scale_time;
+        times.encode += w.encode_time;
+        out.push(w.rendition(&prep.media)?);
+    }
+    times.mux = t.elapsed();
+    Ok((out, times))
+}
+
+fn decode_all(
+    decoder: &mut dyn VideoDecoder,
+    prep: &Prepared,
+    sink: &mut dyn FnMut(Frame) -> Result<()>,
+    decode_time: &mut Duration,
+    frames: &mut u32,
+) -> Result<()> {
+    let mut emit = |decoder: &mut dyn VideoDecoder, frames: &mut u32| -> Result<()> {
+        while let Output::Ready(f) = decoder.receive_frame()? {
+            *frames += 1;
+            sink(f)?;
+        }
+        Ok(())
+    };
+    for au in &prep.media.video {
+        let t = Instant::now();
+        decoder.send_packet(&au.data, au.pts)?;
+        *decode_time += t.elapsed();
+        emit(decoder, frames)?;
+    }
+    let t = Instant::now();
+    decoder.flush()?;
+    *decode_time += t.elapsed();
+    emit(decoder, frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fps_from_timestamps() {
+        let pts: Vec<i64> = (0..60).map(|i| 126_000 + i * 3000).collect();
+        assert_eq!(estimate_fps(&pts, 180_000), Framerate { num: 30, den: 1 });
+        let ntsc: Vec<i64> = (0..10).map(|i| i * 3003).collect();
+        assert_eq!(
+            estimate_fps(&ntsc, 30_030),
+            Framerate {
+                num: 30000,
+                den: 1001
+            }
+        );
+        assert_eq!(estimate_fps(&[5], 90_000), Framerate { num: 1, den: 1 });
+    }
+}

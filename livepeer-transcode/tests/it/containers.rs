@@ -1,0 +1,50 @@
+//! Every output container a profile can ask for, read back by ffprobe.
+
+use livepeer_core::{Ladder, StreamId};
+use livepeer_transcode::TranscodeJob;
+use livepeer_transcode::conformance::{MediaSpec, ffprobe};
+
+#[test]
+fn every_output_container_is_readable() {
+    if crate::no_ffmpeg() {
+        return;
+    }
+    let seg = MediaSpec::default().segments().unwrap().remove(1);
+    let ladder = Ladder::parse(
+        r#"[{"name":"ts","preset":"144p"},
+            {"name":"mp4","preset":"144p","container":"mp4"},
+            {"name":"fmp4","preset":"144p","container":"fmp4"},
+            {"name":"annexb","preset":"144p","container":"annexb"},
+            {"name":"av1-ivf","width":128,"height":72,"bitrate":"100k","codec":"av1"},
+            {"name":"av1-fmp4","width":128,"height":72,"bitrate":"100k","codec":"av1","container":"fmp4"},
+            {"name":"av1-mp4","width":128,"height":72,"bitrate":"100k","codec":"av1","container":"mp4"}]"#,
+    )
+    .unwrap();
+    let job = TranscodeJob {
+        stream_id: StreamId::from_name("containers"),
+        segment: seg,
+        ladder,
+    };
+    let out = crate::software().transcode_blocking(job).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for r in &out.renditions {
+        let path = dir.path().join(format!(
+            "{}.{}",
+            r.profile.name,
+            r.profile.container.extension()
+        ));
+        std::fs::write(&path, &r.data).unwrap();
+        match ffprobe(&path) {
+            Ok(p) if p.frames == 60 && p.width == r.profile.width => {
+                let wants_audio = !matches!(r.profile.name.as_str(), "annexb" | "av1-ivf");
+                if wants_audio && !p.audio {
+                    failures.push(format!("{}: no audio", r.profile.name));
+                }
+            }
+            Ok(p) => failures.push(format!("{}: {p:?}", r.profile.name)),
+            Err(e) => failures.push(format!("{}: {e}", r.profile.name)),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
