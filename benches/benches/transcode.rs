@@ -4,7 +4,12 @@
 //! and an AV1 360p rung.
 //!
 //! `cargo bench -p livepeer-benches --bench transcode`. Needs ffmpeg on the path.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,14 +24,45 @@ use livepeer_transcode::{
 };
 
 const LADDER: &str = "720p,480p,360p";
-const AV1_360P: &str = r#"[{"name":"av1-360p","width":640,"height":360,"bitrate":"800k","codec":"av1"}]"#;
+const AV1_360P: &str =
+    r#"[{"name":"av1-360p","width":640,"height":360,"bitrate":"800k","codec":"av1"}]"#;
 
 fn input() -> (PathBuf, Segment) {
     let dir = ffmpeg_cached(&[
-        "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30", "-f", "lavfi", "-i",
-        "sine=frequency=440:sample_rate=48000", "-t", "2", "-c:v", "libx264", "-preset", "medium",
-        "-profile:v", "high", "-b:v", "6M", "-bf", "2", "-g", "60", "-keyint_min", "60",
-        "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-f", "mpegts",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=1920x1080:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "medium",
+        "-profile:v",
+        "high",
+        "-b:v",
+        "6M",
+        "-bf",
+        "2",
+        "-g",
+        "60",
+        "-keyint_min",
+        "60",
+        "-sc_threshold",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-f",
+        "mpegts",
         "seg1080.ts",
     ])
     .expect("ffmpeg generates the 1080p input");
@@ -55,11 +91,22 @@ fn ffmpeg_ladder(input: &Path, out: &Path) {
     let graph = "[0:v]split=3[a][b][c];[a]scale=1280:720:flags=bilinear[v720];\
                  [b]scale=854:480:flags=bilinear[v480];[c]scale=640:360:flags=bilinear[v360]";
     let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error", "-y", "-i"]).arg(input).args(["-filter_complex", graph]);
+    cmd.args(["-v", "error", "-y", "-i"])
+        .arg(input)
+        .args(["-filter_complex", graph]);
     for (label, rate) in [("v720", "3M"), ("v480", "1600k"), ("v360", "800k")] {
-        cmd.args(["-map", &format!("[{label}]"), "-map", "0:a", "-c:v", "libx264"])
-            .args(["-preset", "veryfast", "-b:v", rate, "-g", "60", "-c:a", "copy", "-f", "mpegts"])
-            .arg(out.join(format!("{label}.ts")));
+        cmd.args([
+            "-map",
+            &format!("[{label}]"),
+            "-map",
+            "0:a",
+            "-c:v",
+            "libx264",
+        ])
+        .args([
+            "-preset", "veryfast", "-b:v", rate, "-g", "60", "-c:a", "copy", "-f", "mpegts",
+        ])
+        .arg(out.join(format!("{label}.ts")));
     }
     let st = cmd.status().expect("ffmpeg runs");
     assert!(st.success(), "ffmpeg ladder failed");
@@ -70,36 +117,81 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// CPU time of this process and of its waited-for children, from `/proc/self/stat`
+/// (zero where that file does not exist).
+fn cpu_times() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default();
+    let tick = |i: usize| Duration::from_millis(fields.get(i).copied().unwrap_or(0) * 10);
+    // After the ")": state is field 0, utime 11, stime 12, cutime 13, cstime 14.
+    (tick(11) + tick(12), tick(13) + tick(14))
+}
+
 fn side_by_side(t: &SoftwareTranscoder, path: &Path, seg: &Segment) {
     let out = tempfile_dir();
     let runs = 7;
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours_cpu, mut theirs_cpu) = (Vec::new(), Vec::new());
     let mut stages = Vec::new();
     t.transcode_blocking(job(seg, LADDER)).unwrap(); // warm the per-stream encoders
     for _ in 0..runs {
+        let (c0, _) = cpu_times();
         let t0 = Instant::now();
         let (_, st) = t.transcode_with_stats(job(seg, LADDER)).unwrap();
         ours.push(t0.elapsed());
+        ours_cpu.push(cpu_times().0.saturating_sub(c0));
         stages.push(st);
+        let (_, k0) = cpu_times();
         let t0 = Instant::now();
         ffmpeg_ladder(path, &out);
         theirs.push(t0.elapsed());
+        theirs_cpu.push(cpu_times().1.saturating_sub(k0));
     }
     let (o, f) = (median(ours), median(theirs));
+    let (oc, fc) = (median(ours_cpu), median(theirs_cpu));
     println!("side by side, {runs} runs each, 2 s 1080p30 segment -> 720p/480p/360p:");
-    println!("  livepeer-transcode (openh264, 2 workers): median {:.3} s = {:.2}x real time", o.as_secs_f64(), 2.0 / o.as_secs_f64());
-    println!("  ffmpeg libx264 veryfast:                  median {:.3} s = {:.2}x real time", f.as_secs_f64(), 2.0 / f.as_secs_f64());
-    println!("  ratio ffmpeg / livepeer-transcode: {:.2}", f.as_secs_f64() / o.as_secs_f64());
+    println!(
+        "  livepeer-transcode (openh264, 2 workers): median {:.3} s wall = {:.2}x real time, {:.2} s CPU",
+        o.as_secs_f64(),
+        2.0 / o.as_secs_f64(),
+        oc.as_secs_f64()
+    );
+    println!(
+        "  ffmpeg libx264 veryfast:                  median {:.3} s wall = {:.2}x real time, {:.2} s CPU",
+        f.as_secs_f64(),
+        2.0 / f.as_secs_f64(),
+        fc.as_secs_f64()
+    );
+    println!(
+        "  ratio ffmpeg / livepeer-transcode: {:.2} wall, {:.2} CPU",
+        f.as_secs_f64() / o.as_secs_f64(),
+        fc.as_secs_f64() / oc.as_secs_f64().max(1e-9)
+    );
     let s = stages[stages.len() / 2];
     let fps = |d: Duration| 60.0 / d.as_secs_f64().max(1e-9);
     println!(
-        "  stage CPU time in one run: decode {:.0} ms ({:.0} fps), scale x3 {:.0} ms ({:.0} fps), encode x3 {:.0} ms ({:.0} fps)",
-        s.decode.as_secs_f64() * 1e3, fps(s.decode), s.scale.as_secs_f64() * 1e3, fps(s.scale),
-        s.encode.as_secs_f64() * 1e3, fps(s.encode)
+        "  stage thread time in one run (wall, summed over threads): decode {:.0} ms ({:.0} fps), scale x3 {:.0} ms ({:.0} fps), encode x3 {:.0} ms ({:.0} fps)",
+        s.decode.as_secs_f64() * 1e3,
+        fps(s.decode),
+        s.scale.as_secs_f64() * 1e3,
+        fps(s.scale),
+        s.encode.as_secs_f64() * 1e3,
+        fps(s.encode)
     );
     let t0 = Instant::now();
     let av1 = t.transcode_blocking(job(seg, AV1_360P)).unwrap();
-    println!("  AV1 360p rung (rav1e speed 10): {:.3} s for {} frames", t0.elapsed().as_secs_f64(), av1.renditions[0].frames);
+    println!(
+        "  AV1 360p rung (rav1e speed 10): {:.3} s for {} frames",
+        t0.elapsed().as_secs_f64(),
+        av1.renditions[0].frames
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -121,16 +213,24 @@ fn main() {
         .configure_from_args();
     let mut g = c.benchmark_group("segment_1080p30_2s");
     g.throughput(Throughput::Elements(60));
-    g.bench_function("livepeer_ladder_720_480_360", |b| b.iter(|| t.transcode_blocking(job(&seg, LADDER)).unwrap()));
+    g.bench_function("livepeer_ladder_720_480_360", |b| {
+        b.iter(|| t.transcode_blocking(job(&seg, LADDER)).unwrap())
+    });
     let out = tempfile_dir();
-    g.bench_function("ffmpeg_x264_veryfast_ladder", |b| b.iter(|| ffmpeg_ladder(&path, &out)));
-    g.bench_function("livepeer_av1_360p", |b| b.iter(|| t.transcode_blocking(job(&seg, AV1_360P)).unwrap()));
+    g.bench_function("ffmpeg_x264_veryfast_ladder", |b| {
+        b.iter(|| ffmpeg_ladder(&path, &out))
+    });
+    g.bench_function("livepeer_av1_360p", |b| {
+        b.iter(|| t.transcode_blocking(job(&seg, AV1_360P)).unwrap())
+    });
     g.finish();
 
     let frames: Vec<Frame> = decode_segment(&seg, InputLimits::default()).unwrap();
     let mut g = c.benchmark_group("stages_1080p_60_frames");
     g.throughput(Throughput::Elements(60));
-    g.bench_function("decode_openh264", |b| b.iter(|| decode_segment(&seg, InputLimits::default()).unwrap()));
+    g.bench_function("decode_openh264", |b| {
+        b.iter(|| decode_segment(&seg, InputLimits::default()).unwrap())
+    });
     let sizes = [(1280, 720), (854, 480), (640, 360)];
     g.bench_function("scale_3_rungs", |b| {
         let mut s = Scaler::new();
@@ -146,7 +246,8 @@ fn main() {
         let profile = livepeer_core::VideoProfile::preset(name).unwrap();
         let mut s = Scaler::new();
         let scaled: Vec<Frame> = frames.iter().map(|f| s.scale(f, w, h).unwrap()).collect();
-        let mut enc = H264Encoder::new(&profile, livepeer_core::Framerate { num: 30, den: 1 }).unwrap();
+        let mut enc =
+            H264Encoder::new(&profile, livepeer_core::Framerate { num: 30, den: 1 }).unwrap();
         g.bench_function(format!("encode_openh264_{name}"), |b| {
             b.iter(|| {
                 enc.start_segment().unwrap();

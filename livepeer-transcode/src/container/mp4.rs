@@ -18,6 +18,13 @@ const MAX_SAMPLES: u32 = 72_000;
 /// Demuxes an MP4 whose video must be `codec`: AVCC samples become Annex-B access units,
 /// AAC samples become ADTS frames so they can be carried in MPEG-TS.
 pub(crate) fn demux(data: &[u8], codec: VideoCodec) -> Result<Demuxed> {
+    // The `mp4` crate is not hardened against hostile files; a panic in it is bad input,
+    // not a crash of the transcoder. `data` is only read, so unwinding leaves nothing torn.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| demux_inner(data, codec)))
+        .unwrap_or_else(|_| Err(invalid("MP4: malformed file")))
+}
+
+fn demux_inner(data: &[u8], codec: VideoCodec) -> Result<Demuxed> {
     let size = data.len() as u64;
     let mut r = mp4::Mp4Reader::read_header(Cursor::new(data), size)
         .map_err(|e| invalid(format!("MP4: {e}")))?;

@@ -81,8 +81,12 @@ impl HwDecoder {
         // to `sw` in the device's download format, as the FFmpeg API documents.
         let on_device = unsafe { !(*self.hw.as_ptr()).hw_frames_ctx.is_null() };
         let src = if on_device {
-            let r =
-                unsafe { ffi::av_hwframe_transfer_data(self.sw.as_mut_ptr(), self.hw.as_ptr(), 0) };
+            // SAFETY: `sw` is ours; unreferencing it first lets FFmpeg allocate buffers of the
+            // right size and format for this picture.
+            let r = unsafe {
+                ffi::av_frame_unref(self.sw.as_mut_ptr());
+                ffi::av_hwframe_transfer_data(self.sw.as_mut_ptr(), self.hw.as_ptr(), 0)
+            };
             if r < 0 {
                 return Err(backend(format!(
                     "download from device: {}",
