@@ -39,19 +39,30 @@ async fn main() -> anyhow::Result<()> {
     let deployer = ChainClient::connect(mw(0)?, addrs, id).await?;
     let orch = ChainClient::connect(mw(1)?, addrs, id).await?;
     let bcast = ChainClient::connect(mw(2)?, addrs, id).await?;
-    println!("contracts deployed; TicketBroker at {}", addrs.ticket_broker.checksummed());
+    println!(
+        "contracts deployed; TicketBroker at {}",
+        addrs.ticket_broker.checksummed()
+    );
 
     let stake = U256::exp10(19);
     deployer.transfer_stake_token(orch.account(), stake).await?;
     orch.approve_and_bond(stake, orch.account()).await?;
     orch.register_orchestrator(100_000, 500_000).await?;
-    let offer = ServiceOffer { id: ServiceId::cpu_transcoding(), verifier: addrs.trusted_verifier };
-    orch.register_services("quic://127.0.0.1:8935", &[offer], &[Region::global()]).await?;
+    let offer = ServiceOffer {
+        id: ServiceId::cpu_transcoding(),
+        verifier: addrs.trusted_verifier,
+    };
+    orch.register_services("quic://127.0.0.1:8935", &[offer], &[Region::global()])
+        .await?;
     let eth = Wei(U256::exp10(18));
     bcast.fund_deposit_and_reserve(eth, eth).await?;
     let round = orch.advance_round().await?;
     let listed = bcast.orchestrators().await?;
-    println!("round {round}: {} orchestrator(s) listed, active: {}", listed.len(), listed[0].active);
+    println!(
+        "round {round}: {} orchestrator(s) listed, active: {}",
+        listed.len(),
+        listed[0].active
+    );
 
     // The orchestrator quotes ticket params bound to this round.
     let mut rc = RecipientConfig::default();
@@ -80,7 +91,13 @@ async fn main() -> anyhow::Result<()> {
     let (mut tickets, mut won) = (0usize, Vec::new());
     for _ in 0..20 {
         let info = bcast.sender_info(bcast.account()).await?;
-        let pay = sender.pay(&session, stream, Pixels(1_000_000_000_000_000), &info, block)?;
+        let pay = sender.pay(
+            &session,
+            stream,
+            Pixels(1_000_000_000_000_000),
+            &info,
+            block,
+        )?;
         tickets += pay.batch.tickets.len();
         let got = recipient.receive(Instant::now(), block, &pay.batch, stream, &monitor);
         got.result()?;
@@ -106,7 +123,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let after = bcast.sender_info(bcast.account()).await?;
     let paid = (eth.0 + eth.0) - (after.deposit.0 + after.reserve_remaining.0);
-    println!("{redeemed}/{} winners redeemed on chain; broadcaster paid {paid} wei", won.len());
+    println!(
+        "{redeemed}/{} winners redeemed on chain; broadcaster paid {paid} wei",
+        won.len()
+    );
     anyhow::ensure!(redeemed == won.len(), "every winner is redeemed");
     Ok(())
 }
