@@ -132,6 +132,16 @@ impl TicketVerifier {
             .collect()
     }
 
+    /// Checks every ticket of `tickets` on the calling thread, and learns the sender's key
+    /// from the first good one. Results are in the order of `tickets`.
+    pub fn check_all_sequential(
+        &mut self,
+        tickets: &[TicketSig],
+    ) -> Vec<Result<Checked, TicketError>> {
+        let results = self.check_run(tickets);
+        self.learn(results)
+    }
+
     /// Checks every ticket of `tickets`, spread over rayon's pool when there are several,
     /// and learns the sender's key from the first good one. Results are in the order of
     /// `tickets`.
@@ -150,6 +160,13 @@ impl TicketVerifier {
                 .flat_map_iter(|c| self.check_run(c))
                 .collect()
         };
+        self.learn(results)
+    }
+
+    fn learn(
+        &mut self,
+        results: Vec<Result<(Checked, Option<PublicKey>), TicketError>>,
+    ) -> Vec<Result<Checked, TicketError>> {
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             out.push(r.map(|(checked, learned)| {
@@ -275,6 +292,8 @@ mod tests {
             .collect();
         let mut batch = TicketVerifier::new(&p, s.address(), U256::from(5));
         assert_eq!(batch.check_all(&tickets), want);
+        let mut here = TicketVerifier::new(&p, s.address(), U256::from(5));
+        assert_eq!(here.check_all_sequential(&tickets), want);
         assert_eq!(want.iter().filter(|r| r.is_err()).count(), 5);
         assert_eq!(batch.sender_key(), Some(s.public_key()));
     }
