@@ -50,6 +50,18 @@ fn classify(msg: String) -> ChainError {
     let lower = msg.to_ascii_lowercase();
     if lower.contains("insufficient funds") {
         ChainError::InsufficientFunds
+    } else if lower.contains("nonce too low") {
+        // The node refused the transaction outright: it was definitely not sent, which the
+        // redemption queue must be able to tell from a send of unknown fate.
+        ChainError::Reverted {
+            name: "NonceTooLow".into(),
+            data: Vec::new(),
+        }
+    } else if lower.contains("replacement transaction underpriced") {
+        ChainError::Reverted {
+            name: "ReplacementUnderpriced".into(),
+            data: Vec::new(),
+        }
     } else {
         ChainError::Transport(msg)
     }

@@ -200,6 +200,19 @@ async fn suite<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64
         assert!(orch.is_ticket_used(w).await.unwrap());
     }
 
+    // A transaction at a spent nonce is refused by the node as definitely not sent.
+    let fresh = winning_ticket(&b_key, orch.account(), 10, round, hash, U256::from(77));
+    let stale = TxOptions {
+        nonce: Some(0),
+        ..TxOptions::default()
+    };
+    let err = orch
+        .send_redeem(std::slice::from_ref(&fresh), &stale)
+        .await
+        .unwrap_err();
+    assert!(err.is_revert("NonceTooLow"), "{err:?}");
+    assert!(!orch.is_ticket_used(&fresh).await.unwrap());
+
     // A forged ticket is refused by name and changes nothing.
     let mut forged = winning_ticket(&b_key, orch.account(), 9, round, hash, U256::from(77));
     forged.ticket.face_value = U256::exp10(17);
