@@ -12,7 +12,7 @@ use std::time::Instant;
 use ethers::middleware::SignerMiddleware;
 use ethers::signers::{LocalWallet, Signer as _};
 use livepeer_contracts::embedded::DEV_KEYS;
-use livepeer_contracts::{ChainClient, DeployConfig, EmbeddedChain, deploy};
+use livepeer_contracts::{ChainClient, DeployConfig, EmbeddedChain, OrchestratorSetup, deploy};
 use livepeer_core::chain::{
     GasPriceEstimator, RegistryReader, RoundInfo, ServiceOffer, TicketBrokerReader, TicketFunding,
 };
@@ -46,14 +46,19 @@ async fn main() -> anyhow::Result<()> {
 
     let stake = U256::exp10(19);
     deployer.transfer_stake_token(orch.account(), stake).await?;
-    orch.approve_and_bond(stake, orch.account()).await?;
-    orch.register_orchestrator(100_000, 500_000).await?;
     let offer = ServiceOffer {
         id: ServiceId::cpu_transcoding(),
         verifier: addrs.trusted_verifier,
     };
-    orch.register_services("quic://127.0.0.1:8935", &[offer], &[Region::global()])
-        .await?;
+    orch.join_as_orchestrator(&OrchestratorSetup {
+        stake,
+        reward_cut_ppm: 100_000,
+        fee_share_ppm: 500_000,
+        uri: "quic://127.0.0.1:8935",
+        offers: &[offer],
+        regions: &[Region::global()],
+    })
+    .await?;
     let eth = Wei(U256::exp10(18));
     bcast.fund_deposit_and_reserve(eth, eth).await?;
     let round = orch.advance_round().await?;

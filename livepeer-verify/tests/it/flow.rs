@@ -9,7 +9,9 @@ use ethers::middleware::SignerMiddleware;
 use ethers::providers::Provider;
 use ethers::signers::{LocalWallet, Signer as _};
 use livepeer_contracts::embedded::DEV_KEYS;
-use livepeer_contracts::{Addresses, ChainClient, DeployConfig, EmbeddedChain, deploy};
+use livepeer_contracts::{
+    Addresses, ChainClient, DeployConfig, EmbeddedChain, OrchestratorSetup, deploy,
+};
 use livepeer_core::chain::{
     ChallengeId, ChallengeState, FaultChallenger, ServiceOffer, StakingReader,
 };
@@ -68,17 +70,18 @@ async fn world() -> World {
         .transfer_stake_token(orch.account(), stake)
         .await
         .unwrap();
-    orch.approve_and_bond(stake, orch.account()).await.unwrap();
-    orch.register_orchestrator(100_000, 500_000).await.unwrap();
     let offer = ServiceOffer {
         id: ServiceId::cpu_transcoding(),
         verifier: addrs.trusted_verifier,
     };
-    orch.register_services(
-        "quic://127.0.0.1:7000",
-        &[offer],
-        &[Region::parse("eu-west").unwrap()],
-    )
+    orch.join_as_orchestrator(&OrchestratorSetup {
+        stake,
+        reward_cut_ppm: 100_000,
+        fee_share_ppm: 500_000,
+        uri: "quic://127.0.0.1:7000",
+        offers: &[offer],
+        regions: &[Region::parse("eu-west").unwrap()],
+    })
     .await
     .unwrap();
     orch.advance_round().await.unwrap();

@@ -8,6 +8,8 @@ mod faults;
 mod payments;
 mod registry;
 
+pub use registry::OrchestratorSetup;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

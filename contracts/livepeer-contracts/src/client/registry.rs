@@ -113,7 +113,38 @@ fn regions(r: &[Region]) -> Vec<[u8; 32]> {
     r.iter().map(|x| x.to_bytes32().0).collect()
 }
 
+/// What an account needs to become a listed orchestrator.
+#[derive(Clone, Debug)]
+pub struct OrchestratorSetup<'a> {
+    /// Stake to bond to itself (the account must hold the tokens).
+    pub stake: U256,
+    /// Reward cut, in parts per million.
+    pub reward_cut_ppm: u32,
+    /// Fee share, in parts per million.
+    pub fee_share_ppm: u32,
+    /// Where it is reached.
+    pub uri: &'a str,
+    /// What it offers.
+    pub offers: &'a [ServiceOffer],
+    /// Where it serves.
+    pub regions: &'a [Region],
+}
+
 impl<M: Middleware + 'static> ChainClient<M> {
+    /// Bonds the caller's stake to itself, registers it as an orchestrator and lists its
+    /// services and regions: the whole way in, in one call. It is active from the next round.
+    pub async fn join_as_orchestrator(
+        &self,
+        setup: &OrchestratorSetup<'_>,
+    ) -> Result<(), ChainError> {
+        self.approve_and_bond(setup.stake, self.account).await?;
+        self.register_orchestrator(setup.reward_cut_ppm, setup.fee_share_ppm)
+            .await?;
+        self.register_services(setup.uri, setup.offers, setup.regions)
+            .await?;
+        Ok(())
+    }
+
     /// Lists the caller in the registry with everything at once.
     pub async fn register_services(
         &self,

@@ -9,7 +9,9 @@ use ethers::providers::{Http, JsonRpcClient, Provider};
 use ethers::signers::{LocalWallet, Signer as _};
 use ethers::utils::Anvil;
 use livepeer_contracts::embedded::DEV_KEYS;
-use livepeer_contracts::{Addresses, ChainClient, DeployConfig, EmbeddedChain, deploy};
+use livepeer_contracts::{
+    Addresses, ChainClient, DeployConfig, EmbeddedChain, OrchestratorSetup, deploy,
+};
 use livepeer_core::chain::{
     ChallengeState, FaultChallenger, FaultEvidence, RegistryReader, RoundInfo, ServiceOffer,
     StakingReader, TicketBrokerReader, TicketFunding, TicketRedeemer, TxOptions, TxStatus,
@@ -21,9 +23,9 @@ use livepeer_core::{
     U256, Wei,
 };
 
-type Client<P> = ChainClient<SignerMiddleware<Provider<P>, LocalWallet>>;
+pub(crate) type Client<P> = ChainClient<SignerMiddleware<Provider<P>, LocalWallet>>;
 
-async fn client<P: JsonRpcClient + Clone + 'static>(
+pub(crate) async fn client<P: JsonRpcClient + Clone + 'static>(
     p: &Provider<P>,
     key: usize,
     a: Addresses,
@@ -123,17 +125,18 @@ async fn suite<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64
         .transfer_stake_token(orch.account(), stake)
         .await
         .unwrap();
-    orch.approve_and_bond(stake, orch.account()).await.unwrap();
-    orch.register_orchestrator(100_000, 500_000).await.unwrap();
     let offer = ServiceOffer {
         id: ServiceId::cpu_transcoding(),
         verifier: addrs.trusted_verifier,
     };
-    orch.register_services(
-        "quic://127.0.0.1:7000",
-        std::slice::from_ref(&offer),
-        &[Region::parse("eu-west").unwrap()],
-    )
+    orch.join_as_orchestrator(&OrchestratorSetup {
+        stake,
+        reward_cut_ppm: 100_000,
+        fee_share_ppm: 500_000,
+        uri: "quic://127.0.0.1:7000",
+        offers: std::slice::from_ref(&offer),
+        regions: &[Region::parse("eu-west").unwrap()],
+    })
     .await
     .unwrap();
     let round = orch.advance_round().await.unwrap();

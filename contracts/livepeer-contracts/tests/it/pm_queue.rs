@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::conformance::client;
 use ethers::middleware::SignerMiddleware;
 use ethers::providers::{Http, JsonRpcClient, Provider};
 use ethers::signers::{LocalWallet, Signer as _};
 use ethers::utils::Anvil;
 use livepeer_contracts::embedded::DEV_KEYS;
-use livepeer_contracts::{ChainClient, DeployConfig, EmbeddedChain, deploy};
+use livepeer_contracts::{DeployConfig, EmbeddedChain, OrchestratorSetup, deploy};
 use livepeer_core::chain::{
     GasPriceEstimator, RoundInfo, ServiceOffer, TicketBrokerReader, TicketFunding,
 };
@@ -24,23 +25,6 @@ use livepeer_pm::{
     RedemptionQueue, Sender, SenderConfig, SenderMonitor, WinnerState, monitor::fetch_funds,
 };
 
-type Client<P> = ChainClient<SignerMiddleware<Provider<P>, LocalWallet>>;
-
-async fn client<P: JsonRpcClient + Clone + 'static>(
-    p: &Provider<P>,
-    key: usize,
-    chain_id: u64,
-    a: livepeer_contracts::Addresses,
-) -> Client<P> {
-    let w = DEV_KEYS[key]
-        .parse::<LocalWallet>()
-        .unwrap()
-        .with_chain_id(chain_id);
-    ChainClient::connect(Arc::new(SignerMiddleware::new(p.clone(), w)), a, chain_id)
-        .await
-        .unwrap()
-}
-
 async fn run<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64) {
     let w = DEV_KEYS[0]
         .parse::<LocalWallet>()
@@ -52,24 +36,29 @@ async fn run<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64) 
     )
     .await
     .unwrap();
-    let deployer = client(&p, 0, chain_id, addrs).await;
-    let orch = client(&p, 3, chain_id, addrs).await;
-    let bcast = client(&p, 4, chain_id, addrs).await;
+    let deployer = client(&p, 0, addrs, chain_id).await;
+    let orch = client(&p, 3, addrs, chain_id).await;
+    let bcast = client(&p, 4, addrs, chain_id).await;
 
     let stake = U256::exp10(19);
     deployer
         .transfer_stake_token(orch.account(), stake)
         .await
         .unwrap();
-    orch.approve_and_bond(stake, orch.account()).await.unwrap();
-    orch.register_orchestrator(0, 500_000).await.unwrap();
     let offer = ServiceOffer {
         id: ServiceId::cpu_transcoding(),
         verifier: addrs.trusted_verifier,
     };
-    orch.register_services("quic://127.0.0.1:7001", &[offer], &[Region::global()])
-        .await
-        .unwrap();
+    orch.join_as_orchestrator(&OrchestratorSetup {
+        stake,
+        reward_cut_ppm: 0,
+        fee_share_ppm: 500_000,
+        uri: "quic://127.0.0.1:7001",
+        offers: &[offer],
+        regions: &[Region::global()],
+    })
+    .await
+    .unwrap();
     let eth = Wei(U256::exp10(18));
     bcast.fund_deposit_and_reserve(eth, eth).await.unwrap();
     orch.advance_round().await.unwrap();
