@@ -23,6 +23,10 @@ use crate::nonce::{DEFAULT_NONCE_WINDOW, NonceWindow};
 use crate::params::{ExpirationParams, TicketParams, win_prob_for};
 use crate::verify::TicketVerifier;
 
+/// Tickets whose signatures are checked together; a refused ticket stops the batch at the
+/// end of its chunk at the latest.
+const VERIFY_CHUNK: usize = 64;
+
 /// Sender keys remembered at most; the cache is emptied when it grows past this.
 const MAX_CACHED_KEYS: usize = 65_536;
 
@@ -281,7 +285,7 @@ impl Recipient {
         }
 
         // Signatures are only worth recovering up to the first ticket the cheap checks
-        // already refuse.
+        // already refuse (with expired params, the first ticket is refused either way).
         let rrh = params.recipient_rand_hash;
         let mut probe = self.windows.get(&rrh).map_or_else(
             || NonceWindow::new(self.config.nonce_window),
@@ -292,22 +296,23 @@ impl Recipient {
             .iter()
             .position(|t| probe.insert(t.nonce).is_err())
             .map_or(batch.tickets.len(), |i| i + 1);
+        let cut = if params.is_expired_at(block) {
+            cut.min(1)
+        } else {
+            cut
+        };
 
         let mut verifier = TicketVerifier::new(params, sender, rand);
         if let Some(k) = self.keys.get(&sender) {
             verifier = verifier.with_sender_key(*k);
         }
-        let checked = verifier.check_all(&batch.tickets[..cut]);
-        if let Some(k) = verifier.sender_key() {
-            if self.keys.len() >= MAX_CACHED_KEYS {
-                self.keys.clear();
-            }
-            self.keys.insert(sender, k);
-        }
-
         let ev = params.ev();
         let mut out = Received::default();
-        for (t, c) in batch.tickets.iter().zip(checked) {
+        // In chunks, so a bad ticket early in a large batch stops the recoveries soon.
+        let checked = batch.tickets[..cut]
+            .chunks(VERIFY_CHUNK)
+            .flat_map(|chunk| chunk.iter().zip(verifier.check_all(chunk)));
+        for (t, c) in checked {
             let step = c.and_then(|c| {
                 let seen = match self.windows.get(&rrh) {
                     Some(w) => w.nonces.check(t.nonce),
@@ -351,6 +356,12 @@ impl Recipient {
                     break;
                 }
             }
+        }
+        if let Some(k) = verifier.sender_key() {
+            if self.keys.len() >= MAX_CACHED_KEYS {
+                self.keys.clear();
+            }
+            self.keys.insert(sender, k);
         }
         if !out.credited.is_zero() {
             self.balances.credit(now, sender, stream, out.credited);

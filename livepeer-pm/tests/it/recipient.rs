@@ -378,6 +378,17 @@ fn a_bad_ticket_stops_the_batch_after_the_good_ones() {
         got.error,
         Some(TicketError::InvalidSignature(SignatureError::BadV(0)))
     );
+    // Across the chunks signatures are checked in.
+    let mut b = fx.sender.create_batch(&fx.session, 200).unwrap();
+    b.tickets[70].sig[64] = 0;
+    let got = fx
+        .recipient
+        .receive(fx.now, fx.block, &b, fx.stream, &fx.monitor);
+    assert_eq!(got.accepted, 70);
+    assert_eq!(
+        got.error,
+        Some(TicketError::InvalidSignature(SignatureError::BadV(0)))
+    );
     // Duplicates inside one batch.
     let mut b = fx.sender.create_batch(&fx.session, 2).unwrap();
     b.tickets.push(b.tickets[0].clone());
