@@ -5,8 +5,8 @@
 //! No networking, no chain calls, no disk, no clock: the sender, recipient, monitor and queue
 //! are told the time, the block and the chain state, and the queue writes through the core
 //! [`Store`](livepeer_core::Store) trait and hands chain calls back as [`queue::Action`]s
-//! ([`drive`] is the async loop that carries them out). The only threads are rayon's pool,
-//! used to recover the signatures of a batch in parallel.
+//! ([`drive`] is the async loop that carries them out). The only threads are scoped ones,
+//! started to recover the signatures of a batch in parallel and joined before it returns.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -14,6 +14,8 @@ pub mod encode;
 mod engine;
 mod error;
 pub mod frame;
+pub mod hls;
+pub mod input;
 pub mod inspect;
 mod pipeline;
 pub mod scale;

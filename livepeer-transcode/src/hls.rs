@@ -1,0 +1,422 @@
+//! HLS output: a transcoded ladder written as a master playlist and one media playlist per
+//! rendition, playable by ffplay, ffmpeg and browsers (hls.js, Safari).
+//!
+//! Every file is written to a temporary name and renamed into place, and a playlist only
+//! names segments already on disk, so a reader (or a crash) never sees a half-written file
+//! or a playlist pointing at a missing one. While the stream runs the media playlists are
+//! `EVENT` playlists; [`HlsWriter::finish`] ends them (`#EXT-X-ENDLIST`).
+//!
+//! ```no_run
+//! # fn demo(ladder: &livepeer_core::Ladder, seq: u64, renditions: &[livepeer_core::transcode::Rendition]) -> Result<(), livepeer_transcode::hls::HlsError> {
+//! use livepeer_transcode::hls::HlsWriter;
+//! let mut hls = HlsWriter::create("out".as_ref(), ladder)?;
+//! hls.write_segment(seq, renditions)?;
+//! let summary = hls.finish()?;
+//! println!("{} segments in {}", summary.segments, summary.master.display());
+//! # Ok(()) }
+//! ```
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use livepeer_core::transcode::Rendition;
+use livepeer_core::{Container, Ladder, VideoCodec, VideoProfile};
+use m3u8_rs::{
+    MasterPlaylist, MediaPlaylist, MediaPlaylistType, MediaSegment, Resolution, VariantStream,
+};
+use thiserror::Error;
+
+use crate::bitstream::find_nal;
+use crate::container::ts_demux;
+
+/// The master playlist's file name.
+pub const MASTER: &str = "index.m3u8";
+
+/// Why HLS could not be written or read.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum HlsError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The output directory already holds a stream.
+    #[error("{0} already holds an HLS stream; choose an empty directory")]
+    NotEmpty(PathBuf),
+    /// The renditions do not match the ladder the writer was created for.
+    #[error("renditions do not match the ladder: {0}")]
+    Mismatch(String),
+    /// A rendition in a container HLS here does not carry (only MPEG-TS is written).
+    #[error("rendition {0} is not MPEG-TS; only MPEG-TS renditions are written as HLS")]
+    Unsupported(String),
+    /// A segment number at or below one already written.
+    #[error("segment {seq} is not after segment {last}")]
+    OutOfOrder {
+        /// The segment offered.
+        seq: u64,
+        /// The last one written.
+        last: u64,
+    },
+    /// A playlist that does not parse or names nothing playable.
+    #[error("playlist {path}: {reason}")]
+    BadPlaylist {
+        /// The playlist.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> HlsError + '_ {
+    move |source| HlsError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `data` to `path` by way of a temporary file in the same directory and a rename,
+/// so the file is either absent, the old one, or whole.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), HlsError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    tmp.write_all(data).map_err(io(path))?;
+    tmp.as_file().sync_data().map_err(io(path))?;
+    tmp.persist(path).map_err(|e| HlsError::Io {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+struct Track {
+    profile: VideoProfile,
+    dir: String,
+    segments: Vec<MediaSegment>,
+    bytes: u64,
+    media_secs: f64,
+    peak_bps: u64,
+    codecs: Option<String>,
+    size: Option<(u32, u32)>,
+}
+
+/// What a finished stream holds.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct HlsSummary {
+    /// The master playlist.
+    pub master: PathBuf,
+    /// The media playlists, in ladder order.
+    pub media: Vec<PathBuf>,
+    /// Segments written per rendition.
+    pub segments: usize,
+    /// Media duration per rendition.
+    pub duration: Duration,
+}
+
+/// Writes a ladder as HLS under one directory: `index.m3u8` (the master playlist) and, per
+/// rendition, `<name>/index.m3u8` with its segments `<name>/<seq>.ts`.
+pub struct HlsWriter {
+    dir: PathBuf,
+    tracks: Vec<Track>,
+    last_seq: Option<u64>,
+}
+
+impl std::fmt::Debug for HlsWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HlsWriter")
+            .field("dir", &self.dir)
+            .field("renditions", &self.tracks.len())
+            .field("last_seq", &self.last_seq)
+            .finish()
+    }
+}
+
+impl HlsWriter {
+    /// A writer for `ladder` under `dir`, created if missing. Refuses a directory that
+    /// already holds a master playlist, so one stream never overwrites another. Only
+    /// MPEG-TS rungs are accepted.
+    pub fn create(dir: &Path, ladder: &Ladder) -> Result<Self, HlsError> {
+        if let Some(p) = ladder
+            .profiles()
+            .iter()
+            .find(|p| p.container != Container::MpegTs)
+        {
+            return Err(HlsError::Unsupported(p.name.clone()));
+        }
+        if dir.join(MASTER).exists() {
+            return Err(HlsError::NotEmpty(dir.to_owned()));
+        }
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut tracks: Vec<Track> = Vec::new();
+        for p in ladder.profiles() {
+            let mut name = sanitize(&p.name);
+            let base = name.clone();
+            let mut n = 2;
+            while tracks.iter().any(|t| t.dir == name) {
+                name = format!("{base}-{n}");
+                n += 1;
+            }
+            fs::create_dir_all(dir.join(&name)).map_err(io(dir))?;
+            tracks.push(Track {
+                profile: p.clone(),
+                dir: name,
+                segments: Vec::new(),
+                bytes: 0,
+                media_secs: 0.0,
+                peak_bps: 0,
+                codecs: None,
+                size: None,
+            });
+        }
+        Ok(HlsWriter {
+            dir: dir.to_owned(),
+            tracks,
+            last_seq: None,
+        })
+    }
+
+    /// The directory written to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Segments written so far (per rendition).
+    pub fn segments(&self) -> usize {
+        self.tracks.first().map_or(0, |t| t.segments.len())
+    }
+
+    /// Writes segment `seq`'s renditions (in ladder order) and updates the playlists.
+    /// Segments must come in increasing order; a gap (a segment that could not be
+    /// transcoded) is marked as a discontinuity so players skip it cleanly.
+    pub fn write_segment(&mut self, seq: u64, renditions: &[Rendition]) -> Result<(), HlsError> {
+        if renditions.len() != self.tracks.len() {
+            return Err(HlsError::Mismatch(format!(
+                "{} renditions for {} rungs",
+                renditions.len(),
+                self.tracks.len()
+            )));
+        }
+        if let Some(last) = self.last_seq
+            && seq <= last
+        {
+            return Err(HlsError::OutOfOrder { seq, last });
+        }
+        for (t, r) in self.tracks.iter().zip(renditions) {
+            if r.profile.width != t.profile.width || r.profile.height != t.profile.height {
+                return Err(HlsError::Mismatch(format!(
+                    "rendition {} for rung {}",
+                    r.profile.name, t.profile.name
+                )));
+            }
+            if r.profile.container != Container::MpegTs {
+                return Err(HlsError::Unsupported(r.profile.name.clone()));
+            }
+        }
+        let gap = self.last_seq.is_some_and(|l| seq > l + 1);
+        for (t, r) in self.tracks.iter_mut().zip(renditions) {
+            let uri = format!("{seq}.ts");
+            write_atomic(&self.dir.join(&t.dir).join(&uri), &r.data)?;
+            let secs = r.duration.as_secs_f64();
+            t.bytes += r.data.len() as u64;
+            t.media_secs += secs;
+            if secs > 0.0 {
+                t.peak_bps = t.peak_bps.max((r.data.len() as f64 * 8.0 / secs).ceil() as u64);
+            }
+            if t.codecs.is_none() {
+                t.codecs = codecs_of(&r.data, t.profile.codec);
+                t.size = Some((r.profile.width, r.profile.height));
+            }
+            t.segments.push(MediaSegment {
+                uri,
+                duration: secs as f32,
+                discontinuity: gap,
+                ..MediaSegment::default()
+            });
+        }
+        self.last_seq = Some(seq);
+        for t in &self.tracks {
+            self.write_media(t, false)?;
+        }
+        self.write_master()
+    }
+
+    /// Ends every media playlist (`#EXT-X-ENDLIST`) and returns what was written.
+    pub fn finish(self) -> Result<HlsSummary, HlsError> {
+        for t in &self.tracks {
+            self.write_media(t, true)?;
+        }
+        self.write_master()?;
+        Ok(HlsSummary {
+            master: self.dir.join(MASTER),
+            media: self
+                .tracks
+                .iter()
+                .map(|t| self.dir.join(&t.dir).join(MASTER))
+                .collect(),
+            segments: self.segments(),
+            duration: Duration::from_secs_f64(
+                self.tracks.first().map_or(0.0, |t| t.media_secs.max(0.0)),
+            ),
+        })
+    }
+
+    fn write_media(&self, t: &Track, ended: bool) -> Result<(), HlsError> {
+        let longest = t
+            .segments
+            .iter()
+            .map(|s| f64::from(s.duration))
+            .fold(0.0, f64::max);
+        let playlist = MediaPlaylist {
+            version: Some(3),
+            target_duration: longest.round().max(1.0) as u64,
+            media_sequence: 0,
+            segments: t.segments.clone(),
+            end_list: ended,
+            playlist_type: Some(if ended {
+                MediaPlaylistType::Vod
+            } else {
+                MediaPlaylistType::Event
+            }),
+            independent_segments: true,
+            ..MediaPlaylist::default()
+        };
+        let mut out = Vec::new();
+        let path = self.dir.join(&t.dir).join(MASTER);
+        playlist.write_to(&mut out).map_err(io(&path))?;
+        write_atomic(&path, &out)
+    }
+
+    fn write_master(&self) -> Result<(), HlsError> {
+        let variants = self
+            .tracks
+            .iter()
+            .map(|t| {
+                let average = if t.media_secs > 0.0 {
+                    (t.bytes as f64 * 8.0 / t.media_secs).ceil() as u64
+                } else {
+                    t.profile.bitrate_bps
+                };
+                VariantStream {
+                    uri: format!("{}/{MASTER}", t.dir),
+                    bandwidth: t.peak_bps.max(average).max(1),
+                    average_bandwidth: Some(average.max(1)),
+                    codecs: t.codecs.clone(),
+                    resolution: t.size.map(|(width, height)| Resolution {
+                        width: u64::from(width),
+                        height: u64::from(height),
+                    }),
+                    frame_rate: t.profile.framerate.map(|f| f64::from(f.num) / f64::from(f.den)),
+                    ..VariantStream::default()
+                }
+            })
+            .collect();
+        let master = MasterPlaylist {
+            version: Some(3),
+            variants,
+            independent_segments: true,
+            ..MasterPlaylist::default()
+        };
+        let mut out = Vec::new();
+        let path = self.dir.join(MASTER);
+        master.write_to(&mut out).map_err(io(&path))?;
+        write_atomic(&path, &out)
+    }
+}
+
+/// A rung name as a directory name: ASCII letters, digits, `-` and `_`.
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "rendition".into() } else { s }
+}
+
+/// The RFC 6381 codec string of a TS rendition, from its first SPS (`avc1.PPCCLL`).
+fn codecs_of(ts: &[u8], codec: VideoCodec) -> Option<String> {
+    if codec != VideoCodec::H264 {
+        return None;
+    }
+    let media = ts_demux::demux(ts, VideoCodec::H264).ok()?;
+    let sps = media
+        .video
+        .iter()
+        .find_map(|au| find_nal(&au.data, 7).map(<[u8]>::to_vec))?;
+    let audio = if media.audio.is_empty() {
+        ""
+    } else {
+        ",mp4a.40.2"
+    };
+    let [_, p, c, l, ..] = sps[..] else {
+        return None;
+    };
+    Some(format!("avc1.{p:02x}{c:02x}{l:02x}{audio}"))
+}
+
+/// The TS segment files a media playlist names, in order, resolved against the playlist's
+/// directory. A master playlist is followed to its highest-bandwidth variant. Only local
+/// paths are read; a URL or a missing file is an error naming it.
+pub fn read_playlist(path: &Path) -> Result<Vec<PathBuf>, HlsError> {
+    let bad = |reason: String| HlsError::BadPlaylist {
+        path: path.to_owned(),
+        reason,
+    };
+    let bytes = fs::read(path).map_err(io(path))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let playlist = m3u8_rs::parse_playlist_res(&bytes)
+        .map_err(|_| bad("not an HLS playlist (no #EXTM3U header or unparsable lines)".into()))?;
+    let media = match playlist {
+        m3u8_rs::Playlist::MediaPlaylist(m) => m,
+        m3u8_rs::Playlist::MasterPlaylist(m) => {
+            let best = m
+                .variants
+                .iter()
+                .filter(|v| !v.is_i_frame)
+                .max_by_key(|v| v.bandwidth)
+                .ok_or_else(|| bad("master playlist lists no variant".into()))?;
+            let next = local(base, &best.uri).map_err(bad)?;
+            return read_playlist(&next);
+        }
+    };
+    if media.segments.is_empty() {
+        return Err(bad("media playlist lists no segment".into()));
+    }
+    let mut out = Vec::with_capacity(media.segments.len());
+    for s in &media.segments {
+        if s.map.is_some() || s.key.is_some() {
+            return Err(bad(
+                "fMP4 or encrypted segments are not supported; give MPEG-TS segments".into(),
+            ));
+        }
+        let p = local(base, &s.uri).map_err(bad)?;
+        if !p.is_file() {
+            return Err(bad(format!("segment {} is missing", p.display())));
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+fn local(base: &Path, uri: &str) -> Result<PathBuf, String> {
+    if uri.contains("://") {
+        return Err(format!(
+            "{uri} is a URL; download the stream and give a local playlist"
+        ));
+    }
+    Ok(base.join(uri))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,154 @@
+use std::process::Command;
+
+use livepeer_core::StreamId;
+use livepeer_core::transcode::TranscodeJob;
+
+use super::*;
+use crate::input::{InputError, InputStream};
+use crate::testsrc::synthetic_segment;
+use crate::{SoftwareConfig, SoftwareTranscoder};
+
+fn renditions(t: &SoftwareTranscoder, ladder: &Ladder, seq: u64) -> Vec<Rendition> {
+    let job = TranscodeJob {
+        stream_id: StreamId::from_name("hls"),
+        segment: synthetic_segment(320, 180, 30, seq).unwrap(),
+        ladder: ladder.clone(),
+    };
+    t.transcode_blocking(job).unwrap().renditions
+}
+
+fn have_ffprobe() -> bool {
+    Command::new("ffprobe").arg("-version").output().is_ok()
+}
+
+#[test]
+fn a_ladder_is_written_as_playable_hls() {
+    let t = SoftwareTranscoder::new(SoftwareConfig::default()).unwrap();
+    let ladder: Ladder = "240p,144p".parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut w = HlsWriter::create(&out, &ladder).unwrap();
+    for seq in [0, 1, 3] {
+        w.write_segment(seq, &renditions(&t, &ladder, seq)).unwrap();
+        // Playable while it runs: the master is there and names every rung.
+        let master = fs::read_to_string(out.join(MASTER)).unwrap();
+        assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 2, "{master}");
+    }
+    assert!(matches!(
+        w.write_segment(3, &renditions(&t, &ladder, 3)),
+        Err(HlsError::OutOfOrder { seq: 3, last: 3 })
+    ));
+    assert!(matches!(
+        w.write_segment(4, &renditions(&t, &ladder, 4)[..1]),
+        Err(HlsError::Mismatch(_))
+    ));
+    let summary = w.finish().unwrap();
+    assert_eq!(summary.segments, 3);
+    assert_eq!(summary.media.len(), 2);
+    assert!((summary.duration.as_secs_f64() - 3.0).abs() < 0.01);
+
+    let master = fs::read_to_string(&summary.master).unwrap();
+    assert!(master.contains("RESOLUTION=426x240"), "{master}");
+    assert!(master.contains("CODECS=\"avc1."), "{master}");
+    let media = fs::read_to_string(&summary.media[0]).unwrap();
+    assert!(media.contains("#EXT-X-ENDLIST"), "{media}");
+    assert!(media.contains("#EXT-X-PLAYLIST-TYPE:VOD"), "{media}");
+    // The gap between segments 1 and 3 is a discontinuity.
+    assert_eq!(media.matches("#EXT-X-DISCONTINUITY").count(), 1, "{media}");
+    // No temporary file is left behind.
+    let rung0 = summary.media[0].parent().unwrap().to_owned();
+    for d in [out.clone(), rung0.clone()] {
+        for e in fs::read_dir(&d).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            assert!(!name.starts_with(".tmp"), "{name} left in {}", d.display());
+        }
+    }
+
+    // The master leads to the best variant's segments.
+    let files = read_playlist(&summary.master).unwrap();
+    assert_eq!(files.len(), 3);
+    assert_eq!(files[0], rung0.join("0.ts"));
+
+    // A second stream into the same directory is refused.
+    assert!(matches!(
+        HlsWriter::create(&out, &ladder),
+        Err(HlsError::NotEmpty(_))
+    ));
+
+    if have_ffprobe() {
+        let probe = Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
+            .arg(&summary.media[1])
+            .output()
+            .unwrap();
+        assert!(probe.status.success(), "{probe:?}");
+        let text = String::from_utf8_lossy(&probe.stdout);
+        let sizes: Vec<_> = text.lines().filter(|l| !l.is_empty()).collect();
+        assert!(!sizes.is_empty() && sizes.iter().all(|l| *l == "256,144"), "{text}");
+    }
+}
+
+#[test]
+fn bad_playlists_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.m3u8");
+    fs::write(&p, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nmissing.ts\n").unwrap();
+    let e = read_playlist(&p).unwrap_err();
+    assert!(e.to_string().contains("missing.ts is missing"), "{e}");
+    fs::write(&p, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nhttp://x/1.ts\n").unwrap();
+    let e = read_playlist(&p).unwrap_err();
+    assert!(e.to_string().contains("is a URL"), "{e}");
+    fs::write(&p, "hello").unwrap();
+    assert!(matches!(
+        read_playlist(&p),
+        Err(HlsError::BadPlaylist { .. })
+    ));
+    assert!(matches!(
+        read_playlist(&dir.path().join("none.m3u8")),
+        Err(HlsError::Io { .. })
+    ));
+    // The same through the input reader.
+    assert!(matches!(
+        InputStream::open(&p, Duration::from_secs(2)),
+        Err(InputError::Playlist(_))
+    ));
+}
+
+#[test]
+fn inputs_are_cut_or_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let ts = dir.path().join("in.ts");
+    let mut data = Vec::new();
+    for seq in 0..3 {
+        data.extend_from_slice(&synthetic_segment(160, 90, 30, seq).unwrap().data);
+    }
+    fs::write(&ts, &data).unwrap();
+    let mut input = InputStream::open(&ts, Duration::from_secs(2)).unwrap();
+    let mut cut = Vec::new();
+    while let Some(s) = input.next_segment().unwrap() {
+        cut.push(s);
+    }
+    assert_eq!(cut.len(), 2, "{cut:?}");
+    let total: f64 = cut.iter().map(|s| s.duration.as_secs_f64()).sum();
+    assert!((total - 3.0).abs() < 0.05, "{total}");
+
+    let text = dir.path().join("notes.txt");
+    fs::write(&text, "not a video at all, just some words").unwrap();
+    let e = InputStream::open(&text, Duration::from_secs(2)).unwrap_err();
+    assert!(matches!(e, InputError::NotVideo { .. }), "{e}");
+    let empty = dir.path().join("empty.ts");
+    fs::write(&empty, b"").unwrap();
+    let e = InputStream::open(&empty, Duration::from_secs(2)).unwrap_err();
+    assert!(e.to_string().contains("empty"), "{e}");
+    let e = InputStream::open(&dir.path().join("nope.ts"), Duration::from_secs(2)).unwrap_err();
+    assert!(matches!(e, InputError::Io { .. }), "{e}");
+    // Sync bytes in front of garbage: refused when the first segment is cut.
+    let mut fake = vec![0u8; 188 * 8];
+    for p in fake.chunks_mut(188) {
+        p[0] = 0x47;
+    }
+    let f = dir.path().join("fake.ts");
+    fs::write(&f, &fake).unwrap();
+    let e = InputStream::open(&f, Duration::from_secs(2)).unwrap_err();
+    assert!(matches!(e, InputError::NotVideo { .. }), "{e}");
+}
