@@ -1,1 +1,9 @@
-//! Helpers shared by the livepeer-rs binaries.
+//! The library behind the livepeer-rs binaries (`devnet`, `broadcaster`, `orchestrator`,
+//! `transcoder`, `verifier`): how the SDK's crates compose into running nodes. The binaries
+//! are thin command-line layers over it, and tests drive it directly.
+
+pub mod cheat;
+pub mod cli;
+pub mod devnet;
+pub mod node;
+pub mod summary;

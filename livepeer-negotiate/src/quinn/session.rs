@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use super::NegotiateError;
+use crate::payment::PaymentError;
 use super::broadcaster::Broadcaster;
 use super::wire::{read_assembled, write_body, write_msg};
 use crate::proto::{
@@ -381,9 +382,18 @@ struct Attempt {
 impl Attempt {
     async fn run(self) -> (AttemptOutcome, Option<SegmentResult>) {
         let mut r = self.send(&self.quote).await;
-        // Stale params or credit: re-quote the same orchestrator once before giving up on it.
-        if let Some(ErrorCode::TicketParamsExpired | ErrorCode::LowPMBalance) =
-            r.as_ref().err().and_then(NegotiateError::remote_code)
+        // Stale params or credit, found by the orchestrator or by our own payment source
+        // (params that expired while quoted): re-quote the same orchestrator once before
+        // giving up on it.
+        let stale = match r.as_ref().err() {
+            Some(NegotiateError::Payment(PaymentError::TicketParamsExpired)) => true,
+            Some(e) => matches!(
+                e.remote_code(),
+                Some(ErrorCode::TicketParamsExpired | ErrorCode::LowPMBalance)
+            ),
+            None => false,
+        };
+        if stale
             && let Ok(req) = self.b.job_request(self.stream_id, &self.ladder)
             && let Ok((q, rtt)) = self.b.quote(&self.entry, &req).await
         {

@@ -1,0 +1,184 @@
+//! `devnet`: the whole network on one machine in one command.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use livepeer_core::verify::FaultReport;
+use livepeer_core::{Address, AddressExt};
+use livepeer_examples::cli;
+use livepeer_examples::devnet::{self, DevnetConfig, Progress};
+use livepeer_transcode::hls::write_atomic;
+
+/// Runs a whole Livepeer network on this machine: an in-process chain with the contracts
+/// deployed, a funded broadcaster, staked and registered orchestrators each with two
+/// transcoders (one in process, one connected over QUIC). It streams a video through them
+/// paid with real probabilistic tickets, verifies every result, writes the transcoded ladder
+/// as HLS, redeems the winning tickets on chain and prints a summary.
+///
+/// With --cheat one orchestrator returns renditions at a quarter of the pixels it is paid
+/// for: the broadcaster catches it, challenges it on chain, the trusted verifier confirms,
+/// its stake is slashed, and the stream goes on with the honest ones.
+#[derive(Debug, Parser)]
+#[command(name = "devnet", version, about, long_about)]
+struct Args {
+    /// A TOML file of options (keys are the long option names, e.g. `orchestrators = 4`).
+    /// Command-line options and LIVEPEER_* variables override it.
+    #[arg(long, env = "LIVEPEER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// What to stream: an HLS playlist (.m3u8) of MPEG-TS segments, an MPEG-TS file or an MP4
+    /// file, cut at key frames into segments of about --segment-seconds. Without it, a
+    /// generated test pattern (see --pattern-size and --pattern-seconds).
+    #[arg(long, env = "LIVEPEER_INPUT", value_name = "PATH")]
+    input: Option<PathBuf>,
+    /// Where to write the HLS output: index.m3u8 (the master playlist) and one directory per
+    /// rendition with its media playlist and segments. Must not hold a stream already.
+    #[arg(long, env = "LIVEPEER_OUT", value_name = "DIR", default_value = "devnet-out")]
+    out: PathBuf,
+    /// How many orchestrators to stake and register.
+    #[arg(long, env = "LIVEPEER_ORCHESTRATORS", default_value_t = 3)]
+    orchestrators: usize,
+    /// The ladder: comma-separated preset names (720p, 480p, 360p, 240p, 144p, or Livepeer's
+    /// names such as P720p30fps16x9), or a JSON or TOML ladder.
+    #[arg(long, env = "LIVEPEER_PROFILES", default_value = "360p,240p")]
+    profiles: String,
+    /// Run one dishonest orchestrator (the cheapest, so it is picked first) that gets caught,
+    /// challenged and slashed.
+    #[arg(long, env = "LIVEPEER_CHEAT")]
+    cheat: bool,
+    /// Also write the summary as JSON to FILE.
+    #[arg(long, env = "LIVEPEER_SUMMARY_JSON", value_name = "FILE")]
+    summary_json: Option<PathBuf>,
+    /// Target segment duration when cutting the input, in seconds.
+    #[arg(long, env = "LIVEPEER_SEGMENT_SECONDS", default_value_t = 2.0)]
+    segment_seconds: f64,
+    /// Test pattern picture size, WIDTHxHEIGHT (even numbers).
+    #[arg(long, env = "LIVEPEER_PATTERN_SIZE", default_value = "854x480")]
+    pattern_size: String,
+    /// Test pattern length in seconds (whole 2 s segments).
+    #[arg(long, env = "LIVEPEER_PATTERN_SECONDS", default_value_t = 12)]
+    pattern_seconds: u64,
+    /// One segment in this many, chosen secretly, is re-encoded by the broadcaster and
+    /// compared bit for bit; cheap checks run on every segment.
+    #[arg(long, env = "LIVEPEER_VERIFICATION_RATE", default_value_t = 4)]
+    verification_rate: u32,
+    /// Milliseconds between blocks of the embedded chain (20 blocks make a round).
+    #[arg(long, env = "LIVEPEER_BLOCK_MS", default_value_t = 500)]
+    block_ms: u64,
+    /// Honest orchestrators' price in wei per pixel.
+    #[arg(long, env = "LIVEPEER_PRICE", default_value_t = 10_000_000)]
+    price: u64,
+    /// Expected value of one ticket in wei (face value and win chance follow from it).
+    #[arg(long, env = "LIVEPEER_TICKET_EV", default_value_t = 250_000_000_000_000)]
+    ticket_ev: u128,
+    /// Where orchestrators persist winning tickets and the broadcaster its fault ledger
+    /// (a temporary directory if not given).
+    #[arg(long, env = "LIVEPEER_STATE_DIR", value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// More logs (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn stage(&self, what: &str) {
+        self.0.set_message(what.to_owned());
+    }
+    fn total(&self, segments: Option<u64>) {
+        if let Some(n) = segments {
+            self.0.set_length(n);
+            self.0.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+        }
+    }
+    fn segment(&self, seq: u64, orchestrator: Address, latency: Duration) {
+        self.0.inc(1);
+        self.0.set_message(format!(
+            "segment {seq} by {} in {} ms",
+            short(orchestrator),
+            latency.as_millis()
+        ));
+    }
+    fn fault(&self, report: &FaultReport) {
+        self.0.println(format!(
+            "fault: {:?} by {}; challenging on chain",
+            report.kind,
+            report.orchestrator.checksummed()
+        ));
+    }
+}
+
+fn short(a: Address) -> String {
+    let s = a.checksummed().to_string();
+    format!("{}…{}", &s[..6], &s[s.len() - 4..])
+}
+
+fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| anyhow::anyhow!("--pattern-size {s:?}: expected WIDTHxHEIGHT"))?;
+    let (w, h): (u32, u32) = (w.trim().parse()?, h.trim().parse()?);
+    if w < 16 || h < 16 || w > 4096 || h > 2304 || w % 2 == 1 || h % 2 == 1 {
+        anyhow::bail!("--pattern-size {s:?}: even sizes from 16x16 to 4096x2304");
+    }
+    Ok((w, h))
+}
+
+async fn main_inner(args: Args) -> anyhow::Result<()> {
+    let mut cfg = DevnetConfig::default();
+    cfg.input = args.input;
+    cfg.out = args.out;
+    cfg.state_dir = args.state_dir;
+    cfg.orchestrators = args.orchestrators;
+    cfg.profiles = args.profiles;
+    cfg.cheat = args.cheat;
+    if !(args.segment_seconds >= 0.5 && args.segment_seconds <= 60.0) {
+        anyhow::bail!("--segment-seconds must be within 0.5 to 60");
+    }
+    cfg.segment = Duration::from_secs_f64(args.segment_seconds);
+    cfg.pattern_size = parse_size(&args.pattern_size)?;
+    cfg.pattern_segments = args.pattern_seconds.div_ceil(2).max(1);
+    cfg.verification_rate = args.verification_rate;
+    cfg.block_time = Duration::from_millis(args.block_ms.max(10));
+    cfg.price = args.price;
+    cfg.ticket_ev = args.ticket_ev;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::new_spinner();
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    };
+    let progress = Arc::new(Bar(bar.clone()));
+    let summary = devnet::run(cfg, progress).await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    #[allow(clippy::print_stdout)]
+    {
+        print!("{}", summary.to_text());
+    }
+    if let Some(path) = args.summary_json {
+        let json = serde_json::to_vec_pretty(&summary)?;
+        write_atomic(&path, &json)?;
+    }
+    Ok(())
+}
+
+fn main() {
+    let argv = cli::args_with_config().unwrap_or_else(|e| cli::exit_with(&e));
+    let args = Args::parse_from(argv);
+    cli::init_tracing(args.verbose);
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| cli::exit_with(&e.into()));
+    if let Err(e) = rt.block_on(main_inner(args)) {
+        cli::exit_with(&e);
+    }
+}
