@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use livepeer_core::Ladder;
-use livepeer_core::transcode::{Capabilities, TranscodeError, TranscodeJob, TranscodeOutput, Transcoder};
+use livepeer_core::transcode::{
+    Capabilities, TranscodeError, TranscodeJob, TranscodeOutput, Transcoder,
+};
 
 /// Wraps an honest transcoder and shrinks every rendition to a quarter of its pixels.
 pub struct DownscalingTranscoder {
@@ -15,7 +17,8 @@ pub struct DownscalingTranscoder {
 
 impl std::fmt::Debug for DownscalingTranscoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DownscalingTranscoder").finish_non_exhaustive()
+        f.debug_struct("DownscalingTranscoder")
+            .finish_non_exhaustive()
     }
 }
 
@@ -51,10 +54,7 @@ impl Transcoder for DownscalingTranscoder {
             })
             .collect();
         let ladder = Ladder::new(small).map_err(|e| TranscodeError::Backend(e.to_string()))?;
-        let mut out = self
-            .inner
-            .transcode(TranscodeJob { ladder, ..job })
-            .await?;
+        let mut out = self.inner.transcode(TranscodeJob { ladder, ..job }).await?;
         // Claim the profiles that were asked for.
         for (r, p) in out.renditions.iter_mut().zip(asked.profiles()) {
             r.profile = p.clone();

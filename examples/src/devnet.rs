@@ -27,8 +27,8 @@ use livepeer_core::store::RedbStore;
 use livepeer_core::transcode::Transcoder;
 use livepeer_core::verify::FaultReport;
 use livepeer_core::{
-    Address, AddressExt, Ladder, LocalSigner, PixelPrice, Pixels, Region, Segment,
-    ServiceId, Signer, StreamId, U256, Wei, keccak256,
+    Address, AddressExt, Ladder, LocalSigner, PixelPrice, Pixels, Region, Segment, ServiceId,
+    Signer, StreamId, U256, Wei, keccak256,
 };
 use livepeer_negotiate::proto::SchedulerConfig;
 use livepeer_negotiate::{
@@ -41,8 +41,8 @@ use livepeer_transcode::input::InputStream;
 use livepeer_transcode::testsrc::synthetic_segment;
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 use livepeer_verify::{
-    Challenger, Checker, EvidenceStore, FaultLedger, FaultStatus, Sampler, Verifier,
-    VerifierNode, VerifyConfig,
+    Challenger, Checker, EvidenceStore, FaultLedger, FaultStatus, Sampler, Verifier, VerifierNode,
+    VerifyConfig,
 };
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
@@ -184,7 +184,11 @@ fn hex_key(s: &str) -> anyhow::Result<[u8; 32]> {
 /// The segments to stream: the input's, or the test pattern's.
 enum Source {
     File(InputStream),
-    Pattern { size: (u32, u32), next: u64, end: u64 },
+    Pattern {
+        size: (u32, u32),
+        next: u64,
+        end: u64,
+    },
 }
 
 impl Source {
@@ -260,10 +264,9 @@ pub async fn run(cfg: DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Resu
     bcast.fund_deposit_and_reserve(eth, eth).await?;
 
     progress.stage("starting and registering the orchestrators");
-    let honest: Arc<dyn Transcoder> = Arc::new(tokio::task::spawn_blocking(|| {
-        SoftwareTranscoder::new(software_config())
-    })
-    .await??);
+    let honest: Arc<dyn Transcoder> = Arc::new(
+        tokio::task::spawn_blocking(|| SoftwareTranscoder::new(software_config())).await??,
+    );
     let pps = honest.capabilities().pixels_per_second.max(1);
     let mut orchs = Vec::new();
     for i in 0..cfg.orchestrators {
@@ -343,7 +346,11 @@ pub async fn run(cfg: DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Resu
     let mut sc = SenderConfig::default();
     sc.max_ev = Wei(U256::exp10(17));
     sc.max_total_ev = Wei(U256::exp10(19));
-    let pm = Arc::new(PmSource::new(Sender::new(b_signer.clone(), sc), funds, block));
+    let pm = Arc::new(PmSource::new(
+        Sender::new(b_signer.clone(), sc),
+        funds,
+        block,
+    ));
     let payments = Arc::new(Counting {
         inner: pm.clone(),
         tickets: AtomicU64::new(0),

@@ -170,8 +170,8 @@ impl<St: Store + Send + 'static, C: NodeChain> OrchestratorNode<St, C> {
             .allowed_transcoders
             .extend(spec.remote.iter().map(|(_, _, k)| k.address()));
         let signer: Arc<dyn Signer> = spec.key.clone();
-        let mut builder = Orchestrator::builder(signer, payments.clone(), spec.price)
-            .with_config(config);
+        let mut builder =
+            Orchestrator::builder(signer, payments.clone(), spec.price).with_config(config);
         for (t, pps) in spec.local {
             builder = builder.with_local_transcoder(t, pps, 4);
         }

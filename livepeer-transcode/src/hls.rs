@@ -39,7 +39,7 @@ pub const MASTER: &str = "index.m3u8";
 #[non_exhaustive]
 pub enum HlsError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -226,7 +226,9 @@ impl HlsWriter {
             t.bytes += r.data.len() as u64;
             t.media_secs += secs;
             if secs > 0.0 {
-                t.peak_bps = t.peak_bps.max((r.data.len() as f64 * 8.0 / secs).ceil() as u64);
+                t.peak_bps = t
+                    .peak_bps
+                    .max((r.data.len() as f64 * 8.0 / secs).ceil() as u64);
             }
             if t.codecs.is_none() {
                 t.codecs = codecs_of(&r.data, t.profile.codec);
@@ -311,7 +313,10 @@ impl HlsWriter {
                         width: u64::from(width),
                         height: u64::from(height),
                     }),
-                    frame_rate: t.profile.framerate.map(|f| f64::from(f.num) / f64::from(f.den)),
+                    frame_rate: t
+                        .profile
+                        .framerate
+                        .map(|f| f64::from(f.num) / f64::from(f.den)),
                     ..VariantStream::default()
                 }
             })

@@ -25,7 +25,7 @@ const CHUNK: usize = 1 << 20;
 #[non_exhaustive]
 pub enum InputError {
     /// The file is missing or unreadable.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -36,7 +36,9 @@ pub enum InputError {
     #[error(transparent)]
     Playlist(#[from] HlsError),
     /// The file is not video this crate reads.
-    #[error("{path} is not a video this tool reads ({reason}); give an MPEG-TS, MP4 or HLS playlist")]
+    #[error(
+        "{path} is not a video this tool reads ({reason}); give an MPEG-TS, MP4 or HLS playlist"
+    )]
     NotVideo {
         /// The file.
         path: PathBuf,

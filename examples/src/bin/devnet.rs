@@ -35,7 +35,12 @@ struct Args {
     input: Option<PathBuf>,
     /// Where to write the HLS output: index.m3u8 (the master playlist) and one directory per
     /// rendition with its media playlist and segments. Must not hold a stream already.
-    #[arg(long, env = "LIVEPEER_OUT", value_name = "DIR", default_value = "devnet-out")]
+    #[arg(
+        long,
+        env = "LIVEPEER_OUT",
+        value_name = "DIR",
+        default_value = "devnet-out"
+    )]
     out: PathBuf,
     /// How many orchestrators to stake and register.
     #[arg(long, env = "LIVEPEER_ORCHESTRATORS", default_value_t = 3)]
@@ -71,7 +76,11 @@ struct Args {
     #[arg(long, env = "LIVEPEER_PRICE", default_value_t = 10_000_000)]
     price: u64,
     /// Expected value of one ticket in wei (face value and win chance follow from it).
-    #[arg(long, env = "LIVEPEER_TICKET_EV", default_value_t = 250_000_000_000_000)]
+    #[arg(
+        long,
+        env = "LIVEPEER_TICKET_EV",
+        default_value_t = 250_000_000_000_000
+    )]
     ticket_ev: u128,
     /// Where orchestrators persist winning tickets and the broadcaster its fault ledger
     /// (a temporary directory if not given).

@@ -16,9 +16,9 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use super::NegotiateError;
-use crate::payment::PaymentError;
 use super::broadcaster::Broadcaster;
 use super::wire::{read_assembled, write_body, write_msg};
+use crate::payment::PaymentError;
 use crate::proto::{
     AttemptId, AttemptOutcome, Candidate, ErrorCode, Message, MessageType, Quote, SchedEvent,
     Scheduler, SegmentHeader, fee_estimate,

@@ -77,14 +77,24 @@ fn a_ladder_is_written_as_playable_hls() {
 
     if have_ffprobe() {
         let probe = Command::new("ffprobe")
-            .args(["-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=width,height",
+                "-of",
+                "csv=p=0",
+            ])
             .arg(&summary.media[1])
             .output()
             .unwrap();
         assert!(probe.status.success(), "{probe:?}");
         let text = String::from_utf8_lossy(&probe.stdout);
         let sizes: Vec<_> = text.lines().filter(|l| !l.is_empty()).collect();
-        assert!(!sizes.is_empty() && sizes.iter().all(|l| *l == "256,144"), "{text}");
+        assert!(
+            !sizes.is_empty() && sizes.iter().all(|l| *l == "256,144"),
+            "{text}"
+        );
     }
 }
 
@@ -92,10 +102,18 @@ fn a_ladder_is_written_as_playable_hls() {
 fn bad_playlists_are_named_errors() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("a.m3u8");
-    fs::write(&p, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nmissing.ts\n").unwrap();
+    fs::write(
+        &p,
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nmissing.ts\n",
+    )
+    .unwrap();
     let e = read_playlist(&p).unwrap_err();
     assert!(e.to_string().contains("missing.ts is missing"), "{e}");
-    fs::write(&p, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nhttp://x/1.ts\n").unwrap();
+    fs::write(
+        &p,
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nhttp://x/1.ts\n",
+    )
+    .unwrap();
     let e = read_playlist(&p).unwrap_err();
     assert!(e.to_string().contains("is a URL"), "{e}");
     fs::write(&p, "hello").unwrap();

@@ -1,0 +1,212 @@
+//! The devnet binary end to end: an honest run and a run with a cheat, each checked through
+//! its JSON summary and, with ffprobe, its HLS output; and bad input refused with one line,
+//! a non-zero exit and nothing written.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn devnet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_devnet"))
+        .args([
+            "--quiet",
+            "--pattern-size",
+            "426x240",
+            "--profiles",
+            "240p,144p",
+        ])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn have_ffprobe() -> bool {
+    Command::new("ffprobe").arg("-version").output().is_ok()
+}
+
+/// (frames, width, height) of each video stream of an HLS playlist, per ffprobe.
+fn probe(playlist: &Path) -> Vec<(u64, u64, u64)> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "stream=nb_read_frames,width,height",
+            "-of",
+            "json",
+        ])
+        .arg(playlist)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["nb_read_frames"].as_str().unwrap().parse().unwrap(),
+                s["width"].as_u64().unwrap(),
+                s["height"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn summary(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn check_output(out: &Path, media_seconds: u64) {
+    let master = std::fs::read_to_string(out.join("index.m3u8")).unwrap();
+    assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 2, "{master}");
+    if !have_ffprobe() {
+        return;
+    }
+    let frames = media_seconds * 30;
+    for (rung, (w, h)) in [("240p", (426, 240)), ("144p", (256, 144))] {
+        let streams = probe(&out.join(rung).join("index.m3u8"));
+        assert_eq!(streams, vec![(frames, w, h)], "{rung}");
+    }
+}
+
+#[test]
+fn an_honest_run_streams_pays_and_writes_hls() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let json = dir.path().join("summary.json");
+    let o = devnet(&[
+        "--out",
+        out.to_str().unwrap(),
+        "--summary-json",
+        json.to_str().unwrap(),
+        "--orchestrators",
+        "2",
+        "--pattern-seconds",
+        "8",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("segments: 4 in, 4 out, 0 failed"), "{text}");
+    let s = summary(&json);
+    assert_eq!(s["segments_in"], 4);
+    assert_eq!(s["segments_out"], 4);
+    assert_eq!(s["renditions"], 2);
+    assert_eq!(s["faults"], 0);
+    assert_eq!(s["slashed"].as_array().unwrap().len(), 0);
+    let sent = s["tickets_sent"].as_u64().unwrap();
+    let won = s["tickets_won"].as_u64().unwrap();
+    // The tickets' expected value covers the work (default EV: 2.5e14 wei a ticket).
+    let expected: u128 = s["wei_expected"].as_str().unwrap().parse().unwrap();
+    assert!(expected > 0);
+    assert!(u128::from(sent) * 250_000_000_000_000 >= expected, "{s}");
+    assert!(won <= sent);
+    // Every winner is redeemed, and the broadcaster paid exactly the winners' face values.
+    assert_eq!(s["tickets_redeemed"].as_u64().unwrap(), won, "{s}");
+    let paid: u128 = s["wei_paid"].as_str().unwrap().parse().unwrap();
+    assert_eq!(paid == 0, won == 0, "{s}");
+    check_output(&out, 8);
+}
+
+#[test]
+fn a_cheat_is_caught_slashed_and_the_stream_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let json = dir.path().join("summary.json");
+    let o = devnet(&[
+        "--out",
+        out.to_str().unwrap(),
+        "--summary-json",
+        json.to_str().unwrap(),
+        "--orchestrators",
+        "3",
+        "--pattern-seconds",
+        "8",
+        "--cheat",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&json);
+    assert_eq!(s["segments_out"], 4, "no segment lost: {s}");
+    assert!(s["faults"].as_u64().unwrap() >= 1, "{s}");
+    assert!(s["challenges_won"].as_u64().unwrap() >= 1, "{s}");
+    let slashed = s["slashed"].as_array().unwrap();
+    assert_eq!(slashed.len(), 1, "{s}");
+    let orchs = s["orchestrators"].as_array().unwrap();
+    let cheat = orchs.iter().find(|o| o["cheating"] == true).unwrap();
+    assert_eq!(cheat["address"], slashed[0]);
+    assert_eq!(cheat["slashed"], true);
+    assert_eq!(cheat["segments"], 0, "none of its output was accepted: {s}");
+    let before: u128 = cheat["stake_before"].as_str().unwrap().parse().unwrap();
+    let after: u128 = cheat["stake_after"].as_str().unwrap().parse().unwrap();
+    assert!(after < before);
+    for o in orchs.iter().filter(|o| o["cheating"] == false) {
+        assert_eq!(o["slashed"], false, "{s}");
+    }
+    // What was written is the honest ladder at the sizes asked for.
+    check_output(&out, 8);
+}
+
+fn refused(args: &[&str], out: &Path, what: &str) {
+    let o = devnet(args);
+    assert!(!o.status.success(), "{what}: accepted");
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<_> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 1, "{what}: {err}");
+    assert!(
+        !out.join("index.m3u8").exists(),
+        "{what}: something written in --out"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    refused(
+        &["--out", o, "--input", "/nonexistent/video.ts"],
+        &out,
+        "missing file",
+    );
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "this is not a video").unwrap();
+    refused(
+        &["--out", o, "--input", text.to_str().unwrap()],
+        &out,
+        "not video",
+    );
+    let pl = dir.path().join("live.m3u8");
+    std::fs::write(
+        &pl,
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\ngone.ts\n",
+    )
+    .unwrap();
+    refused(
+        &["--out", o, "--input", pl.to_str().unwrap()],
+        &out,
+        "missing segment",
+    );
+    refused(&["--out", o, "--profiles", "999p"], &out, "bad ladder");
+    refused(
+        &["--out", o, "--cheat", "--orchestrators", "1"],
+        &out,
+        "cheat alone",
+    );
+    // An output directory that already holds a stream is left alone.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("index.m3u8"), "#EXTM3U\n").unwrap();
+    let o2 = devnet(&["--out", o]);
+    assert!(!o2.status.success());
+    assert_eq!(
+        std::fs::read_to_string(out.join("index.m3u8")).unwrap(),
+        "#EXTM3U\n"
+    );
+}
