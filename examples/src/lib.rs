@@ -5,5 +5,6 @@
 pub mod cheat;
 pub mod cli;
 pub mod devnet;
+pub mod keys;
 pub mod node;
 pub mod summary;
