@@ -4,14 +4,11 @@
 //! redeemed, and optionally one cheating orchestrator caught, challenged and slashed while
 //! the stream goes on elsewhere.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use async_trait::async_trait;
 use ethers::middleware::SignerMiddleware;
 use ethers::providers::Provider;
 use ethers::signers::{LocalWallet, Signer as _};
@@ -22,31 +19,21 @@ use livepeer_contracts::{
 use livepeer_core::chain::{
     ChallengeState, RoundInfo, ServiceOffer, StakingReader, TicketBrokerReader, TicketFunding,
 };
-use livepeer_core::entropy::OsEntropy;
 use livepeer_core::store::RedbStore;
 use livepeer_core::transcode::Transcoder;
 use livepeer_core::verify::FaultReport;
 use livepeer_core::{
-    Address, AddressExt, Ladder, LocalSigner, PixelPrice, Pixels, Region, Segment, ServiceId,
-    Signer, StreamId, U256, Wei, keccak256,
+    Address, AddressExt, Ladder, LocalSigner, PixelPrice, Region, ServiceId, Signer, U256, Wei,
+    keccak256,
 };
-use livepeer_negotiate::proto::SchedulerConfig;
-use livepeer_negotiate::{
-    Broadcaster, BroadcasterConfig, OrchestratorConfig, PaymentError, PaymentSource, PmSource,
-    Quote, TicketBatch,
-};
-use livepeer_pm::{QueueConfig, RecipientConfig, Sender, SenderConfig};
-use livepeer_transcode::hls::HlsWriter;
-use livepeer_transcode::input::InputStream;
-use livepeer_transcode::testsrc::synthetic_segment;
+use livepeer_negotiate::OrchestratorConfig;
+use livepeer_pm::{QueueConfig, RecipientConfig};
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
-use livepeer_verify::{
-    Challenger, Checker, EvidenceStore, FaultLedger, FaultStatus, Sampler, Verifier, VerifierNode,
-    VerifyConfig,
-};
+use livepeer_verify::{Challenger, FaultLedger, FaultStatus, VerifierNode};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
+use crate::broadcast::{BroadcastConfig, BroadcastNode, SegmentSource};
 use crate::cheat::DownscalingTranscoder;
 use crate::node::{NodeSpec, OrchestratorNode};
 use crate::summary::{OrchestratorSummary, Summary};
@@ -108,57 +95,7 @@ impl Default for DevnetConfig {
     }
 }
 
-/// Hears how the run goes; the binary draws a progress bar with it.
-pub trait Progress: Send + Sync {
-    /// A setup stage begins.
-    fn stage(&self, what: &str);
-    /// Segments to go, when known.
-    fn total(&self, segments: Option<u64>);
-    /// A segment is done.
-    fn segment(&self, seq: u64, orchestrator: Address, latency: Duration);
-    /// A fault was found.
-    fn fault(&self, report: &FaultReport);
-}
-
-/// Progress that goes to the log only.
-#[derive(Debug, Default)]
-pub struct LogProgress;
-
-impl Progress for LogProgress {
-    fn stage(&self, what: &str) {
-        info!("{what}");
-    }
-    fn total(&self, _: Option<u64>) {}
-    fn segment(&self, seq: u64, orchestrator: Address, latency: Duration) {
-        info!(seq, orchestrator = %orchestrator.checksummed(), ?latency, "segment done");
-    }
-    fn fault(&self, report: &FaultReport) {
-        warn!(kind = ?report.kind, orchestrator = %report.orchestrator.checksummed(), "fault");
-    }
-}
-
-/// Counts the tickets the broadcaster sends.
-struct Counting<P> {
-    inner: P,
-    tickets: AtomicU64,
-}
-
-#[async_trait]
-impl<P: PaymentSource> PaymentSource for Counting<P> {
-    async fn pay(
-        &self,
-        quote: &Quote,
-        stream: StreamId,
-        fee_estimate: Wei,
-    ) -> Result<Option<TicketBatch>, PaymentError> {
-        let r = self.inner.pay(quote, stream, fee_estimate).await;
-        if let Ok(Some(b)) = &r {
-            self.tickets
-                .fetch_add(b.tickets.len() as u64, Ordering::Relaxed);
-        }
-        r
-    }
-}
+pub use crate::broadcast::{LogProgress, Progress};
 
 /// A key derived from a label: the same addresses on every run.
 fn derived_key(label: &str) -> anyhow::Result<LocalSigner> {
@@ -181,32 +118,6 @@ fn hex_key(s: &str) -> anyhow::Result<[u8; 32]> {
         .map_err(|_| anyhow::anyhow!("a key is 32 bytes"))
 }
 
-/// The segments to stream: the input's, or the test pattern's.
-enum Source {
-    File(InputStream),
-    Pattern {
-        size: (u32, u32),
-        next: u64,
-        end: u64,
-    },
-}
-
-impl Source {
-    fn next(&mut self) -> anyhow::Result<Option<Segment>> {
-        match self {
-            Source::File(s) => Ok(s.next_segment()?),
-            Source::Pattern { size, next, end } => {
-                if *next >= *end {
-                    return Ok(None);
-                }
-                let s = synthetic_segment(size.0, size.1, 60, *next)?;
-                *next += 1;
-                Ok(Some(s))
-            }
-        }
-    }
-}
-
 struct Orch {
     node: Arc<Node>,
     client: Arc<DevClient>,
@@ -225,14 +136,12 @@ pub async fn run(cfg: DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Resu
     let ladder = Ladder::parse(&cfg.profiles)
         .map_err(|e| anyhow::anyhow!("--profiles {:?}: {e}", cfg.profiles))?;
     // Everything that can be wrong with the input or output is found before any work.
-    let mut source = match &cfg.input {
-        Some(p) => Source::File(InputStream::open(p, cfg.segment)?),
-        None => Source::Pattern {
-            size: cfg.pattern_size,
-            next: 0,
-            end: cfg.pattern_segments,
-        },
-    };
+    let mut source = SegmentSource::open(
+        cfg.input.as_deref(),
+        cfg.segment,
+        cfg.pattern_size,
+        cfg.pattern_segments,
+    )?;
     if cfg.out.join(livepeer_transcode::hls::MASTER).exists() {
         bail!(
             "{} already holds an HLS stream; choose an empty directory",
@@ -339,82 +248,38 @@ pub async fn run(cfg: DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Resu
     }
 
     progress.stage("connecting the broadcaster");
-    let b_signer: Arc<LocalSigner> = Arc::new(LocalSigner::from_bytes(&bcast_key)?);
-    let block = bcast.current_block().await?;
     let funds = bcast.sender_info(bcast.account()).await?;
     let funded_total = funds.deposit.0 + funds.reserve_remaining.0;
-    let mut sc = SenderConfig::default();
-    sc.max_ev = Wei(U256::exp10(17));
-    sc.max_total_ev = Wei(U256::exp10(19));
-    let pm = Arc::new(PmSource::new(
-        Sender::new(b_signer.clone(), sc),
-        funds,
-        block,
-    ));
-    let payments = Arc::new(Counting {
-        inner: pm.clone(),
-        tickets: AtomicU64::new(0),
-    });
-
-    let store = Arc::new(RedbStore::open(state.join("broadcaster.redb"))?);
-    let ledger = FaultLedger::new(store.clone());
-    let evidence = EvidenceStore::new(store);
-    let mut vc = VerifyConfig::default();
-    vc.verification_rate = cfg.verification_rate;
-    let checker = Checker::new(vc).with_reencoder(honest.clone());
-    let challenger = Challenger::new(
+    let mut bc = BroadcastConfig::default();
+    bc.verification_rate = cfg.verification_rate;
+    bc.state_dir = state.clone();
+    bc.max_attempts = cfg.orchestrators.max(2) + 1;
+    let (b, mut fault_rx) = BroadcastNode::start(
         bcast.clone(),
-        evidence.clone(),
-        ledger.clone(),
-        checker.clone(),
-    );
-    let (fault_tx, mut fault_rx) = tokio::sync::mpsc::unbounded_channel::<FaultReport>();
-    let verifier = Verifier::builder(
-        checker.clone(),
-        Sampler::new(&OsEntropy, cfg.verification_rate)?,
+        Arc::new(LocalSigner::from_bytes(&bcast_key)?),
+        &bc,
+        honest.clone(),
     )
-    .with_ledger(ledger.clone())
-    .with_challenger(challenger.clone())
-    .with_fault_sink(Arc::new(fault_tx))
-    .build()?;
-    let mut bc = BroadcasterConfig::default();
-    let mut sched = SchedulerConfig::default();
-    // Two shared cores: a segment may take several times its duration when every
-    // transcoder competes for them, so no hedging and generous timeouts.
-    sched.hedge_fraction = None;
-    sched.timeout_factor = 10.0;
-    sched.min_timeout = Duration::from_secs(30);
-    sched.max_attempts = cfg.orchestrators.max(2) + 1;
-    bc.scheduler = sched;
-    bc.quote_timeout = Duration::from_secs(5);
-    let signer: Arc<dyn Signer> = b_signer.clone();
-    let broadcaster = Broadcaster::builder(signer, bcast.clone(), payments.clone())
-        .with_config(bc)
-        .with_verifier(Arc::new(verifier))
-        .build()?;
+    .await?;
+    let b = Arc::new(b);
 
     // The trusted verifier: judges each challenge the broadcaster opens.
     let node = Arc::new(VerifierNode::new(
         deployer.clone(),
-        Arc::new(evidence.clone()),
-        checker.clone(),
+        Arc::new(b.evidence.clone()),
+        b.checker.clone(),
     ));
     let reports: Arc<Mutex<Vec<FaultReport>>> = Arc::default();
     let judge = {
-        let (ledger, node, challenger, reports, progress) = (
-            ledger.clone(),
-            node.clone(),
-            challenger.clone(),
-            reports.clone(),
-            progress.clone(),
-        );
+        let (b, node, reports, progress) =
+            (b.clone(), node.clone(), reports.clone(), progress.clone());
         tokio::spawn(async move {
             while let Some(r) = fault_rx.recv().await {
                 progress.fault(&r);
                 if let Ok(mut v) = reports.lock() {
                     v.push(r.clone());
                 }
-                if let Err(e) = judge_open(&ledger, &node, &challenger, r.orchestrator).await {
+                if let Err(e) = judge_open(&b.ledger, &node, &b.challenger, r.orchestrator).await {
                     warn!("judging a challenge: {e:#}");
                 }
             }
@@ -424,86 +289,43 @@ pub async fn run(cfg: DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Resu
     // The chain moves on its own: a block per tick, rounds initialized, everyone told.
     let clock = spawn_clock(
         deployer.clone(),
-        bcast.clone(),
-        pm.clone(),
+        b.clone(),
         orchs.iter().map(|o| o.node.clone()).collect(),
         cfg.block_time,
     );
 
     progress.stage("streaming");
-    progress.total(match &source {
-        Source::Pattern { end, .. } => Some(*end),
-        Source::File(_) => None,
-    });
-    let mut hls = HlsWriter::create(&cfg.out, &ladder)?;
-    let stream_id = StreamId::from_name("devnet");
-    let session = broadcaster
-        .start_stream(stream_id, ladder.clone())
-        .await
-        .context("no orchestrator answered with a usable quote")?;
-    let t0 = Instant::now();
+    let st = b.stream(&mut source, &ladder, &cfg.out, &*progress).await;
+    clock.abort();
+    let st = st?;
     let mut summary = Summary {
         renditions: ladder.profiles().len() as u64,
         profiles: ladder.profiles().iter().map(|p| p.name.clone()).collect(),
+        segments_in: st.segments_in,
+        segments_out: st.segments_out,
+        segments_failed: st.segments_failed,
+        media_seconds: st.media.as_secs_f64(),
+        wall_seconds: st.wall.as_secs_f64(),
+        master_playlist: st.master.display().to_string(),
         ..Summary::default()
     };
-    let mut latencies = Vec::new();
-    let mut per_orch: HashMap<Address, u64> = HashMap::new();
-    let mut pixels = Pixels::ZERO;
-    let mut media = Duration::ZERO;
-    let mut expected = U256::zero();
-    while let Some(seg) = source.next()? {
-        summary.segments_in += 1;
-        media += seg.duration;
-        let seq = seg.seq;
-        let started = Instant::now();
-        match session.transcode(seg).await {
-            Ok(r) => {
-                let px = r
-                    .renditions
-                    .iter()
-                    .fold(Pixels::ZERO, |a, x| a.saturating_add(x.pixels));
-                pixels = pixels.saturating_add(px);
-                if let Some(q) = session.quote_of(&r.orchestrator) {
-                    expected = expected.saturating_add(q.price.fee(px).0);
-                }
-                hls.write_segment(seq, &r.renditions)?;
-                summary.segments_out += 1;
-                *per_orch.entry(r.orchestrator).or_default() += 1;
-                let lat = started.elapsed();
-                latencies.push(lat);
-                progress.segment(seq, r.orchestrator, lat);
-            }
-            Err(e) => {
-                warn!(seq, "segment failed on every orchestrator tried: {e}");
-                summary.segments_failed += 1;
-            }
-        }
-    }
-    summary.wall_seconds = t0.elapsed().as_secs_f64();
-    summary.media_seconds = media.as_secs_f64();
-    let written = hls.finish()?;
-    summary.master_playlist = written.master.display().to_string();
-    summary.set_latencies(latencies);
-    debug!(pixels = pixels.0, "stream done");
-    drop(session);
-    clock.abort();
+    summary.set_latencies(st.latencies.clone());
+    let per_orch = st.per_orchestrator;
 
     progress.stage("redeeming winning tickets");
     settle(&deployer, &orchs).await?;
-    drop(broadcaster);
     // Every fault was heard; wait for their challenges to be judged.
     judge.abort();
     for o in &orchs {
-        judge_open(&ledger, &node, &challenger, o.node.address()).await?;
+        judge_open(&b.ledger, &node, &b.challenger, o.node.address()).await?;
     }
 
     progress.stage("reading the results off the chain");
     let after = bcast.sender_info(bcast.account()).await?;
     summary.wei_paid = (funded_total - (after.deposit.0 + after.reserve_remaining.0)).to_string();
-    summary.wei_expected = expected.to_string();
-    summary.tickets_sent = payments.tickets.load(Ordering::Relaxed);
-    let records = ledger.all()?;
+    summary.wei_expected = st.wei_expected.to_string();
+    summary.tickets_sent = b.tickets_sent();
+    let records = b.ledger.all()?;
     summary.faults = reports.lock().map(|r| r.len() as u64).unwrap_or(0);
     summary.challenges_won = records
         .iter()
@@ -581,8 +403,7 @@ async fn judge_open(
 
 fn spawn_clock(
     deployer: Arc<DevClient>,
-    bcast: Arc<DevClient>,
-    pm: Arc<PmSource<Arc<LocalSigner>>>,
+    b: Arc<BroadcastNode<DevClient>>,
     nodes: Vec<Arc<Node>>,
     every: Duration,
 ) -> JoinHandle<()> {
@@ -590,7 +411,7 @@ fn spawn_clock(
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(e) = step(&deployer, &bcast, &pm, &nodes).await {
+            if let Err(e) = step(&deployer, &b, &nodes).await {
                 warn!("chain step: {e:#}");
             }
         }
@@ -599,14 +420,12 @@ fn spawn_clock(
 
 async fn step(
     deployer: &DevClient,
-    bcast: &DevClient,
-    pm: &PmSource<Arc<LocalSigner>>,
+    b: &BroadcastNode<DevClient>,
     nodes: &[Arc<Node>],
 ) -> anyhow::Result<()> {
     deployer.mine(1).await?;
     deployer.initialize_round().await?;
-    pm.handle_block(bcast.current_block().await?);
-    pm.handle_funds(bcast.sender_info(bcast.account()).await?);
+    b.sync().await?;
     for n in nodes {
         n.sync().await?;
     }

@@ -2,6 +2,7 @@
 //! `transcoder`, `verifier`): how the SDK's crates compose into running nodes. The binaries
 //! are thin command-line layers over it, and tests drive it directly.
 
+pub mod broadcast;
 pub mod cheat;
 pub mod cli;
 pub mod devnet;

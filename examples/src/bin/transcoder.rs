@@ -143,7 +143,10 @@ async fn local(a: Local) -> anyhow::Result<()> {
     let stream_id = StreamId::from_name("local");
     let bar = ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));
-    println!("{:>5} {:>9} {:>11} {:>10}", "seq", "media s", "latency ms", "x realtime");
+    println!(
+        "{:>5} {:>9} {:>11} {:>10}",
+        "seq", "media s", "latency ms", "x realtime"
+    );
     let t0 = Instant::now();
     let mut lines = Vec::new();
     let mut inflight = VecDeque::new();
@@ -222,7 +225,10 @@ async fn local(a: Local) -> anyhow::Result<()> {
         report.p95_latency_ms,
         report.concurrent
     );
-    println!("output: {}", a.out.join(livepeer_transcode::hls::MASTER).display());
+    println!(
+        "output: {}",
+        a.out.join(livepeer_transcode::hls::MASTER).display()
+    );
     if let Some(path) = a.json {
         write_atomic(&path, &serde_json::to_vec_pretty(&report)?)?;
     }

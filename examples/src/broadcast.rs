@@ -1,0 +1,390 @@
+//! A broadcaster node as the binaries run it: discovery through the on-chain registry,
+//! payments with real tickets, verification of every result (cheap checks always,
+//! re-encode on a secret sample) with provable faults challenged on chain, and the stream
+//! written as HLS.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use livepeer_core::chain::{FaultChallenger, RegistryReader, RoundInfo, TicketBrokerReader};
+use livepeer_core::entropy::OsEntropy;
+use livepeer_core::store::RedbStore;
+use livepeer_core::transcode::Transcoder;
+use livepeer_core::verify::FaultReport;
+use livepeer_core::{
+    Address, AddressExt, Ladder, LocalSigner, PixelPrice, Pixels, Segment, Signer, StreamId, U256,
+    Wei,
+};
+use livepeer_negotiate::proto::SchedulerConfig;
+use livepeer_negotiate::{
+    Broadcaster, BroadcasterConfig, PaymentError, PaymentSource, PmSource, Quote, TicketBatch,
+};
+use livepeer_pm::{Sender, SenderConfig};
+use livepeer_transcode::hls::HlsWriter;
+use livepeer_transcode::input::InputStream;
+use livepeer_transcode::testsrc::synthetic_segment;
+use livepeer_verify::{
+    Challenger, Checker, EvidenceStore, FaultLedger, Sampler, Verifier, VerifyConfig,
+};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tracing::{info, warn};
+
+/// What a broadcaster's chain backend must do.
+pub trait BroadcastChain:
+    RegistryReader + TicketBrokerReader + RoundInfo + FaultChallenger + 'static
+{
+    /// The account that pays (the broadcaster's address).
+    fn payer(&self) -> Address;
+}
+
+impl<M: ethers::providers::Middleware + 'static> BroadcastChain
+    for livepeer_contracts::ChainClient<M>
+{
+    fn payer(&self) -> Address {
+        self.account()
+    }
+}
+
+/// Hears how a stream goes; binaries draw a progress bar with it.
+pub trait Progress: Send + Sync {
+    /// A stage begins.
+    fn stage(&self, what: &str);
+    /// Segments to go, when known.
+    fn total(&self, segments: Option<u64>);
+    /// A segment is done.
+    fn segment(&self, seq: u64, orchestrator: Address, latency: Duration);
+    /// A fault was found.
+    fn fault(&self, report: &FaultReport);
+}
+
+/// Progress that goes to the log only.
+#[derive(Debug, Default)]
+pub struct LogProgress;
+
+impl Progress for LogProgress {
+    fn stage(&self, what: &str) {
+        info!("{what}");
+    }
+    fn total(&self, _: Option<u64>) {}
+    fn segment(&self, seq: u64, orchestrator: Address, latency: Duration) {
+        info!(seq, orchestrator = %orchestrator.checksummed(), ?latency, "segment done");
+    }
+    fn fault(&self, report: &FaultReport) {
+        warn!(kind = ?report.kind, orchestrator = %report.orchestrator.checksummed(), "fault");
+    }
+}
+
+/// The segments to stream: a file's or playlist's, or a generated test pattern's.
+#[derive(Debug)]
+pub enum SegmentSource {
+    /// Cut from a file or playlist.
+    File(InputStream),
+    /// The test pattern: 2 s segments of 30 fps pictures.
+    Pattern {
+        /// Picture size.
+        size: (u32, u32),
+        /// The next segment number.
+        next: u64,
+        /// Segments in all.
+        end: u64,
+    },
+}
+
+impl SegmentSource {
+    /// Opens `input` (checking it before any work), or the test pattern when `None`.
+    pub fn open(
+        input: Option<&Path>,
+        segment: Duration,
+        size: (u32, u32),
+        segments: u64,
+    ) -> anyhow::Result<Self> {
+        Ok(match input {
+            Some(p) => SegmentSource::File(InputStream::open(p, segment)?),
+            None => SegmentSource::Pattern {
+                size,
+                next: 0,
+                end: segments,
+            },
+        })
+    }
+
+    /// Segments in all, when known in advance.
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            SegmentSource::Pattern { end, .. } => Some(*end),
+            SegmentSource::File(_) => None,
+        }
+    }
+
+    /// The next segment, or `None` at the end.
+    pub fn next_segment(&mut self) -> anyhow::Result<Option<Segment>> {
+        match self {
+            SegmentSource::File(s) => Ok(s.next_segment()?),
+            SegmentSource::Pattern { size, next, end } => {
+                if *next >= *end {
+                    return Ok(None);
+                }
+                let s = synthetic_segment(size.0, size.1, 60, *next)?;
+                *next += 1;
+                Ok(Some(s))
+            }
+        }
+    }
+}
+
+/// Counts the tickets the broadcaster sends.
+struct Counting<P> {
+    inner: P,
+    tickets: AtomicU64,
+}
+
+#[async_trait]
+impl<P: PaymentSource> PaymentSource for Counting<P> {
+    async fn pay(
+        &self,
+        quote: &Quote,
+        stream: StreamId,
+        fee_estimate: Wei,
+    ) -> Result<Option<TicketBatch>, PaymentError> {
+        let r = self.inner.pay(quote, stream, fee_estimate).await;
+        if let Ok(Some(b)) = &r {
+            self.tickets
+                .fetch_add(b.tickets.len() as u64, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+/// How a broadcaster runs.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct BroadcastConfig {
+    /// One segment in this many gets the deep checks.
+    pub verification_rate: u32,
+    /// Where the fault ledger and evidence are kept.
+    pub state_dir: PathBuf,
+    /// Quotes above this price are refused.
+    pub max_price: Option<PixelPrice>,
+    /// Orchestrators with less stake are ignored.
+    pub min_stake: U256,
+    /// Orchestrators tried per segment at most.
+    pub max_attempts: usize,
+    /// The largest expected value of one ticket accepted, wei.
+    pub max_ticket_ev: Wei,
+}
+
+impl Default for BroadcastConfig {
+    fn default() -> Self {
+        BroadcastConfig {
+            verification_rate: 4,
+            state_dir: PathBuf::from("broadcaster-state"),
+            max_price: None,
+            min_stake: U256::zero(),
+            max_attempts: 4,
+            max_ticket_ev: Wei(U256::exp10(17)),
+        }
+    }
+}
+
+/// What one stream did.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct StreamStats {
+    /// Segments cut from the input.
+    pub segments_in: u64,
+    /// Segments transcoded, verified and written.
+    pub segments_out: u64,
+    /// Segments that failed everywhere.
+    pub segments_failed: u64,
+    /// Per-segment latency, sending to verified result.
+    pub latencies: Vec<Duration>,
+    /// Segments accepted per orchestrator.
+    pub per_orchestrator: HashMap<Address, u64>,
+    /// The work's worth at the quoted prices, wei.
+    pub wei_expected: U256,
+    /// Media duration streamed.
+    pub media: Duration,
+    /// Wall time of the stream.
+    pub wall: Duration,
+    /// The master playlist written.
+    pub master: PathBuf,
+}
+
+/// A running broadcaster.
+pub struct BroadcastNode<C: BroadcastChain> {
+    /// The negotiation side.
+    pub broadcaster: Broadcaster,
+    /// Its fault ledger.
+    pub ledger: FaultLedger,
+    /// The evidence it serves for challenges.
+    pub evidence: EvidenceStore,
+    /// Its checker (the configuration a verifier node must share).
+    pub checker: Checker,
+    /// Opens challenges.
+    pub challenger: Challenger,
+    pm: Arc<PmSource<Arc<LocalSigner>>>,
+    payments: Arc<Counting<Arc<PmSource<Arc<LocalSigner>>>>>,
+    chain: Arc<C>,
+}
+
+impl<C: BroadcastChain> std::fmt::Debug for BroadcastNode<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BroadcastNode")
+            .field("address", &self.broadcaster.address())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: BroadcastChain> BroadcastNode<C> {
+    /// Starts a broadcaster paying from `key`'s deposit and reserve on `chain`, re-encoding
+    /// sampled segments with `reencoder`. Returns the node and the faults it will find.
+    pub async fn start(
+        chain: Arc<C>,
+        key: Arc<LocalSigner>,
+        cfg: &BroadcastConfig,
+        reencoder: Arc<dyn Transcoder>,
+    ) -> anyhow::Result<(Self, UnboundedReceiver<FaultReport>)> {
+        let block = chain.current_block().await?;
+        let funds = chain.sender_info(chain.payer()).await?;
+        if funds.deposit.is_zero() && funds.reserve_remaining.is_zero() {
+            anyhow::bail!(
+                "{} has no deposit or reserve in the TicketBroker; fund it first (broadcaster fund)",
+                chain.payer().checksummed()
+            );
+        }
+        let mut sc = SenderConfig::default();
+        sc.max_ev = cfg.max_ticket_ev;
+        sc.max_total_ev = Wei(cfg.max_ticket_ev.0.saturating_mul(U256::from(100u64)));
+        let pm = Arc::new(PmSource::new(Sender::new(key.clone(), sc), funds, block));
+        let payments = Arc::new(Counting {
+            inner: pm.clone(),
+            tickets: AtomicU64::new(0),
+        });
+        std::fs::create_dir_all(&cfg.state_dir)
+            .with_context(|| format!("creating {}", cfg.state_dir.display()))?;
+        let store = Arc::new(RedbStore::open(cfg.state_dir.join("broadcaster.redb"))?);
+        let ledger = FaultLedger::new(store.clone());
+        let evidence = EvidenceStore::new(store);
+        let mut vc = VerifyConfig::default();
+        vc.verification_rate = cfg.verification_rate;
+        let checker = Checker::new(vc).with_reencoder(reencoder);
+        let challenger = Challenger::new(
+            chain.clone(),
+            evidence.clone(),
+            ledger.clone(),
+            checker.clone(),
+        );
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<FaultReport>();
+        let verifier = Verifier::builder(
+            checker.clone(),
+            Sampler::new(&OsEntropy, cfg.verification_rate)?,
+        )
+        .with_ledger(ledger.clone())
+        .with_challenger(challenger.clone())
+        .with_fault_sink(Arc::new(tx))
+        .build()?;
+        let mut bc = BroadcasterConfig::default();
+        let mut sched = SchedulerConfig::default();
+        // Shared cores: a segment may take several times its duration when every
+        // transcoder competes for them, so no hedging and generous timeouts.
+        sched.hedge_fraction = None;
+        sched.timeout_factor = 10.0;
+        sched.min_timeout = Duration::from_secs(30);
+        sched.max_attempts = cfg.max_attempts.max(1);
+        bc.scheduler = sched;
+        bc.quote_timeout = Duration::from_secs(5);
+        bc.max_price = cfg.max_price;
+        bc.min_stake = cfg.min_stake;
+        let signer: Arc<dyn Signer> = key;
+        let registry: Arc<dyn RegistryReader> = chain.clone();
+        let broadcaster = Broadcaster::builder(signer, registry, payments.clone())
+            .with_config(bc)
+            .with_verifier(Arc::new(verifier))
+            .build()?;
+        Ok((
+            BroadcastNode {
+                broadcaster,
+                ledger,
+                evidence,
+                checker,
+                challenger,
+                pm,
+                payments,
+                chain,
+            },
+            rx,
+        ))
+    }
+
+    /// Tickets signed and sent so far.
+    pub fn tickets_sent(&self) -> u64 {
+        self.payments.tickets.load(Ordering::Relaxed)
+    }
+
+    /// Follows the chain one step: the block, and the deposit and reserve.
+    pub async fn sync(&self) -> anyhow::Result<()> {
+        self.pm.handle_block(self.chain.current_block().await?);
+        self.pm
+            .handle_funds(self.chain.sender_info(self.chain.payer()).await?);
+        Ok(())
+    }
+
+    /// Streams `source` transcoded to `ladder` and writes it as HLS under `out`. A segment
+    /// that fails on every orchestrator is counted and skipped (a discontinuity in the
+    /// playlists); the stream goes on.
+    pub async fn stream(
+        &self,
+        source: &mut SegmentSource,
+        ladder: &Ladder,
+        out: &Path,
+        progress: &dyn Progress,
+    ) -> anyhow::Result<StreamStats> {
+        progress.total(source.len());
+        let mut hls = HlsWriter::create(out, ladder)?;
+        let session = self
+            .broadcaster
+            .start_stream(
+                StreamId::from_name(&out.display().to_string()),
+                ladder.clone(),
+            )
+            .await
+            .context("no orchestrator answered with a usable quote")?;
+        let t0 = Instant::now();
+        let mut st = StreamStats::default();
+        while let Some(seg) = source.next_segment()? {
+            st.segments_in += 1;
+            st.media += seg.duration;
+            let seq = seg.seq;
+            let started = Instant::now();
+            match session.transcode(seg).await {
+                Ok(r) => {
+                    let px = r
+                        .renditions
+                        .iter()
+                        .fold(Pixels::ZERO, |a, x| a.saturating_add(x.pixels));
+                    if let Some(q) = session.quote_of(&r.orchestrator) {
+                        st.wei_expected = st.wei_expected.saturating_add(q.price.fee(px).0);
+                    }
+                    hls.write_segment(seq, &r.renditions)?;
+                    st.segments_out += 1;
+                    *st.per_orchestrator.entry(r.orchestrator).or_default() += 1;
+                    let lat = started.elapsed();
+                    st.latencies.push(lat);
+                    progress.segment(seq, r.orchestrator, lat);
+                }
+                Err(e) => {
+                    warn!(seq, "segment failed on every orchestrator tried: {e}");
+                    st.segments_failed += 1;
+                }
+            }
+        }
+        st.wall = t0.elapsed();
+        st.master = hls.finish()?.master;
+        Ok(st)
+    }
+}
