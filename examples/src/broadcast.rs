@@ -83,7 +83,7 @@ impl Progress for LogProgress {
 #[derive(Debug)]
 pub enum SegmentSource {
     /// Cut from a file or playlist.
-    File(InputStream),
+    File(Box<InputStream>),
     /// The test pattern: 2 s segments of 30 fps pictures.
     Pattern {
         /// Picture size.
@@ -104,7 +104,7 @@ impl SegmentSource {
         segments: u64,
     ) -> anyhow::Result<Self> {
         Ok(match input {
-            Some(p) => SegmentSource::File(InputStream::open(p, segment)?),
+            Some(p) => SegmentSource::File(Box::new(InputStream::open(p, segment)?)),
             None => SegmentSource::Pattern {
                 size,
                 next: 0,
@@ -114,7 +114,7 @@ impl SegmentSource {
     }
 
     /// Segments in all, when known in advance.
-    pub fn len(&self) -> Option<u64> {
+    pub fn known_len(&self) -> Option<u64> {
         match self {
             SegmentSource::Pattern { end, .. } => Some(*end),
             SegmentSource::File(_) => None,
@@ -344,7 +344,7 @@ impl<C: BroadcastChain> BroadcastNode<C> {
         out: &Path,
         progress: &dyn Progress,
     ) -> anyhow::Result<StreamStats> {
-        progress.total(source.len());
+        progress.total(source.known_len());
         let mut hls = HlsWriter::create(out, ladder)?;
         let session = self
             .broadcaster

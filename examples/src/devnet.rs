@@ -250,10 +250,12 @@ pub async fn run(cfg: DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Resu
     progress.stage("connecting the broadcaster");
     let funds = bcast.sender_info(bcast.account()).await?;
     let funded_total = funds.deposit.0 + funds.reserve_remaining.0;
-    let mut bc = BroadcastConfig::default();
-    bc.verification_rate = cfg.verification_rate;
-    bc.state_dir = state.clone();
-    bc.max_attempts = cfg.orchestrators.max(2) + 1;
+    let bc = BroadcastConfig {
+        verification_rate: cfg.verification_rate,
+        state_dir: state.clone(),
+        max_attempts: cfg.orchestrators.max(2) + 1,
+        ..BroadcastConfig::default()
+    };
     let (b, mut fault_rx) = BroadcastNode::start(
         bcast.clone(),
         Arc::new(LocalSigner::from_bytes(&bcast_key)?),

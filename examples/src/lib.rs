@@ -8,4 +8,5 @@ pub mod cli;
 pub mod devnet;
 pub mod keys;
 pub mod node;
+pub mod rpc;
 pub mod summary;

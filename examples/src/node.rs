@@ -19,7 +19,7 @@ use livepeer_negotiate::{
 use livepeer_pm::queue::{QueueChain, drive};
 use livepeer_pm::{
     ExpirationParams, QueueConfig, Recipient, RecipientConfig, RecipientSecret, RedemptionQueue,
-    Winner,
+    Winner, WinnerRecord,
 };
 use tokio::sync::Mutex;
 
@@ -66,6 +66,11 @@ impl<St: Store + Send> QueueSink<St> {
         q.pending_by_sender()
             .values()
             .fold(Wei::ZERO, |a, b| Wei(a.0.saturating_add(b.0)))
+    }
+
+    /// Every winner record held, redeemed or not.
+    pub async fn records(&self) -> Vec<WinnerRecord> {
+        self.queue.lock().await.records().cloned().collect()
     }
 
     /// One pass of the redemption state machine against `chain`.

@@ -77,9 +77,11 @@ impl InputStream {
                 reason: "a playlist segment that is not MPEG-TS".into(),
             });
         }
-        let mut cfg = SegmenterConfig::default();
-        cfg.target = target;
-        cfg.container = container;
+        let cfg = SegmenterConfig {
+            target,
+            container,
+            ..SegmenterConfig::default()
+        };
         let mut s = InputStream {
             files,
             current: None,

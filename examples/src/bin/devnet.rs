@@ -4,12 +4,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use ethers::middleware::SignerMiddleware;
+use ethers::signers::Signer as _;
 use indicatif::{ProgressBar, ProgressStyle};
+use livepeer_contracts::{ChainClient, DeployConfig, deploy};
+use livepeer_core::parse_address;
 use livepeer_core::verify::FaultReport;
 use livepeer_core::{Address, AddressExt};
 use livepeer_examples::cli;
 use livepeer_examples::devnet::{self, DevnetConfig, Progress};
+use livepeer_examples::keys::KeyArgs;
+use livepeer_examples::rpc::{ChainArgs, parse_tokens};
 use livepeer_transcode::hls::write_atomic;
 
 /// Runs a whole Livepeer network on this machine: an in-process chain with the contracts
@@ -22,8 +28,16 @@ use livepeer_transcode::hls::write_atomic;
 /// for: the broadcaster catches it, challenges it on chain, the trusted verifier confirms,
 /// its stake is slashed, and the stream goes on with the honest ones.
 #[derive(Debug, Parser)]
-#[command(name = "devnet", version, about, long_about)]
+#[command(
+    name = "devnet",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// A TOML file of options (keys are the long option names, e.g. `orchestrators = 4`).
     /// Command-line options and LIVEPEER_* variables override it.
     #[arg(long, env = "LIVEPEER_CONFIG", value_name = "FILE")]
@@ -92,6 +106,64 @@ struct Args {
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Deploy the contracts on a JSON-RPC node (anvil, a testnet) and write their addresses
+    /// for the other binaries' --contracts.
+    Deploy(Deploy),
+}
+
+#[derive(Debug, clap::Args)]
+struct Deploy {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The deployer (it holds the stake token's initial supply and is the trusted verifier).
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Where to write the addresses (JSON).
+    #[arg(long, value_name = "FILE")]
+    write: PathBuf,
+    /// Blocks per round.
+    #[arg(long, default_value_t = 20)]
+    round_length: u64,
+    /// Give stake tokens to an account: ADDRESS=AMOUNT (whole units, or e.g. 100tokens).
+    /// Repeat for several.
+    #[arg(long, value_name = "ADDRESS=AMOUNT")]
+    grant: Vec<String>,
+}
+
+#[allow(clippy::print_stdout)]
+async fn deploy_on(d: Deploy) -> anyhow::Result<()> {
+    let key = d.key.load()?;
+    let mut grants = Vec::new();
+    for g in &d.grant {
+        let (a, n) = g
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--grant {g:?}: expected ADDRESS=AMOUNT"))?;
+        let addr = parse_address(a.trim()).map_err(|e| anyhow::anyhow!("--grant {g:?}: {e}"))?;
+        grants.push((addr, parse_tokens(n)?));
+    }
+    if d.round_length < 5 {
+        anyhow::bail!("--round-length must be at least 5 blocks");
+    }
+    let provider = d.chain.provider().await?;
+    let w = key.wallet.clone().with_chain_id(d.chain.chain_id);
+    let mw = Arc::new(SignerMiddleware::new(provider, w));
+    let mut cfg = DeployConfig::default();
+    cfg.round_length = d.round_length;
+    let addrs = deploy(mw.clone(), &cfg).await?;
+    let client = ChainClient::connect(mw, addrs, d.chain.chain_id).await?;
+    for (a, n) in grants {
+        client.transfer_stake_token(a, n).await?;
+    }
+    write_atomic(&d.write, &serde_json::to_vec_pretty(&addrs)?)?;
+    println!(
+        "contracts deployed; addresses written to {}",
+        d.write.display()
+    );
+    Ok(())
 }
 
 struct Bar(ProgressBar);
@@ -187,7 +259,13 @@ fn main() {
     let args = Args::parse_from(argv);
     cli::init_tracing(args.verbose);
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| cli::exit_with(&e.into()));
-    if let Err(e) = rt.block_on(main_inner(args)) {
+    let r = rt.block_on(async {
+        match args.command {
+            Some(Command::Deploy(d)) => deploy_on(d).await,
+            None => main_inner(args).await,
+        }
+    });
+    if let Err(e) = r {
         cli::exit_with(&e);
     }
 }

@@ -1,0 +1,267 @@
+//! The binaries on a real JSON-RPC node (anvil): deploy, fund, bond, register, run an
+//! orchestrator, stream through it, list its tickets; and every refusal (wrong chain, wrong
+//! contracts, unreachable node, wrong password) is one line and a non-zero exit.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ethers::signers::{LocalWallet, Signer as _};
+use ethers::utils::{Anvil, AnvilInstance};
+use livepeer_contracts::embedded::DEV_KEYS;
+
+fn anvil_path() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("ANVIL_BIN")
+        && !p.is_empty()
+    {
+        return Some(p.into());
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/.bin/anvil");
+    local.exists().then_some(local)
+}
+
+struct Net {
+    _anvil: AnvilInstance,
+    rpc: String,
+    dir: tempfile::TempDir,
+}
+
+impl Net {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `bin` with the chain options and `key` options.
+    fn run(&self, bin: &str, key: &[&str], args: &[&str]) -> Output {
+        Command::new(bin)
+            .args(["--rpc", &self.rpc, "--chain-id", "31337"])
+            .arg("--contracts")
+            .arg(self.path("contracts.json"))
+            .args(key)
+            .args(args)
+            .env("K0", DEV_KEYS[0])
+            .env("LIVEPEER_PASSWORD", "correct horse")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    }
+}
+
+fn ok(o: &Output, what: &str) -> String {
+    assert!(
+        o.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn one_line_error(o: &Output, what: &str, needle: &str) {
+    assert!(!o.status.success(), "{what}: accepted");
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<_> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 1, "{what}: {err}");
+    assert!(lines[0].contains(needle), "{what}: {err}");
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+const DEVNET: &str = env!("CARGO_BIN_EXE_devnet");
+const ORCH: &str = env!("CARGO_BIN_EXE_orchestrator");
+const BCAST: &str = env!("CARGO_BIN_EXE_broadcaster");
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_binaries_run_a_stream_on_anvil() {
+    let Some(anvil) = anvil_path() else {
+        eprintln!("SKIPPED: anvil not found (run `npm ci` in contracts/ or set ANVIL_BIN)");
+        return;
+    };
+    let anvil = Anvil::at(anvil)
+        .arg("--hardfork")
+        .arg("cancun")
+        .block_time(1u64)
+        .spawn();
+    let net = Net {
+        rpc: anvil.endpoint(),
+        _anvil: anvil,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    // The orchestrator's key in an encrypted keystore, the broadcaster's in a key file.
+    let orch_wallet: LocalWallet = DEV_KEYS[2].parse().unwrap();
+    LocalWallet::encrypt_keystore(
+        net.dir.path(),
+        &mut ethers::core::rand::thread_rng(),
+        hex::decode(&DEV_KEYS[2][2..]).unwrap(),
+        "correct horse",
+        Some("orchestrator.json"),
+    )
+    .unwrap();
+    let keystore = net.path("orchestrator.json");
+    let orch_key = ["--keystore", keystore.to_str().unwrap()];
+    std::fs::write(net.path("b.key"), DEV_KEYS[1]).unwrap();
+    let b_key_path = net.path("b.key");
+    let b_key = ["--key-file", b_key_path.to_str().unwrap()];
+    let d_key = ["--key-env", "K0"];
+
+    let contracts = net.path("contracts.json");
+    let grant = format!("{:?}=100tokens", orch_wallet.address());
+    let deployed = Command::new(DEVNET)
+        .args(["deploy", "--rpc", &net.rpc, "--chain-id", "31337"])
+        .args(d_key)
+        .arg("--write")
+        .arg(&contracts)
+        .args(["--round-length", "10", "--grant", &grant])
+        .env("K0", DEV_KEYS[0])
+        .output()
+        .unwrap();
+    ok(&deployed, "deploy");
+    ok(
+        &net.run(
+            BCAST,
+            &b_key,
+            &["fund", "--deposit", "1eth", "--reserve", "1eth"],
+        ),
+        "fund",
+    );
+    ok(
+        &net.run(ORCH, &orch_key, &["bond", "--amount", "50tokens"]),
+        "bond",
+    );
+    let port = free_udp_port();
+    let uri = format!("quic://127.0.0.1:{port}");
+    ok(
+        &net.run(ORCH, &orch_key, &["register", "--uri", &uri]),
+        "register",
+    );
+
+    let state = net.path("orch-state");
+    let child = Command::new(ORCH)
+        .args(["--rpc", &net.rpc, "--chain-id", "31337", "--contracts"])
+        .arg(&contracts)
+        .args(orch_key)
+        .args([
+            "start",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--price",
+            "1000000",
+        ])
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--ticket-ev", "0.001eth"])
+        .env("LIVEPEER_PASSWORD", "correct horse")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut node = Kill(child);
+    // Active from the round after bonding; the node initializes rounds as blocks pass.
+    let t0 = Instant::now();
+    loop {
+        let s = ok(&net.run(ORCH, &orch_key, &["status"]), "status");
+        if s.contains("active: true") {
+            assert!(s.contains(&uri), "{s}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "never active: {s}");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
+    let out = net.path("out");
+    let streamed = ok(
+        &net.run(
+            BCAST,
+            &b_key,
+            &[
+                "stream",
+                "--out",
+                out.to_str().unwrap(),
+                "--profiles",
+                "240p",
+                "--pattern-seconds",
+                "6",
+                "--state-dir",
+                net.path("b-state").to_str().unwrap(),
+            ],
+        ),
+        "stream",
+    );
+    assert!(
+        streamed.contains("segments: 3 in, 3 out, 0 failed"),
+        "{streamed}"
+    );
+    assert!(out.join("index.m3u8").exists());
+    let status = ok(&net.run(BCAST, &b_key, &["status"]), "status");
+    assert!(status.contains("deposit:"), "{status}");
+
+    // The winners are listed once the node has stopped (it holds its store while running).
+    let _ = node.0.kill();
+    let _ = node.0.wait();
+    let listed = ok(
+        &net.run(
+            ORCH,
+            &orch_key,
+            &["tickets", "--state-dir", state.to_str().unwrap(), "list"],
+        ),
+        "tickets list",
+    );
+    assert!(listed.contains("pending face value"), "{listed}");
+
+    // Refusals: one line each.
+    let o = Command::new(BCAST)
+        .args(["--rpc", &net.rpc, "--chain-id", "5", "--contracts"])
+        .arg(&contracts)
+        .args(b_key)
+        .arg("status")
+        .output()
+        .unwrap();
+    one_line_error(&o, "wrong chain", "not the expected 5");
+    let o = Command::new(BCAST)
+        .args(["--rpc", "http://127.0.0.1:1", "--contracts"])
+        .arg(&contracts)
+        .args(b_key)
+        .arg("status")
+        .output()
+        .unwrap();
+    one_line_error(&o, "unreachable node", "cannot reach");
+    let bogus = net.path("bogus.json");
+    let mut swapped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&contracts).unwrap()).unwrap();
+    // The ticket broker pointed at the stake token: code that is not the TicketBroker.
+    swapped["ticketBroker"] = swapped["stakeToken"].clone();
+    std::fs::write(&bogus, swapped.to_string()).unwrap();
+    let o = Command::new(BCAST)
+        .args(["--rpc", &net.rpc, "--contracts"])
+        .arg(&bogus)
+        .args(b_key)
+        .arg("status")
+        .output()
+        .unwrap();
+    one_line_error(&o, "wrong contracts", "TicketBroker");
+    let o = Command::new(ORCH)
+        .args(["--rpc", &net.rpc, "--contracts"])
+        .arg(&contracts)
+        .args(orch_key)
+        .arg("status")
+        .env("LIVEPEER_PASSWORD", "wrong")
+        .output()
+        .unwrap();
+    one_line_error(&o, "wrong password", "wrong password");
+}
