@@ -33,7 +33,7 @@ use livepeer_verify::{Challenger, FaultLedger, FaultStatus, VerifierNode};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::broadcast::{BroadcastConfig, BroadcastNode, SegmentSource};
+use crate::broadcast::{BroadcastConfig, BroadcastNode, SegmentSource, StreamStats};
 use crate::cheat::DownscalingTranscoder;
 use crate::node::{NodeSpec, OrchestratorNode};
 use crate::summary::{OrchestratorSummary, Summary};
@@ -125,16 +125,47 @@ struct Orch {
     stake_before: U256,
 }
 
-/// Runs the devnet to the end of the input and returns its summary.
-pub async fn run(cfg: DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Result<Summary> {
+/// A running devnet: the chain, the orchestrators and the broadcaster, with the chain
+/// moving on its own and a trusted verifier judging challenges.
+pub struct Devnet {
+    /// The broadcaster.
+    pub broadcaster: Arc<BroadcastNode<DevClient>>,
+    /// The ladder streams are transcoded to.
+    pub ladder: Ladder,
+    deployer: Arc<DevClient>,
+    bcast: Arc<DevClient>,
+    orchs: Vec<Orch>,
+    node: Arc<VerifierNode>,
+    reports: Arc<Mutex<Vec<FaultReport>>>,
+    judge: JoinHandle<()>,
+    clock: JoinHandle<()>,
+    funded_total: U256,
+    _chain: EmbeddedChain,
+    _scratch: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for Devnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Devnet")
+            .field("orchestrators", &self.orchs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks what can be checked before any work: the orchestrator count and the ladder.
+fn check_config(cfg: &DevnetConfig) -> anyhow::Result<Ladder> {
     if cfg.orchestrators == 0 {
         bail!("--orchestrators must be at least 1");
     }
     if cfg.cheat && cfg.orchestrators < 2 {
         bail!("--cheat needs at least 2 orchestrators, so the stream can go on elsewhere");
     }
-    let ladder = Ladder::parse(&cfg.profiles)
-        .map_err(|e| anyhow::anyhow!("--profiles {:?}: {e}", cfg.profiles))?;
+    Ladder::parse(&cfg.profiles).map_err(|e| anyhow::anyhow!("--profiles {:?}: {e}", cfg.profiles))
+}
+
+/// Runs the devnet to the end of the input and returns its summary.
+pub async fn run(cfg: DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Result<Summary> {
+    let ladder = check_config(&cfg)?;
     // Everything that can be wrong with the input or output is found before any work.
     let mut source = SegmentSource::open(
         cfg.input.as_deref(),
@@ -148,225 +179,273 @@ pub async fn run(cfg: DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Resu
             cfg.out.display()
         );
     }
-    let scratch = tempfile::tempdir()?;
-    let state = cfg
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| scratch.path().to_owned());
-    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    let dn = Devnet::start(&cfg, progress.clone()).await?;
+    progress.stage("streaming");
+    let st = dn
+        .broadcaster
+        .stream(&mut source, &ladder, &cfg.out, &*progress)
+        .await;
+    dn.finish(st?, &*progress).await
+}
 
-    progress.stage("starting the chain and deploying the contracts");
-    let chain = EmbeddedChain::with_dev_accounts();
-    let deployer_key = hex_key(DEV_KEYS[0])?;
-    let bcast_key = hex_key(DEV_KEYS[1])?;
-    let w = LocalWallet::from_bytes(&deployer_key)?.with_chain_id(chain.chain_id());
-    let addrs = deploy(
-        Arc::new(SignerMiddleware::new(chain.provider(), w)),
-        &DeployConfig::default(),
-    )
-    .await?;
-    let deployer = Arc::new(client(&chain, &deployer_key, addrs).await?);
-    let bcast = Arc::new(client(&chain, &bcast_key, addrs).await?);
+impl Devnet {
+    /// Starts the chain, deploys, funds the broadcaster, starts and registers the
+    /// orchestrators and the broadcaster, and sets the chain moving.
+    pub async fn start(cfg: &DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Result<Self> {
+        let ladder = check_config(cfg)?;
+        let scratch = tempfile::tempdir()?;
+        let state = cfg
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| scratch.path().to_owned());
+        std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
 
-    progress.stage("funding the broadcaster");
-    let eth = Wei(U256::exp10(19));
-    bcast.fund_deposit_and_reserve(eth, eth).await?;
+        progress.stage("starting the chain and deploying the contracts");
+        let chain = EmbeddedChain::with_dev_accounts();
+        let deployer_key = hex_key(DEV_KEYS[0])?;
+        let bcast_key = hex_key(DEV_KEYS[1])?;
+        let w = LocalWallet::from_bytes(&deployer_key)?.with_chain_id(chain.chain_id());
+        let addrs = deploy(
+            Arc::new(SignerMiddleware::new(chain.provider(), w)),
+            &DeployConfig::default(),
+        )
+        .await?;
+        let deployer = Arc::new(client(&chain, &deployer_key, addrs).await?);
+        let bcast = Arc::new(client(&chain, &bcast_key, addrs).await?);
 
-    progress.stage("starting and registering the orchestrators");
-    let honest: Arc<dyn Transcoder> = Arc::new(
-        tokio::task::spawn_blocking(|| SoftwareTranscoder::new(software_config())).await??,
-    );
-    let pps = honest.capabilities().pixels_per_second.max(1);
-    let mut orchs = Vec::new();
-    for i in 0..cfg.orchestrators {
-        let cheating = cfg.cheat && i + 1 == cfg.orchestrators;
-        let key = derived_key(&format!("livepeer devnet orchestrator {i}"))?;
-        let address = key.address();
-        chain.set_balance(address, U256::exp10(20));
-        let stake = U256::exp10(19) * U256::from(i as u64 + 1);
-        deployer.transfer_stake_token(address, stake).await?;
-        let oc = Arc::new(client(&chain, &key.secret_bytes(), addrs).await?);
-        let remote: Arc<dyn Transcoder> = Arc::new(
+        progress.stage("funding the broadcaster");
+        let eth = Wei(U256::exp10(19));
+        bcast.fund_deposit_and_reserve(eth, eth).await?;
+
+        progress.stage("starting and registering the orchestrators");
+        let honest: Arc<dyn Transcoder> = Arc::new(
             tokio::task::spawn_blocking(|| SoftwareTranscoder::new(software_config())).await??,
         );
-        let (local, remote) = if cheating {
-            let l: Arc<dyn Transcoder> = Arc::new(DownscalingTranscoder::new(honest.clone()));
-            let r: Arc<dyn Transcoder> = Arc::new(DownscalingTranscoder::new(remote));
-            (l, r)
-        } else {
-            (honest.clone(), remote)
+        let pps = honest.capabilities().pixels_per_second.max(1);
+        let mut orchs = Vec::new();
+        for i in 0..cfg.orchestrators {
+            let cheating = cfg.cheat && i + 1 == cfg.orchestrators;
+            let key = derived_key(&format!("livepeer devnet orchestrator {i}"))?;
+            let address = key.address();
+            chain.set_balance(address, U256::exp10(20));
+            let stake = U256::exp10(19) * U256::from(i as u64 + 1);
+            deployer.transfer_stake_token(address, stake).await?;
+            let oc = Arc::new(client(&chain, &key.secret_bytes(), addrs).await?);
+            let remote: Arc<dyn Transcoder> = Arc::new(
+                tokio::task::spawn_blocking(|| SoftwareTranscoder::new(software_config()))
+                    .await??,
+            );
+            let (local, remote) = if cheating {
+                let l: Arc<dyn Transcoder> = Arc::new(DownscalingTranscoder::new(honest.clone()));
+                let r: Arc<dyn Transcoder> = Arc::new(DownscalingTranscoder::new(remote));
+                (l, r)
+            } else {
+                (honest.clone(), remote)
+            };
+            let mut rc = RecipientConfig::default();
+            rc.ticket_ev = Wei::from_u128(cfg.ticket_ev);
+            rc.redeem_gas = 250_000;
+            rc.tx_cost_multiplier = 4;
+            // Params expire well inside the tickets' on-chain validity (two 20-block rounds).
+            rc.params_validity_blocks = 8;
+            let mut qc = QueueConfig::default();
+            qc.profit_factor_pct = 150;
+            // The cheat undercuts: it does a quarter of the work.
+            let price = if cheating { cfg.price / 2 } else { cfg.price };
+            let spec = NodeSpec {
+                key: Arc::new(key.clone()),
+                price: PixelPrice::per_pixel(price.max(1)),
+                config: OrchestratorConfig::default(),
+                recipient: rc,
+                queue: qc,
+                store: RedbStore::open(state.join(format!("orchestrator-{i}.redb")))?,
+                local: vec![(local, pps)],
+                remote: vec![(
+                    remote,
+                    pps,
+                    Arc::new(derived_key(&format!("livepeer devnet transcoder {i}"))?),
+                )],
+            };
+            let node = Arc::new(OrchestratorNode::start(spec, oc.clone()).await?);
+            let uri = node.service_uri()?;
+            oc.join_as_orchestrator(&OrchestratorSetup {
+                stake,
+                reward_cut_ppm: 100_000,
+                fee_share_ppm: 500_000,
+                uri: &uri,
+                offers: &[ServiceOffer {
+                    id: ServiceId::cpu_transcoding(),
+                    verifier: addrs.trusted_verifier,
+                }],
+                regions: &[Region::global()],
+            })
+            .await?;
+            info!(address = %address.checksummed(), %uri, cheating, "orchestrator registered");
+            orchs.push(Orch {
+                node,
+                client: oc,
+                cheating,
+                stake_before: stake,
+            });
+        }
+        deployer.advance_round().await?;
+        for o in &orchs {
+            o.node.sync().await?;
+        }
+
+        progress.stage("connecting the broadcaster");
+        let funds = bcast.sender_info(bcast.account()).await?;
+        let funded_total = funds.deposit.0 + funds.reserve_remaining.0;
+        let bc = BroadcastConfig {
+            verification_rate: cfg.verification_rate,
+            state_dir: state.clone(),
+            max_attempts: cfg.orchestrators.max(2) + 1,
+            ..BroadcastConfig::default()
         };
-        let mut rc = RecipientConfig::default();
-        rc.ticket_ev = Wei::from_u128(cfg.ticket_ev);
-        rc.redeem_gas = 250_000;
-        rc.tx_cost_multiplier = 4;
-        // Params expire well inside the tickets' on-chain validity (two 20-block rounds).
-        rc.params_validity_blocks = 8;
-        let mut qc = QueueConfig::default();
-        qc.profit_factor_pct = 150;
-        // The cheat undercuts: it does a quarter of the work.
-        let price = if cheating { cfg.price / 2 } else { cfg.price };
-        let spec = NodeSpec {
-            key: Arc::new(key.clone()),
-            price: PixelPrice::per_pixel(price.max(1)),
-            config: OrchestratorConfig::default(),
-            recipient: rc,
-            queue: qc,
-            store: RedbStore::open(state.join(format!("orchestrator-{i}.redb")))?,
-            local: vec![(local, pps)],
-            remote: vec![(
-                remote,
-                pps,
-                Arc::new(derived_key(&format!("livepeer devnet transcoder {i}"))?),
-            )],
-        };
-        let node = Arc::new(OrchestratorNode::start(spec, oc.clone()).await?);
-        let uri = node.service_uri()?;
-        oc.join_as_orchestrator(&OrchestratorSetup {
-            stake,
-            reward_cut_ppm: 100_000,
-            fee_share_ppm: 500_000,
-            uri: &uri,
-            offers: &[ServiceOffer {
-                id: ServiceId::cpu_transcoding(),
-                verifier: addrs.trusted_verifier,
-            }],
-            regions: &[Region::global()],
-        })
+        let (b, mut fault_rx) = BroadcastNode::start(
+            bcast.clone(),
+            Arc::new(LocalSigner::from_bytes(&bcast_key)?),
+            &bc,
+            honest.clone(),
+        )
         .await?;
-        info!(address = %address.checksummed(), %uri, cheating, "orchestrator registered");
-        orchs.push(Orch {
+        let b = Arc::new(b);
+
+        // The trusted verifier: judges each challenge the broadcaster opens.
+        let node = Arc::new(VerifierNode::new(
+            deployer.clone(),
+            Arc::new(b.evidence.clone()),
+            b.checker.clone(),
+        ));
+        let reports: Arc<Mutex<Vec<FaultReport>>> = Arc::default();
+        let judge = {
+            let (b, node, reports, progress) =
+                (b.clone(), node.clone(), reports.clone(), progress.clone());
+            tokio::spawn(async move {
+                while let Some(r) = fault_rx.recv().await {
+                    progress.fault(&r);
+                    if let Ok(mut v) = reports.lock() {
+                        v.push(r.clone());
+                    }
+                    if let Err(e) =
+                        judge_open(&b.ledger, &node, &b.challenger, r.orchestrator).await
+                    {
+                        warn!("judging a challenge: {e:#}");
+                    }
+                }
+            })
+        };
+
+        // The chain moves on its own: a block per tick, rounds initialized, everyone told.
+        let clock = spawn_clock(
+            deployer.clone(),
+            b.clone(),
+            orchs.iter().map(|o| o.node.clone()).collect(),
+            cfg.block_time,
+        );
+
+        Ok(Devnet {
+            broadcaster: b,
+            ladder,
+            deployer,
+            bcast,
+            orchs,
             node,
-            client: oc,
-            cheating,
-            stake_before: stake,
-        });
-    }
-    deployer.advance_round().await?;
-    for o in &orchs {
-        o.node.sync().await?;
-    }
-
-    progress.stage("connecting the broadcaster");
-    let funds = bcast.sender_info(bcast.account()).await?;
-    let funded_total = funds.deposit.0 + funds.reserve_remaining.0;
-    let bc = BroadcastConfig {
-        verification_rate: cfg.verification_rate,
-        state_dir: state.clone(),
-        max_attempts: cfg.orchestrators.max(2) + 1,
-        ..BroadcastConfig::default()
-    };
-    let (b, mut fault_rx) = BroadcastNode::start(
-        bcast.clone(),
-        Arc::new(LocalSigner::from_bytes(&bcast_key)?),
-        &bc,
-        honest.clone(),
-    )
-    .await?;
-    let b = Arc::new(b);
-
-    // The trusted verifier: judges each challenge the broadcaster opens.
-    let node = Arc::new(VerifierNode::new(
-        deployer.clone(),
-        Arc::new(b.evidence.clone()),
-        b.checker.clone(),
-    ));
-    let reports: Arc<Mutex<Vec<FaultReport>>> = Arc::default();
-    let judge = {
-        let (b, node, reports, progress) =
-            (b.clone(), node.clone(), reports.clone(), progress.clone());
-        tokio::spawn(async move {
-            while let Some(r) = fault_rx.recv().await {
-                progress.fault(&r);
-                if let Ok(mut v) = reports.lock() {
-                    v.push(r.clone());
-                }
-                if let Err(e) = judge_open(&b.ledger, &node, &b.challenger, r.orchestrator).await {
-                    warn!("judging a challenge: {e:#}");
-                }
-            }
+            reports,
+            judge,
+            clock,
+            funded_total,
+            _chain: chain,
+            _scratch: scratch,
         })
-    };
-
-    // The chain moves on its own: a block per tick, rounds initialized, everyone told.
-    let clock = spawn_clock(
-        deployer.clone(),
-        b.clone(),
-        orchs.iter().map(|o| o.node.clone()).collect(),
-        cfg.block_time,
-    );
-
-    progress.stage("streaming");
-    let st = b.stream(&mut source, &ladder, &cfg.out, &*progress).await;
-    clock.abort();
-    let st = st?;
-    let mut summary = Summary {
-        renditions: ladder.profiles().len() as u64,
-        profiles: ladder.profiles().iter().map(|p| p.name.clone()).collect(),
-        segments_in: st.segments_in,
-        segments_out: st.segments_out,
-        segments_failed: st.segments_failed,
-        media_seconds: st.media.as_secs_f64(),
-        wall_seconds: st.wall.as_secs_f64(),
-        master_playlist: st.master.display().to_string(),
-        ..Summary::default()
-    };
-    summary.set_latencies(st.latencies.clone());
-    let per_orch = st.per_orchestrator;
-
-    progress.stage("redeeming winning tickets");
-    settle(&deployer, &orchs).await?;
-    // Every fault was heard; wait for their challenges to be judged.
-    judge.abort();
-    for o in &orchs {
-        judge_open(&b.ledger, &node, &b.challenger, o.node.address()).await?;
     }
 
-    progress.stage("reading the results off the chain");
-    let after = bcast.sender_info(bcast.account()).await?;
-    summary.wei_paid = (funded_total - (after.deposit.0 + after.reserve_remaining.0)).to_string();
-    summary.wei_expected = st.wei_expected.to_string();
-    summary.tickets_sent = b.tickets_sent();
-    let records = b.ledger.all()?;
-    summary.faults = reports.lock().map(|r| r.len() as u64).unwrap_or(0);
-    summary.challenges_won = records
-        .iter()
-        .filter(|r| r.status == FaultStatus::Decided(ChallengeState::Guilty))
-        .count() as u64;
-    for o in &orchs {
-        let address = o.node.address();
-        let won = o.node.winners.winners();
-        let mut redeemed = 0;
-        for w in &won {
-            if bcast.is_ticket_used(&w.ticket).await? {
-                redeemed += 1;
+    /// Stops the chain's clock, redeems every winner, waits for every challenge to be
+    /// judged, and reads the results off the chain.
+    pub async fn finish(self, st: StreamStats, progress: &dyn Progress) -> anyhow::Result<Summary> {
+        let Devnet {
+            broadcaster: b,
+            ladder,
+            deployer,
+            bcast,
+            orchs,
+            node,
+            reports,
+            judge,
+            clock,
+            funded_total,
+            ..
+        } = self;
+        clock.abort();
+        let mut summary = Summary {
+            renditions: ladder.profiles().len() as u64,
+            profiles: ladder.profiles().iter().map(|p| p.name.clone()).collect(),
+            segments_in: st.segments_in,
+            segments_out: st.segments_out,
+            segments_failed: st.segments_failed,
+            media_seconds: st.media.as_secs_f64(),
+            wall_seconds: st.wall.as_secs_f64(),
+            master_playlist: st.master.display().to_string(),
+            ..Summary::default()
+        };
+        summary.set_latencies(st.latencies.clone());
+        let per_orch = st.per_orchestrator;
+
+        progress.stage("redeeming winning tickets");
+        settle(&deployer, &orchs).await?;
+        // Every fault was heard; wait for their challenges to be judged.
+        judge.abort();
+        for o in &orchs {
+            judge_open(&b.ledger, &node, &b.challenger, o.node.address()).await?;
+        }
+
+        progress.stage("reading the results off the chain");
+        let after = bcast.sender_info(bcast.account()).await?;
+        summary.wei_paid =
+            (funded_total - (after.deposit.0 + after.reserve_remaining.0)).to_string();
+        summary.wei_expected = st.wei_expected.to_string();
+        summary.tickets_sent = b.tickets_sent();
+        let records = b.ledger.all()?;
+        summary.faults = reports.lock().map(|r| r.len() as u64).unwrap_or(0);
+        summary.challenges_won = records
+            .iter()
+            .filter(|r| r.status == FaultStatus::Decided(ChallengeState::Guilty))
+            .count() as u64;
+        for o in &orchs {
+            let address = o.node.address();
+            let won = o.node.winners.winners();
+            let mut redeemed = 0;
+            for w in &won {
+                if bcast.is_ticket_used(&w.ticket).await? {
+                    redeemed += 1;
+                }
             }
+            let stake_after = bcast.stake_of(address).await?;
+            let slashed = stake_after < o.stake_before;
+            if slashed {
+                summary.slashed.push(address.checksummed().to_string());
+            }
+            summary.tickets_won += won.len() as u64;
+            summary.tickets_redeemed += redeemed;
+            summary.orchestrators.push(OrchestratorSummary {
+                address: address.checksummed().to_string(),
+                cheating: o.cheating,
+                segments: per_orch.get(&address).copied().unwrap_or(0),
+                tickets_won: won.len() as u64,
+                tickets_redeemed: redeemed,
+                faults: records
+                    .iter()
+                    .filter(|r| r.report.orchestrator == address)
+                    .count() as u64,
+                slashed,
+                stake_before: o.stake_before.to_string(),
+                stake_after: stake_after.to_string(),
+            });
+            o.node.close();
+            let _ = &o.client;
         }
-        let stake_after = bcast.stake_of(address).await?;
-        let slashed = stake_after < o.stake_before;
-        if slashed {
-            summary.slashed.push(address.checksummed().to_string());
-        }
-        summary.tickets_won += won.len() as u64;
-        summary.tickets_redeemed += redeemed;
-        summary.orchestrators.push(OrchestratorSummary {
-            address: address.checksummed().to_string(),
-            cheating: o.cheating,
-            segments: per_orch.get(&address).copied().unwrap_or(0),
-            tickets_won: won.len() as u64,
-            tickets_redeemed: redeemed,
-            faults: records
-                .iter()
-                .filter(|r| r.report.orchestrator == address)
-                .count() as u64,
-            slashed,
-            stake_before: o.stake_before.to_string(),
-            stake_after: stake_after.to_string(),
-        });
-        o.node.close();
-        let _ = &o.client;
+        Ok(summary)
     }
-    Ok(summary)
 }
 
 fn software_config() -> SoftwareConfig {
