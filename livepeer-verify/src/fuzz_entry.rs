@@ -6,7 +6,8 @@ use crate::bitstream::{elementary_stream, inspect};
 use crate::evidence::EvidenceManifest;
 
 /// Runs every parser of outside bytes in this crate on `data`: the bitstream inspector under
-/// each container, the elementary-stream extractor, and the evidence manifest. Each must
+/// each container, the elementary-stream extractor, the OpenH264 decoder adapter (feature
+/// `openh264`, small pictures and a few frames only), and the evidence manifest. Each must
 /// return, never panic; what parses must be self-consistent.
 pub fn parse_bitstream(data: &[u8]) {
     for c in [Container::MpegTs, Container::AnnexB, Container::Ivf] {
@@ -17,6 +18,16 @@ pub fn parse_bitstream(data: &[u8]) {
             let _ = info.bitrate_bps();
         }
         let _ = elementary_stream(data, c);
+        #[cfg(feature = "openh264")]
+        {
+            use crate::decode::FrameDecoder;
+            let mut limits = livepeer_transcode::InputLimits::default();
+            limits.max_pixels = 640 * 480;
+            let decoder = crate::openh264::OpenH264Decoder::with_limits(limits);
+            if let Ok(pictures) = decoder.decode(data, c, Some(4)) {
+                assert!(pictures.len() <= 4 && pictures.iter().all(|p| p.is_consistent()));
+            }
+        }
     }
     let _ = EvidenceManifest::from_bytes(data);
 }

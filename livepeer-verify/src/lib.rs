@@ -21,6 +21,9 @@ pub mod fuzz_entry;
 pub mod ledger;
 pub mod metrics;
 pub mod node;
+#[cfg(feature = "openh264")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openh264")))]
+pub mod openh264;
 pub mod reencode;
 pub mod sampler;
 pub mod verifier;

@@ -8,8 +8,8 @@
 
 mod av1;
 mod bits;
-mod h264;
-mod ts;
+pub(crate) mod h264;
+pub(crate) mod ts;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -14,3 +14,5 @@ mod corpus_tamper;
 mod flow;
 mod media;
 mod metrics;
+mod openh264;
+mod reencode;

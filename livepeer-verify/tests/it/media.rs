@@ -351,3 +351,66 @@ impl livepeer_verify::FrameDecoder for FfmpegDecoder {
             .collect())
     }
 }
+
+/// The software transcoder of livepeer-transcode, started once per test process.
+pub(crate) fn software() -> &'static livepeer_transcode::SoftwareTranscoder {
+    static T: OnceLock<livepeer_transcode::SoftwareTranscoder> = OnceLock::new();
+    T.get_or_init(|| {
+        livepeer_transcode::SoftwareTranscoder::new(livepeer_transcode::SoftwareConfig::default())
+            .unwrap()
+    })
+}
+
+/// Renditions with their pixel counts.
+type Renditions = Vec<(Vec<u8>, u64)>;
+
+/// The renditions livepeer-transcode's software backend makes of `src` (MPEG-TS) for
+/// `ladder`, with their pixel counts; cached per process.
+pub(crate) fn transcode(src: &[u8], ladder: &Ladder) -> Renditions {
+    static CACHE: OnceLock<Mutex<HashMap<String, Renditions>>> = OnceLock::new();
+    let key = format!("{} {:?}", blake3::hash(src).to_hex(), ladder.ids());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().unwrap().get(&key) {
+        return v.clone();
+    }
+    let out = software()
+        .transcode_blocking(livepeer_core::transcode::TranscodeJob {
+            stream_id: StreamId::from_name("verify-tests"),
+            segment: Segment {
+                seq: 1,
+                duration: std::time::Duration::from_secs(2),
+                data: Bytes::from(src.to_vec()),
+                container: Container::MpegTs,
+                codec: VideoCodec::H264,
+            },
+            ladder: ladder.clone(),
+        })
+        .unwrap();
+    let v: Vec<_> = out
+        .renditions
+        .into_iter()
+        .map(|r| (r.data.to_vec(), r.pixels.0))
+        .collect();
+    cache.lock().unwrap().insert(key, v.clone());
+    v
+}
+
+/// The decoders a production verifier of this corpus would run: the transcoder's OpenH264
+/// for H.264, and FFmpeg's for AV1 (no AV1 decoder ships in the workspace).
+#[derive(Debug)]
+pub(crate) struct ProductionDecoder;
+
+impl livepeer_verify::FrameDecoder for ProductionDecoder {
+    fn decode(
+        &self,
+        data: &[u8],
+        container: Container,
+        max_frames: Option<usize>,
+    ) -> Result<Vec<livepeer_verify::Picture>, livepeer_verify::DecodeError> {
+        match container {
+            Container::Ivf => FfmpegDecoder.decode(data, container, max_frames),
+            _ => livepeer_verify::openh264::OpenH264Decoder::new()
+                .decode(data, container, max_frames),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The transcoder's own decoder and scaler as verification seams (feature `openh264`, on by
+//! default): [`OpenH264Decoder`] decodes H.264 with livepeer-transcode's OpenH264 decoder and
+//! [`SoftwareScaler`] scales with its bilinear scaler, so the reference picture of a
+//! perceptual check is, bit for bit, the one livepeer-transcode's software backend encoded.
+//!
+//! OpenH264 and libavcodec are not bit-exact on streams with B-frames, so a verifier that
+//! checks OpenH264 transcoders must decode with OpenH264 too.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use livepeer_core::transcode::TranscodeError;
+use livepeer_core::{Container, Segment, VideoCodec};
+use livepeer_transcode::{Frame, H264Decoder, InputLimits, Output, Scaler, VideoDecoder};
+
+use crate::bitstream::h264::{nal_type, nal_unit_type, split_annexb};
+use crate::bitstream::ts;
+use crate::decode::{DecodeError, FrameDecoder, PictureScaler};
+use crate::metrics::Picture;
+
+/// NAL unit types that open a new access unit after a slice (§7.4.1.2.3).
+const AUD: u8 = 9;
+const SEI: u8 = 6;
+
+/// Decodes H.264 in MPEG-TS, Annex-B or MP4 with livepeer-transcode's OpenH264 decoder.
+///
+/// Access units before the first IDR are skipped, as the transcoder skips them. With
+/// `max_frames`, decoding stops as soon as that many pictures are out, so the key frame
+/// check costs one picture per rendition. AV1 (IVF) and other codecs are
+/// [`DecodeError::Unsupported`], which the checker treats as "not checked here".
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenH264Decoder {
+    limits: InputLimits,
+}
+
+impl OpenH264Decoder {
+    /// A decoder with livepeer-transcode's default input limits (16×16 to 4096×2304).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A decoder that refuses pictures outside `limits` before allocating them.
+    pub fn with_limits(limits: InputLimits) -> Self {
+        OpenH264Decoder { limits }
+    }
+
+    /// The input limits.
+    pub fn limits(&self) -> InputLimits {
+        self.limits
+    }
+}
+
+/// Maps the transcoder's errors onto the verifier's: bad bytes are the producer's fault.
+fn decode_error(e: TranscodeError) -> DecodeError {
+    match e {
+        TranscodeError::Unsupported(m) => DecodeError::Unsupported(m),
+        TranscodeError::Busy | TranscodeError::Backend(_) => DecodeError::Backend(e.to_string()),
+        other => DecodeError::Invalid(other.to_string()),
+    }
+}
+
+fn picture(f: Frame) -> Picture {
+    Picture {
+        width: f.width,
+        height: f.height,
+        y: f.y,
+        u: f.u,
+        v: f.v,
+    }
+}
+
+/// Splits an Annex-B stream into access units the way livepeer-transcode does: a new unit
+/// starts at an AUD, SPS, PPS or SEI after a slice, or at a slice with `first_mb_in_slice`
+/// zero after a slice.
+fn annexb_access_units(data: &[u8]) -> Result<Vec<Vec<u8>>, DecodeError> {
+    let (mut aus, mut cur, mut has_slice) = (Vec::new(), Vec::new(), false);
+    for unit in split_annexb(data) {
+        let t = nal_unit_type(unit).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        let is_slice = t == nal_type::SLICE || t == nal_type::IDR;
+        // first_mb_in_slice is ue(v) first in the slice header: a leading 1 bit means zero.
+        let first_mb_zero = is_slice && unit.get(1).is_some_and(|b| b & 0x80 != 0);
+        if has_slice && (matches!(t, AUD | nal_type::SPS | nal_type::PPS | SEI) || first_mb_zero) {
+            aus.push(std::mem::take(&mut cur));
+            has_slice = false;
+        }
+        cur.extend_from_slice(&[0, 0, 0, 1]);
+        cur.extend_from_slice(unit);
+        has_slice |= is_slice;
+    }
+    if has_slice {
+        aus.push(cur);
+    }
+    Ok(aus)
+}
+
+fn has_idr(au: &[u8]) -> bool {
+    split_annexb(au).any(|u| nal_unit_type(u) == Ok(nal_type::IDR))
+}
+
+impl OpenH264Decoder {
+    fn decode_access_units(
+        &self,
+        aus: Vec<Vec<u8>>,
+        max_frames: Option<usize>,
+    ) -> Result<Vec<Picture>, DecodeError> {
+        let want = max_frames.unwrap_or(usize::MAX);
+        let first = aus
+            .iter()
+            .position(|au| has_idr(au))
+            .ok_or_else(|| DecodeError::Invalid("no IDR access unit".into()))?;
+        let mut dec = H264Decoder::new(self.limits).map_err(decode_error)?;
+        let mut out = Vec::new();
+        let drain = |dec: &mut H264Decoder, out: &mut Vec<Picture>| -> Result<(), DecodeError> {
+            while out.len() < want {
+                match dec.receive_frame().map_err(decode_error)? {
+                    Output::Ready(f) => out.push(picture(f)),
+                    _ => break,
+                }
+            }
+            Ok(())
+        };
+        for (i, au) in aus.iter().enumerate().skip(first) {
+            dec.send_packet(au, i as i64).map_err(decode_error)?;
+            drain(&mut dec, &mut out)?;
+            if out.len() >= want {
+                return Ok(out);
+            }
+        }
+        dec.flush().map_err(decode_error)?;
+        drain(&mut dec, &mut out)?;
+        Ok(out)
+    }
+}
+
+impl FrameDecoder for OpenH264Decoder {
+    fn decode(
+        &self,
+        data: &[u8],
+        container: Container,
+        max_frames: Option<usize>,
+    ) -> Result<Vec<Picture>, DecodeError> {
+        let aus = match container {
+            Container::MpegTs => {
+                let vs = ts::demux_video(data).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+                if vs.stream_type != ts::STREAM_TYPE_H264 {
+                    return Err(DecodeError::Unsupported(format!(
+                        "transport stream type {:#04x}",
+                        vs.stream_type
+                    )));
+                }
+                vs.pes.into_iter().map(|p| p.payload).collect()
+            }
+            Container::AnnexB => annexb_access_units(data)?,
+            Container::Mp4 => {
+                // MP4 is demuxed by the transcoder itself; the whole segment is decoded.
+                let segment = Segment {
+                    seq: 0,
+                    duration: Duration::from_secs(2),
+                    data: Bytes::copy_from_slice(data),
+                    container,
+                    codec: VideoCodec::H264,
+                };
+                let mut frames = livepeer_transcode::decode_segment(&segment, self.limits)
+                    .map_err(decode_error)?;
+                frames.truncate(max_frames.unwrap_or(usize::MAX));
+                return Ok(frames.into_iter().map(picture).collect());
+            }
+            other => {
+                return Err(DecodeError::Unsupported(format!(
+                    "OpenH264 decodes H.264, not {other}"
+                )));
+            }
+        };
+        self.decode_access_units(aus, max_frames)
+    }
+}
+
+/// Scales with livepeer-transcode's bilinear scaler (`fast_image_resize`, plane by plane):
+/// the reference a software-transcoded rendition was encoded from, exactly.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SoftwareScaler;
+
+impl PictureScaler for SoftwareScaler {
+    fn scale(&self, p: &Picture, width: u32, height: u32) -> Result<Picture, DecodeError> {
+        if !p.is_consistent()
+            || width == 0
+            || height == 0
+            || !width.is_multiple_of(2)
+            || !height.is_multiple_of(2)
+        {
+            return Err(DecodeError::Invalid(
+                "inconsistent picture or odd size".into(),
+            ));
+        }
+        let w = p.width as usize;
+        let src = Frame::from_strided(p.width, p.height, 0, [&p.y, &p.u, &p.v], [w, w / 2, w / 2])
+            .ok_or_else(|| DecodeError::Invalid("planes shorter than the picture".into()))?;
+        // A resizer per call: its buffers are small next to a picture, and `&self` stays
+        // free of locks so checks of several renditions can run side by side.
+        let scaled = Scaler::new()
+            .scale(&src, width, height)
+            .map_err(|e| DecodeError::Backend(e.to_string()))?;
+        Ok(picture(scaled))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_a_typed_error() {
+        let d = OpenH264Decoder::new();
+        for c in [Container::MpegTs, Container::AnnexB, Container::Mp4] {
+            for data in [
+                &b""[..],
+                &[0u8; 400][..],
+                &[0x47u8; 188 * 3][..],
+                b"\0\0\x01\x65junk",
+            ] {
+                assert!(d.decode(data, c, None).is_err(), "{c:?} {data:?}");
+            }
+        }
+        assert!(matches!(
+            d.decode(b"DKIF", Container::Ivf, None),
+            Err(DecodeError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn scaler_keeps_flat_pictures_and_checks_sizes() {
+        let p = Picture::filled(64, 48, 100, 50, 200);
+        let s = SoftwareScaler.scale(&p, 32, 18).unwrap();
+        assert_eq!((s.width, s.height), (32, 18));
+        assert!(s.y.iter().all(|&v| v == 100) && s.u.iter().all(|&v| v == 50));
+        assert!(SoftwareScaler.scale(&p, 31, 18).is_err());
+        let mut bad = p.clone();
+        bad.y.pop();
+        assert!(SoftwareScaler.scale(&bad, 32, 18).is_err());
+    }
+
+    #[test]
+    fn annexb_splits_like_the_transcoder() {
+        // SPS, PPS, IDR slice (first_mb 0), slice (first_mb 0): two access units.
+        let es = [
+            &[0, 0, 0, 1, 0x67, 0x42][..],
+            &[0, 0, 0, 1, 0x68, 0xce],
+            &[0, 0, 0, 1, 0x65, 0x88, 0x80],
+            &[0, 0, 0, 1, 0x41, 0x9a, 0x00],
+        ]
+        .concat();
+        let aus = annexb_access_units(&es).unwrap();
+        assert_eq!(aus.len(), 2);
+        assert!(has_idr(&aus[0]) && !has_idr(&aus[1]));
+    }
+}

@@ -1,0 +1,60 @@
+//! The re-encode check against livepeer-transcode's deterministic software transcoder: an
+//! honest rendition re-encodes bit for bit; a tampered one is a `ReencodeMismatch`.
+
+use std::sync::Arc;
+
+use livepeer_core::verify::FaultKind;
+use livepeer_core::{Ladder, VideoProfile};
+use livepeer_transcode::testsrc::synthetic_segment;
+use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
+use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::{CheckJob, Checker, VerifyConfig};
+
+use crate::media::{request, transcode};
+
+fn checker() -> Checker {
+    let reencoder = SoftwareTranscoder::new(SoftwareConfig::default()).unwrap();
+    Checker::new(VerifyConfig::default())
+        .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+        .with_reencoder(Arc::new(reencoder))
+}
+
+#[tokio::test]
+async fn software_renditions_reencode_bit_for_bit_and_tampers_do_not() {
+    let src = synthetic_segment(640, 360, 60, 2).unwrap().data.to_vec();
+    let ladder: Ladder = "240p,360p".parse().unwrap();
+    let (data, pixels): (Vec<_>, Vec<_>) = transcode(&src, &ladder).into_iter().unzip();
+    let checker = checker();
+    let check = |renditions: Vec<Vec<u8>>| {
+        let req = request(&src, &ladder, &renditions, &pixels, 1);
+        let job = Arc::new(CheckJob::from_request(&req));
+        let checker = checker.clone();
+        async move { checker.run(job, true).await.unwrap().finding }
+    };
+    assert_eq!(check(data.clone()).await, None, "honest rendition flagged");
+
+    // The 360p rung encoded at 130% of its bitrate: within the bitrate bounds and close to
+    // the source, so only the re-encode tells it apart.
+    let mut richer: VideoProfile = ladder.profiles()[1].clone();
+    richer.bitrate_bps = richer.bitrate_bps * 13 / 10;
+    let other = transcode(&src, &Ladder::new(vec![richer]).unwrap());
+    let tampered = vec![data[0].clone(), other[0].0.clone()];
+    let finding = check(tampered).await.expect("tampered rendition passed");
+    assert_eq!(finding.kind, FaultKind::ReencodeMismatch, "{finding:?}");
+    assert_eq!(finding.rendition, Some(1));
+
+    // The 240p rung of another segment's pictures at the same settings: caught before the
+    // re-encode, by the perceptual check.
+    let elsewhere = synthetic_segment(640, 360, 60, 7).unwrap().data.to_vec();
+    let swapped = transcode(&elsewhere, &ladder);
+    let finding = check(vec![swapped[0].0.clone(), data[1].clone()])
+        .await
+        .expect("foreign rendition passed");
+    assert!(
+        matches!(
+            finding.kind,
+            FaultKind::PerceptualMismatch | FaultKind::ReencodeMismatch
+        ),
+        "{finding:?}"
+    );
+}
