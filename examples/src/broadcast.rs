@@ -28,6 +28,7 @@ use livepeer_pm::{Sender, SenderConfig};
 use livepeer_transcode::hls::HlsWriter;
 use livepeer_transcode::input::InputStream;
 use livepeer_transcode::testsrc::synthetic_segment;
+use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
 use livepeer_verify::{
     Challenger, Checker, EvidenceStore, FaultLedger, Sampler, Verifier, VerifyConfig,
 };
@@ -272,7 +273,11 @@ impl<C: BroadcastChain> BroadcastNode<C> {
         let evidence = EvidenceStore::new(store);
         let mut vc = VerifyConfig::default();
         vc.verification_rate = cfg.verification_rate;
-        let checker = Checker::new(vc).with_reencoder(reencoder);
+        // Decoded with the transcoders' own decoder: key frames on every segment, every
+        // picture on the sampled ones, and a bit-exact re-encode of those.
+        let checker = Checker::new(vc)
+            .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+            .with_reencoder(reencoder);
         let challenger = Challenger::new(
             chain.clone(),
             evidence.clone(),

@@ -14,8 +14,8 @@ pub struct InvalidConfig(pub String);
 /// Perceptual thresholds: a sampled rendition fails when any compared frame falls below one.
 ///
 /// The defaults are the values calibrated on the first half of the tamper corpus (honest
-/// OpenH264, x264 and rav1e renditions at 240p; minima over every frame: SSIM 0.9793, tile
-/// SSIM 0.8813, PSNR 38.07 to 38.21 dB from run to run) less margins of 0.05, 0.15 and 4 dB,
+/// OpenH264, x264 and rav1e renditions at 240p and OpenH264 at 360p; minima over every
+/// frame: SSIM 0.9613, tile SSIM 0.7946, PSNR 33.82 dB) less margins of 0.05, 0.15 and 4 dB,
 /// rounded. The corpus test recomputes them, checks these equal them, and measures them on
 /// the other half (see the crate README).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,9 +35,9 @@ pub struct PerceptualThresholds {
 impl Default for PerceptualThresholds {
     fn default() -> Self {
         PerceptualThresholds {
-            min_frame_ssim: 0.929,
-            min_tile_ssim: 0.731,
-            min_psnr_db: 34.1,
+            min_frame_ssim: 0.911,
+            min_tile_ssim: 0.645,
+            min_psnr_db: 29.8,
             grid: 6,
         }
     }
@@ -69,7 +69,7 @@ impl Default for VerifyConfig {
     fn default() -> Self {
         VerifyConfig {
             verification_rate: 10,
-            min_bitrate_ratio: 0.50,
+            min_bitrate_ratio: 0.10,
             max_bitrate_ratio: 1.60,
             frame_rate_tolerance: 0.01,
             duration_tolerance: Duration::from_millis(20),

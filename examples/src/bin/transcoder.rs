@@ -66,6 +66,10 @@ struct Local {
     /// Target segment duration when cutting the input, in seconds.
     #[arg(long, env = "LIVEPEER_SEGMENT_SECONDS", default_value_t = 2.0)]
     segment_seconds: f64,
+    /// Also keep the cut source segments, as `source/<seq>.ts` under --out (to check a
+    /// rendition against its source with `verifier check`).
+    #[arg(long)]
+    keep_source: bool,
     /// Also write the per-segment figures and totals as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -179,6 +183,11 @@ async fn local(a: Local) -> anyhow::Result<()> {
             .with_context(|| format!("segment {}", seg.seq))?;
         let latency = started.elapsed();
         hls.write_segment(seg.seq, &out.renditions)?;
+        if a.keep_source {
+            let dir = a.out.join("source");
+            std::fs::create_dir_all(&dir)?;
+            write_atomic(&dir.join(format!("{}.ts", seg.seq)), &seg.data)?;
+        }
         let media = seg.duration.as_secs_f64();
         let line = SegmentLine {
             seq: seg.seq,

@@ -84,8 +84,8 @@ async fn cheap_tampers_are_caught_by_kind() {
             FaultKind::WrongResolution,
         ),
         (
-            "a third of the bitrate",
-            x264(&src, 426, 240, 130, None),
+            "a thirtieth of the bitrate",
+            x264(&src, 426, 240, 12, None),
             PIX,
             FaultKind::BitrateOutOfBounds,
         ),

@@ -19,7 +19,7 @@ use crate::media::{
 };
 
 /// Contents used to calibrate, then contents used to measure.
-const CALIBRATE: &[&str] = &["testsrc2", "mandelbrot"];
+const CALIBRATE: &[&str] = &["testsrc2", "mandelbrot", "testsrc2+bframes"];
 const MEASURE: &[&str] = &["testsrc", "smptehdbars,hue=H=2*PI*t"];
 
 struct Sample {
@@ -37,6 +37,40 @@ const H: u32 = 240;
 const PIX: u64 = (W * H) as u64 * 60;
 
 fn lavfi(content: &str) -> Vec<u8> {
+    // Live input as encoders send it: High profile with B-frames at a moderate quality.
+    let (base, filters) = content.split_once(',').unwrap_or((content, ""));
+    if let Some(c) = base.strip_suffix("+bframes") {
+        let graph = if filters.is_empty() {
+            format!("{c}=size=640x360:rate=30")
+        } else {
+            format!("{c}=size=640x360:rate=30,{filters}")
+        };
+        return crate::media::ffmpeg(
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                &graph,
+                "-t",
+                "2",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:v",
+                "libx264",
+                "-profile:v",
+                "high",
+                "-bf",
+                "2",
+                "-g",
+                "30",
+                "-crf",
+                "23",
+                "-f",
+                "mpegts",
+            ],
+            "ts",
+        );
+    }
     // A content may carry extra filters after a comma.
     match content.split_once(',') {
         Some((c, f)) => crate::media::ffmpeg(
@@ -79,7 +113,9 @@ fn samples(content: &str, other: &[u8]) -> (Vec<u8>, Vec<Sample>) {
     let s = |name: &str, honest, ladder: &Ladder, data, pixels| Sample {
         name: name.to_owned(),
         honest,
-        informational: name.contains("40%"),
+        // Below the strengths the floors are stated for: a 0.6% overlay, and a bitrate
+        // undershoot alone (honest OpenH264 undershoots to 27% on simple content).
+        informational: name.contains("% of target") || name.contains("24x24"),
         ladder: ladder.clone(),
         data,
         pixels,
@@ -88,8 +124,19 @@ fn samples(content: &str, other: &[u8]) -> (Vec<u8>, Vec<Sample>) {
     let soft = |src: &[u8], ladder: &Ladder| transcode(src, ladder).swap_remove(0);
     let (openh264, openh264_px) = soft(&src, &h264);
     let (soft_av1, soft_av1_px) = soft(&src, &av1);
+    // The rung at the source's own size: the encoder keeps every detail of the source at a
+    // bitrate that cannot, which is where honest tile scores are lowest.
+    let full: Ladder = "360p".parse().unwrap();
+    let (openh264_360, openh264_360_px) = soft(&src, &full);
     let mut v = vec![
         s("honest openh264", true, &h264, openh264, openh264_px),
+        s(
+            "honest openh264 360p",
+            true,
+            &full,
+            openh264_360,
+            openh264_360_px,
+        ),
         s(
             "honest rav1e (livepeer-transcode)",
             true,

@@ -122,10 +122,10 @@ async fn a_proven_fault_slashes_and_pays_the_broadcaster() {
     .build()
     .unwrap();
 
-    // An orchestrator returns a 240p rendition at a third of the promised bitrate.
+    // An orchestrator returns a 240p rendition at a thirtieth of the promised bitrate.
     let src = source("testsrc2");
     let ladder: Ladder = "240p".parse().unwrap();
-    let cheap = x264(&src, 426, 240, 130, None);
+    let cheap = x264(&src, 426, 240, 12, None);
     let req = request_with(
         &src,
         &ladder,
