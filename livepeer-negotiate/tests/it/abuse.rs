@@ -297,3 +297,41 @@ async fn identities_and_connection_limits_are_enforced() {
     assert!(b2.connection(&entry).await.is_err());
     assert_eq!(o.orch.connections(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_behind_a_failed_binding_is_dropped() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    let o = orchestrator(Spec::new(47, 1), &registry).await;
+    let liar = Arc::new(TestRegistry::new());
+    liar.register(TestRegistry::entry(
+        key(48).address(),
+        o.orch.service_uri().unwrap(),
+        1,
+    ));
+    let (b, _) = broadcaster(liar, fast_config(Duration::from_secs(1)));
+    let e = b.discover().await.unwrap().pop().unwrap();
+    let req = b
+        .job_request(StreamId::from_name("liar"), &ladder())
+        .unwrap();
+    // The request rides behind the binding on the fresh connection and the orchestrator (a
+    // real one, registered under another address) answers it; the answer is dropped
+    // because the binding fails, and the connection is not kept.
+    for _ in 0..2 {
+        match b.quote(&e, &req).await {
+            Err(NegotiateError::Identity(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // The honest registry entry still works, on a fresh connection and on the kept one.
+    let (b, _) = broadcaster(registry, fast_config(Duration::from_secs(1)));
+    let e = b.discover().await.unwrap().pop().unwrap();
+    let (q, _) = b.quote(&e, &req_for(&b)).await.unwrap();
+    assert_eq!(q.orchestrator, o.orch.address());
+    b.quote(&e, &req_for(&b)).await.unwrap();
+}
+
+fn req_for(b: &livepeer_negotiate::Broadcaster) -> livepeer_negotiate::proto::SignedJobRequest {
+    b.job_request(StreamId::from_name("honest"), &ladder())
+        .unwrap()
+}
