@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use super::NegotiateError;
 pub use super::session::{SegmentResult, StreamSession};
-use super::wire::{bind_client_then, read_assembled, write_msg};
+use super::wire::{bind_client_then, open_stream, read_assembled, write_msg};
 use crate::payment::PaymentSource;
 use crate::proto::{
     ALPN, DefaultPolicy, JobRequest, Message, MessageType, Quote, ReadLimits, Role,
@@ -245,7 +245,7 @@ impl Broadcaster {
         let conn = tokio::time::timeout(self.inner.config.quote_timeout, connecting)
             .await
             .map_err(|_| NegotiateError::Transport("connect timed out".into()))?
-            .map_err(NegotiateError::transport)?;
+            .map_err(NegotiateError::connect)?;
         let out = bind_client_then(
             &conn,
             &*self.inner.signer,
@@ -336,7 +336,7 @@ impl Broadcaster {
         let t0 = Instant::now();
         let limits = self.inner.config.read_limits.clone();
         let ask = |conn: quinn::Connection| async move {
-            let (mut send, mut recv) = conn.open_bi().await.map_err(NegotiateError::transport)?;
+            let (mut send, mut recv) = open_stream(&conn, limits.idle).await?;
             write_msg(&mut send, &Message::JobRequest(request.clone())).await?;
             let _ = send.finish();
             let a = read_assembled(&mut recv, &[MessageType::Quote], limits).await?;
@@ -389,7 +389,7 @@ impl Broadcaster {
         request: &SignedJobRequest,
     ) -> Result<mpsc::Receiver<Quote>, NegotiateError> {
         let conn = self.connection(entry).await?;
-        let (mut send, mut recv) = conn.open_bi().await.map_err(NegotiateError::transport)?;
+        let (mut send, mut recv) = open_stream(&conn, self.inner.config.read_limits.idle).await?;
         write_msg(
             &mut send,
             &Message::Subscribe(Subscribe {

@@ -1,17 +1,30 @@
 //! Reading and writing framed messages on quinn streams, and the binding handshake.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use livepeer_core::{Address, Signer};
 use tokio::time::sleep_until;
 
 use super::NegotiateError;
+use super::error::Limit;
 use crate::proto::identity::{EXPORTER_LABEL, EXPORTER_LEN};
 use crate::proto::{
     Assembled, Message, MessageType, ReadEvent, ReadLimits, Role, StreamReader, WireError,
     chunk_frames, sign_binding, verify_binding,
 };
+
+/// Opens a stream on `conn`, waiting at most `wait` for the peer's stream credit: a peer
+/// whose concurrent-stream limit stays full gives [`Limit::Streams`].
+pub(crate) async fn open_stream(
+    conn: &quinn::Connection,
+    wait: Duration,
+) -> Result<(quinn::SendStream, quinn::RecvStream), NegotiateError> {
+    match tokio::time::timeout(wait, conn.open_bi()).await {
+        Ok(r) => r.map_err(NegotiateError::transport),
+        Err(_) => Err(NegotiateError::AtCapacity(Limit::Streams)),
+    }
+}
 
 /// Writes one message.
 pub(crate) async fn write_msg(

@@ -11,7 +11,7 @@ use livepeer_negotiate::payment::{TicketBatch, TicketSig};
 use livepeer_negotiate::proto::{
     ErrorCode, FrameDecoder, Message, ReadLimits, SegmentHeader, chunk_frames,
 };
-use livepeer_negotiate::quinn::tls;
+use livepeer_negotiate::quinn::{Limit, tls};
 use livepeer_negotiate::test_utils::{TestRegistry, TestTranscoder};
 use livepeer_negotiate::{NegotiateError, OrchestratorConfig, TranscoderNode};
 use livepeer_pm::{Sender, SenderConfig};
@@ -117,7 +117,11 @@ async fn stream_limit_holds_until_stalled_streams_time_out() {
     let mut spec = Spec::new(42, 1);
     spec.config = limits();
     let _o = orchestrator(spec, &registry).await;
-    let (b, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(1)));
+    // A broadcaster that waits at most 100 ms for a stream (less than the orchestrator's
+    // 300 ms idle deadline).
+    let mut impatient = fast_config(Duration::from_secs(1));
+    impatient.read_limits = ReadLimits::new(Duration::from_millis(100), Duration::from_secs(1));
+    let (b, _) = broadcaster(registry.clone(), impatient);
     let entry = b.discover().await.unwrap().pop().unwrap();
     let conn = b.connection(&entry).await.unwrap();
     let mut held = Vec::new();
@@ -126,9 +130,16 @@ async fn stream_limit_holds_until_stalled_streams_time_out() {
         s.write_all(&[0x02]).await.unwrap();
         held.push((s, r));
     }
-    // A third stream must wait for credit.
+    // A third stream must wait for credit, and a request that finds none in time gets a
+    // typed capacity error, not a transport one.
     let third = tokio::time::timeout(Duration::from_millis(150), conn.open_bi()).await;
     assert!(third.is_err(), "a third concurrent stream was allowed");
+    let req = b.job_request(StreamId::from_name("s"), &ladder()).unwrap();
+    match b.quote(&entry, &req).await {
+        Err(e @ NegotiateError::AtCapacity(Limit::Streams)) => assert!(e.is_at_capacity()),
+        other => panic!("{other:?}"),
+    }
+    assert!(conn.close_reason().is_none(), "the connection lives on");
     // The stalled streams hit the idle deadline, get an error, and free their slots.
     for (_, r) in held.iter_mut() {
         let data = r.read_to_end(1 << 16).await.unwrap();
@@ -137,7 +148,6 @@ async fn stream_limit_holds_until_stalled_streams_time_out() {
         assert_eq!(code(&d.poll_frame().unwrap().unwrap()), ErrorCode::Timeout);
     }
     drop(held);
-    let req = b.job_request(StreamId::from_name("s"), &ladder()).unwrap();
     tokio::time::timeout(Duration::from_secs(3), b.quote(&entry, &req))
         .await
         .expect("a slot frees up")
@@ -294,7 +304,10 @@ async fn identities_and_connection_limits_are_enforced() {
     let entry = b1.discover().await.unwrap().pop().unwrap();
     b1.connection(&entry).await.unwrap();
     let (b2, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(1)));
-    assert!(b2.connection(&entry).await.is_err());
+    match b2.connection(&entry).await {
+        Err(NegotiateError::AtCapacity(Limit::Connections)) => {}
+        other => panic!("{other:?}"),
+    }
     assert_eq!(o.orch.connections(), 2);
 }
 
