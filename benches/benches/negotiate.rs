@@ -17,6 +17,7 @@ use livepeer_core::{
     Container, Ladder, LocalSigner, PixelPrice, Segment, Signer, StreamId, VideoCodec, Wei,
 };
 use livepeer_negotiate::proto::SchedulerConfig;
+use livepeer_negotiate::quinn::tls;
 use livepeer_negotiate::test_utils::{TestPm, TestRegistry, TestTranscoder};
 use livepeer_negotiate::{Broadcaster, BroadcasterConfig, Orchestrator};
 use tokio::runtime::Runtime;
@@ -116,9 +117,20 @@ fn bench_quote(c: &mut Criterion) {
     g.finish();
 }
 
-/// CPU time of this process (user + system) from `/proc/self/stat`, in milliseconds; zero
-/// where that file does not exist.
+/// CPU time of this process in milliseconds: the time on CPU of each of its threads from
+/// `/proc/self/task/*/schedstat` (nanoseconds), or user + system from `/proc/self/stat`
+/// (1/100 s) where that is missing; zero where neither exists.
 fn cpu_ms() -> f64 {
+    let threads: Option<u64> = std::fs::read_dir("/proc/self/task").ok().map(|d| {
+        d.filter_map(|t| {
+            let s = std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok()?;
+            s.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum()
+    });
+    if let Some(ns) = threads.filter(|&ns| ns > 0) {
+        return ns as f64 / 1e6;
+    }
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
@@ -152,6 +164,85 @@ fn report(outcomes: &[livepeer_negotiate::quinn::QuoteOutcome], n: u32) {
     }
 }
 
+/// The reference the fresh fan-out is measured against: 100 bare QUIC handshakes with the
+/// same TLS and transport settings, each followed by one stream (200 B out, 300 B back),
+/// with no address binding, signed request or pricing.
+fn bench_bare_handshakes(c: &mut Criterion) {
+    const N: usize = 100;
+    let mut g = c.benchmark_group("negotiate fan-out");
+    g.sample_size(10);
+    let rt = rt();
+    let servers: Vec<_> = rt.block_on(async {
+        (0..N)
+            .map(|_| {
+                let server = tls::server_config(32).unwrap();
+                let ep = tls::endpoint("127.0.0.1:0".parse().unwrap(), Some(server)).unwrap();
+                // Answers every stream of every connection with 300 bytes.
+                let server = ep.clone();
+                tokio::spawn(async move {
+                    while let Some(incoming) = server.accept().await {
+                        tokio::spawn(async move {
+                            let Ok(c) = incoming.await else { return };
+                            while let Ok((mut s, mut r)) = c.accept_bi().await {
+                                tokio::spawn(async move {
+                                    let _ = r.read_to_end(1000).await;
+                                    let _ = s.write_all(&[7; 300]).await;
+                                    let _ = s.finish();
+                                    let _ = s.stopped().await;
+                                });
+                            }
+                        });
+                    }
+                });
+                ep
+            })
+            .collect()
+    });
+    let addrs: Vec<_> = servers.iter().map(|e| e.local_addr().unwrap()).collect();
+    let client = tls::client_config(livepeer_negotiate::ALPN, 64).unwrap();
+    g.bench_function("bare handshake + one stream, 100 (fresh connections)", |bn| {
+        bn.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let ep = rt.block_on(async { tls::endpoint("127.0.0.1:0".parse().unwrap(), None) });
+                let ep = ep.unwrap();
+                let (t, cpu) = (Instant::now(), cpu_ms());
+                let conns = rt.block_on(async {
+                    let mut set = tokio::task::JoinSet::new();
+                    for a in &addrs {
+                        let connecting = ep.connect_with(client.clone(), *a, "bare").unwrap();
+                        set.spawn(async move {
+                            let c = connecting.await.unwrap();
+                            let (mut s, mut r) = c.open_bi().await.unwrap();
+                            s.write_all(&[1; 200]).await.unwrap();
+                            s.finish().unwrap();
+                            assert_eq!(r.read_to_end(1000).await.unwrap().len(), 300);
+                            c
+                        });
+                    }
+                    set.join_all().await
+                });
+                total += t.elapsed();
+                let cpu = cpu_ms() - cpu;
+                eprintln!(
+                    "bare {N}: {:.1} ms wall, {cpu:.0} ms CPU ({:.2} ms per connection, client and servers)",
+                    t.elapsed().as_secs_f64() * 1e3,
+                    cpu / N as f64
+                );
+                for c in conns {
+                    c.close(0u8.into(), b"");
+                }
+                rt.block_on(ep.wait_idle());
+            }
+            total
+        })
+    });
+    for s in servers {
+        s.close(0u8.into(), b"");
+    }
+    g.finish();
+}
+
 fn bench_fanout(c: &mut Criterion) {
     let mut g = c.benchmark_group("negotiate fan-out");
     g.sample_size(10);
@@ -181,14 +272,17 @@ fn bench_fanout(c: &mut Criterion) {
                         b.gather_quotes(entries, &req).await
                     });
                     total += t.elapsed();
+                    let cpu = cpu_ms() - cpu;
                     eprintln!(
-                        "fan-out {n} fresh: {:.1} ms wall, {:.0} ms CPU ({:.2} ms per connection, client and servers)",
+                        "fan-out {n} fresh: {:.1} ms wall, {cpu:.0} ms CPU ({:.2} ms per connection, client and servers)",
                         t.elapsed().as_secs_f64() * 1e3,
-                        cpu_ms() - cpu,
-                        (cpu_ms() - cpu) / f64::from(n)
+                        cpu / f64::from(n)
                     );
                     report(&ok, n);
+                    // The teardown belongs to this iteration, not to the next one's
+                    // measurement.
                     b.disconnect_all();
+                    rt.block_on(b.endpoint().wait_idle());
                 }
                 total
             })
@@ -310,5 +404,11 @@ fn bench_stream(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_quote, bench_fanout, bench_stream);
+criterion_group!(
+    benches,
+    bench_quote,
+    bench_bare_handshakes,
+    bench_fanout,
+    bench_stream
+);
 criterion_main!(benches);

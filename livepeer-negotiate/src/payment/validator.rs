@@ -1,5 +1,6 @@
 //! The orchestrator's [`PaymentValidator`] over [`livepeer_pm::Recipient`].
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use livepeer_core::{Address, PixelPrice, Store, StreamId, U256, Wei};
 use livepeer_pm::monitor::fetch_funds;
 use livepeer_pm::{
     DefaultRiskPolicy, ExpirationParams, IssueContext, IssueError, Recipient, RedemptionQueue,
-    RiskPolicy, SenderFunds, SenderMonitor, TicketBatch, TicketParams, Winner,
+    Risk, RiskPolicy, SenderFunds, SenderMonitor, TicketBatch, TicketParams, Winner,
 };
 use tracing::{debug, warn};
 
@@ -53,6 +54,9 @@ struct State<P> {
     block: u64,
     gas_price: U256,
     expiration: ExpirationParams,
+    /// The face value of the tickets each sender last paid with: what the risk policy
+    /// weighs a segment paid from credit alone against.
+    face_values: HashMap<Address, Wei>,
 }
 
 /// Payments for an orchestrator with real tickets: issues params through
@@ -117,6 +121,7 @@ impl<P: RiskPolicy + Send> PmValidator<P> {
                 block,
                 gas_price,
                 expiration,
+                face_values: HashMap::new(),
             }),
             sink,
             entropy: Arc::new(OsEntropy),
@@ -218,13 +223,29 @@ impl<P: RiskPolicy + Send + 'static> PaymentValidator for PmValidator<P> {
         stream: StreamId,
         fee_estimate: Wei,
     ) -> Result<Wei, PaymentError> {
+        self.learn(sender).await?;
+        // The risk policy decides before any work, with or without new tickets: a sender
+        // whose funds no longer back its winners (or that is unlocking) gets no more work,
+        // not even on credit it already holds.
+        {
+            let s = self.lock();
+            let face_value = match batch {
+                Some(b) => Wei(b.params.face_value),
+                None => s.face_values.get(&sender).copied().unwrap_or(Wei::ZERO),
+            };
+            if let Risk::Stop(reason) = s.monitor.assess(sender, face_value) {
+                debug!(?sender, ?reason, "risk policy stops work");
+                return Err(PaymentError::SenderFunds(format!(
+                    "risk policy: {reason:?}"
+                )));
+            }
+        }
         if let Some(batch) = batch {
             if batch.sender != sender {
                 return Err(PaymentError::InvalidTicket(
                     "tickets from another sender".into(),
                 ));
             }
-            self.learn(sender).await?;
             let (received, block) = {
                 let mut s = self.lock();
                 let s = &mut *s;
@@ -242,6 +263,10 @@ impl<P: RiskPolicy + Send + 'static> PaymentValidator for PmValidator<P> {
             if let Some(e) = received.error {
                 return Err(e.into());
             }
+            // Only params the batch proved (they are committed to by recipientRand).
+            self.lock()
+                .face_values
+                .insert(sender, Wei(batch.params.face_value));
         }
         let s = self.lock();
         s.recipient.ensure_credit(sender, stream, fee_estimate)?;

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use super::NegotiateError;
 pub use super::session::{SegmentResult, StreamSession};
-use super::wire::{bind_client, read_assembled, write_msg};
+use super::wire::{bind_client_then, open_stream, read_assembled, write_msg};
 use crate::payment::PaymentSource;
 use crate::proto::{
     ALPN, DefaultPolicy, JobRequest, Message, MessageType, Quote, ReadLimits, Role,
@@ -219,6 +219,22 @@ impl Broadcaster {
         if let Some(c) = self.cached(&entry.address) {
             return Ok(c);
         }
+        let (conn, ()) = self.dial(entry, |_| async {}).await?;
+        Ok(conn)
+    }
+
+    /// Dials `entry`, binds the connection to its registered address and caches it; `first`
+    /// runs on the new connection while the binding is in flight and its output is
+    /// returned once the orchestrator has proven its address.
+    async fn dial<T, F, Fut>(
+        &self,
+        entry: &OrchestratorEntry,
+        first: F,
+    ) -> Result<(quinn::Connection, T), NegotiateError>
+    where
+        F: FnOnce(quinn::Connection) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
         let addr = parse_uri(&entry.service_uri)?;
         let name = super::tls::server_name(&entry.address);
         let connecting = self
@@ -229,17 +245,18 @@ impl Broadcaster {
         let conn = tokio::time::timeout(self.inner.config.quote_timeout, connecting)
             .await
             .map_err(|_| NegotiateError::Transport("connect timed out".into()))?
-            .map_err(NegotiateError::transport)?;
-        bind_client(
+            .map_err(NegotiateError::connect)?;
+        let out = bind_client_then(
             &conn,
             &*self.inner.signer,
             Role::Broadcaster,
             entry.address,
             self.inner.config.read_limits.clone(),
+            first(conn.clone()),
         )
         .await?;
         self.lock_conns().insert(entry.address, conn.clone());
-        Ok(conn)
+        Ok((conn, out))
     }
 
     fn lock_conns(&self) -> std::sync::MutexGuard<'_, HashMap<Address, quinn::Connection>> {
@@ -317,18 +334,21 @@ impl Broadcaster {
         request: &SignedJobRequest,
     ) -> Result<(Quote, Duration), NegotiateError> {
         let t0 = Instant::now();
-        let conn = self.connection(entry).await?;
-        let (mut send, mut recv) = conn.open_bi().await.map_err(NegotiateError::transport)?;
-        write_msg(&mut send, &Message::JobRequest(request.clone())).await?;
-        let _ = send.finish();
-        let a = read_assembled(
-            &mut recv,
-            &[MessageType::Quote],
-            self.inner.config.read_limits.clone(),
-        )
-        .await?;
-        let Message::Quote(q) = a.head else {
-            return Err(NegotiateError::BadQuote("not a quote".into()));
+        let limits = self.inner.config.read_limits.clone();
+        let ask = |conn: quinn::Connection| async move {
+            let (mut send, mut recv) = open_stream(&conn, limits.idle).await?;
+            write_msg(&mut send, &Message::JobRequest(request.clone())).await?;
+            let _ = send.finish();
+            let a = read_assembled(&mut recv, &[MessageType::Quote], limits).await?;
+            match a.head {
+                Message::Quote(q) => Ok(q),
+                _ => Err(NegotiateError::BadQuote("not a quote".into())),
+            }
+        };
+        // A fresh connection carries the request right behind the address binding.
+        let q = match self.cached(&entry.address) {
+            Some(conn) => ask(conn).await?,
+            None => self.dial(entry, ask).await?.1?,
         };
         self.validate_quote(entry, &q)?;
         Ok((q, t0.elapsed()))
@@ -369,7 +389,7 @@ impl Broadcaster {
         request: &SignedJobRequest,
     ) -> Result<mpsc::Receiver<Quote>, NegotiateError> {
         let conn = self.connection(entry).await?;
-        let (mut send, mut recv) = conn.open_bi().await.map_err(NegotiateError::transport)?;
+        let (mut send, mut recv) = open_stream(&conn, self.inner.config.read_limits.idle).await?;
         write_msg(
             &mut send,
             &Message::Subscribe(Subscribe {

@@ -9,6 +9,17 @@ use thiserror::Error;
 use crate::payment::PaymentError;
 use crate::proto::{FailReason, IdentityError, ProtoError, WireError};
 
+/// Which of a peer's limits a request ran into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// Connections at once: the orchestrator refused a new connection.
+    Connections,
+    /// Concurrent streams on one connection: the peer gave no credit for another stream
+    /// within the idle deadline.
+    Streams,
+}
+
 /// What went wrong in the driver.
 #[derive(Clone, Debug, Error)]
 #[non_exhaustive]
@@ -28,6 +39,10 @@ pub enum NegotiateError {
     /// A result is inconsistent with the request or its receipt.
     #[error("bad result: {0}")]
     BadResult(String),
+    /// The peer is at one of its limits and refused or stalled the request; it is honest
+    /// but full, so try later or elsewhere.
+    #[error("peer at capacity: {0:?}")]
+    AtCapacity(Limit),
     /// Connecting, reading or writing failed.
     #[error("transport: {0}")]
     Transport(String),
@@ -77,9 +92,9 @@ impl NegotiateError {
             NegotiateError::Transcode(e) => e.fault(),
             NegotiateError::Chain(e) => e.fault(),
             NegotiateError::Receipt(e) => e.fault(),
-            NegotiateError::NoOrchestrators | NegotiateError::SegmentFailed { .. } => {
-                Fault::Incompatible
-            }
+            NegotiateError::NoOrchestrators
+            | NegotiateError::SegmentFailed { .. }
+            | NegotiateError::AtCapacity(_) => Fault::Incompatible,
             NegotiateError::Config(_) | NegotiateError::Closed => Fault::Misuse,
             NegotiateError::Transport(_) | NegotiateError::Signer(_) => Fault::Backend,
         }
@@ -93,8 +108,27 @@ impl NegotiateError {
         }
     }
 
+    /// Whether the peer was at capacity (connections or streams).
+    pub fn is_at_capacity(&self) -> bool {
+        matches!(self, NegotiateError::AtCapacity(_))
+    }
+
     #[cold]
     pub(crate) fn transport(e: impl std::fmt::Display) -> Self {
         NegotiateError::Transport(e.to_string())
+    }
+
+    /// A failed connection attempt: a refusal (the orchestrator's connection limit) is
+    /// [`NegotiateError::AtCapacity`], anything else a transport error.
+    #[cold]
+    pub(crate) fn connect(e: quinn::ConnectionError) -> Self {
+        match &e {
+            quinn::ConnectionError::ConnectionClosed(c)
+                if c.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED =>
+            {
+                NegotiateError::AtCapacity(Limit::Connections)
+            }
+            _ => NegotiateError::transport(e),
+        }
     }
 }

@@ -13,6 +13,6 @@ mod wire;
 pub use broadcaster::{
     Broadcaster, BroadcasterBuilder, BroadcasterConfig, QuoteOutcome, SegmentResult, StreamSession,
 };
-pub use error::NegotiateError;
+pub use error::{Limit, NegotiateError};
 pub use orchestrator::{Orchestrator, OrchestratorBuilder, OrchestratorConfig};
 pub use pool::{MemberLoad, Pool, PoolError, TranscoderNode};

@@ -3,7 +3,7 @@
 //! remote transcoders into its pool.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -49,6 +49,10 @@ pub struct OrchestratorConfig {
     pub transcoder_secret: Option<String>,
     /// A pool task times out after this × its segment duration and moves to another member.
     pub task_timeout_factor: f64,
+    /// Most segment body bytes held at once over all connections, from a header's admission
+    /// until its stream is answered. A header whose declared body would pass it is refused
+    /// with `OrchestratorCapped` before any of its body is read.
+    pub max_body_bytes_in_flight: u64,
 }
 
 impl Default for OrchestratorConfig {
@@ -64,6 +68,7 @@ impl Default for OrchestratorConfig {
             allowed_transcoders: Vec::new(),
             transcoder_secret: None,
             task_timeout_factor: 2.0,
+            max_body_bytes_in_flight: 1 << 30,
         }
     }
 }
@@ -76,7 +81,35 @@ struct Inner {
     pool: Arc<Pool>,
     config: OrchestratorConfig,
     connections: AtomicUsize,
+    bodies: Arc<AtomicU64>,
     updates: watch::Sender<u64>,
+}
+
+/// Segment body bytes reserved against [`OrchestratorConfig::max_body_bytes_in_flight`];
+/// given back when dropped.
+struct BodyPermit {
+    held: Arc<AtomicU64>,
+    bytes: u64,
+}
+
+impl Drop for BodyPermit {
+    fn drop(&mut self) {
+        self.held.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// Reserves `bytes` of the body budget, or `None` when they do not fit.
+fn reserve_body(i: &Inner, bytes: u64) -> Option<BodyPermit> {
+    let budget = i.config.max_body_bytes_in_flight;
+    i.bodies
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+            held.checked_add(bytes).filter(|&n| n <= budget)
+        })
+        .ok()
+        .map(|_| BodyPermit {
+            held: i.bodies.clone(),
+            bytes,
+        })
 }
 
 /// A running orchestrator. Dropping it does not stop it; call [`Orchestrator::close`].
@@ -156,6 +189,11 @@ impl Orchestrator {
         self.inner.connections.load(Ordering::Relaxed)
     }
 
+    /// Segment body bytes admitted and not yet answered, over all connections.
+    pub fn body_bytes_in_flight(&self) -> u64 {
+        self.inner.bodies.load(Ordering::Acquire)
+    }
+
     /// Stops: closes every connection and the endpoint.
     pub fn close(&self) {
         self.endpoint.close(0u8.into(), b"shutdown");
@@ -205,6 +243,7 @@ impl OrchestratorBuilder {
             pool,
             config: self.config,
             connections: AtomicUsize::new(0),
+            bodies: Arc::new(AtomicU64::new(0)),
             updates: watch::channel(0).0,
         });
         let ep = endpoint.clone();
@@ -325,11 +364,17 @@ async fn serve_stream(
         MessageType::Subscribe,
         MessageType::SegmentHeader,
     ];
-    // A segment is paid for before its body is accepted: no unpaid megabytes in memory.
-    let vet = |m: Message| async move {
-        match &m {
-            Message::SegmentHeader(h) => admit(i, peer, h).await,
-            _ => Ok(()),
+    // A segment is paid for, and its body fits the memory budget, before its body is
+    // accepted: no unpaid megabytes in memory, and a bounded total over all connections.
+    // The permit is held until this stream is answered.
+    let permit = Mutex::new(None);
+    let vet = |m: Message| {
+        let permit = &permit;
+        async move {
+            match &m {
+                Message::SegmentHeader(h) => admit(i, peer, h, permit).await,
+                _ => Ok(()),
+            }
         }
     };
     let a = match read_vetted(&mut recv, ALLOWED, i.config.read_limits.clone(), vet).await {
@@ -451,9 +496,15 @@ async fn subscribe(
     }
 }
 
-/// Vets a segment header before its body is read: bounds, ticket sender and recipient, and
-/// the payment covering the fee estimate.
-async fn admit(i: &Inner, peer: Address, h: &SegmentHeader) -> Result<(), WireError> {
+/// Vets a segment header before its body is read: bounds, ticket sender and recipient, room
+/// in the body budget (the permit goes to `permit`), and the payment covering the fee
+/// estimate.
+async fn admit(
+    i: &Inner,
+    peer: Address,
+    h: &SegmentHeader,
+    permit: &Mutex<Option<BodyPermit>>,
+) -> Result<(), WireError> {
     if h.duration_ms == 0 || h.duration() > livepeer_core::media::MAX_SEGMENT_DURATION {
         return Err(WireError::new(
             ErrorCode::InvalidInput,
@@ -480,6 +531,14 @@ async fn admit(i: &Inner, peer: Address, h: &SegmentHeader) -> Result<(), WireEr
             ));
         }
     }
+    // Reserved before the payment is taken, so a refusal here leaves the broadcaster's
+    // credit untouched; a refused payment drops the reservation.
+    let reserved = reserve_body(i, h.body_len).ok_or_else(|| {
+        WireError::new(
+            ErrorCode::OrchestratorCapped,
+            "segment memory budget full; try later",
+        )
+    })?;
     let price = i
         .prices
         .read()
@@ -490,6 +549,7 @@ async fn admit(i: &Inner, peer: Address, h: &SegmentHeader) -> Result<(), WireEr
         .accept(h.payment.as_ref(), peer, h.stream_id, estimate)
         .await
         .map_err(payment_wire)?;
+    *permit.lock().unwrap_or_else(|e| e.into_inner()) = Some(reserved);
     Ok(())
 }
 

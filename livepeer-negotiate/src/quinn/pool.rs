@@ -347,7 +347,7 @@ impl TranscoderNode {
             .connect_with(cfg, addr, &super::tls::server_name(&orchestrator))
             .map_err(NegotiateError::transport)?
             .await
-            .map_err(NegotiateError::transport)?;
+            .map_err(NegotiateError::connect)?;
         bind_client(
             &conn,
             &*signer,

@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 
 use super::NegotiateError;
 use super::broadcaster::Broadcaster;
-use super::wire::{read_assembled, write_body, write_msg};
+use super::wire::{open_stream, read_assembled, write_body, write_msg};
 use crate::payment::PaymentError;
 use crate::proto::{
     AttemptId, AttemptOutcome, Candidate, ErrorCode, Message, MessageType, Quote, SchedEvent,
@@ -437,7 +437,7 @@ impl Attempt {
             body_len: seg.data.len() as u64,
             payment,
         });
-        let (mut send, mut recv) = conn.open_bi().await.map_err(NegotiateError::transport)?;
+        let (mut send, mut recv) = open_stream(&conn, b.inner.config.read_limits.idle).await?;
         write_msg(&mut send, &head).await?;
         write_body(&mut send, &seg.data).await?;
         let _ = send.finish();

@@ -30,8 +30,17 @@ pub fn server_name(address: &livepeer_core::Address) -> String {
     format!("o-{address:x}.livepeer")
 }
 
+/// ring's provider with TLS 1.3's mandatory suite, AES-128-GCM with SHA-256, put first
+/// (the default puts AES-256-GCM with SHA-384 first). Every suite stays available; the
+/// order only decides what two nodes of ours agree on. SHA-256 runs on the CPU's SHA
+/// instructions where SHA-384 has none, and each handshake hashes its transcript and
+/// derives its keys with it: about 0.1 ms of CPU per fresh connection on the reference
+/// machine.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    let mut p = rustls::crypto::ring::default_provider();
+    p.cipher_suites
+        .sort_by_key(|s| s.suite() != rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+    Arc::new(p)
 }
 
 fn tls_err(e: impl std::fmt::Display) -> NegotiateError {
@@ -89,6 +98,11 @@ impl ServerCertVerifier for SelfSignedServerVerifier {
     }
 }
 
+/// QUIC's initial (and minimum) UDP payload size.
+const INITIAL_MTU: u16 = 1200;
+/// The UDP payload size the single MTU probe asks for (quinn's default upper bound).
+const MTU_UPPER_BOUND: u16 = 1452;
+
 /// QUIC transport settings shared by both sides.
 fn transport(max_bidi_streams: u32, idle: Duration) -> quinn::TransportConfig {
     let mut t = quinn::TransportConfig::default();
@@ -101,6 +115,15 @@ fn transport(max_bidi_streams: u32, idle: Duration) -> quinn::TransportConfig {
     // Loopback and LAN peers answer in well under the 333 ms default; a lower first RTT
     // guess shortens the first retransmission after a lost handshake packet.
     t.initial_rtt(Duration::from_millis(50));
+    // One MTU probe, straight at the upper bound (1452 bytes), instead of a binary search
+    // of about four padded probes each way: a quote connection lives for a few packets and
+    // every probe costs both sides a syscall, an ACK and a byte-by-byte parse of its
+    // padding. A path that drops the probe stays at the safe 1200 bytes; the search runs
+    // again after the usual interval.
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(MTU_UPPER_BOUND)
+        .minimum_change(MTU_UPPER_BOUND - INITIAL_MTU);
+    t.mtu_discovery_config(Some(mtu));
     t
 }
 
@@ -141,6 +164,11 @@ pub fn server_config(max_bidi_streams: u32) -> Result<quinn::ServerConfig, Negot
         .map_err(tls_err)?;
     tls.alpn_protocols = vec![ALPN.to_vec(), POOL_ALPN.to_vec()];
     tls.max_early_data_size = 0;
+    // One resumption ticket per connection instead of rustls' two: a client uses a ticket
+    // once and gets a fresh one with every resumed connection, so one keeps resumption
+    // going, and a fan-out of fresh connections does half the ticket work (derivation,
+    // server cache entry, client cache entry).
+    tls.send_tls13_tickets = 1;
     let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(tls_err)?;
     let mut s = quinn::ServerConfig::with_crypto(Arc::new(quic));
     s.transport_config(Arc::new(transport(

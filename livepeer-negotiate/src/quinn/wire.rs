@@ -1,17 +1,30 @@
 //! Reading and writing framed messages on quinn streams, and the binding handshake.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use livepeer_core::{Address, Signer};
 use tokio::time::sleep_until;
 
 use super::NegotiateError;
+use super::error::Limit;
 use crate::proto::identity::{EXPORTER_LABEL, EXPORTER_LEN};
 use crate::proto::{
     Assembled, Message, MessageType, ReadEvent, ReadLimits, Role, StreamReader, WireError,
     chunk_frames, sign_binding, verify_binding,
 };
+
+/// Opens a stream on `conn`, waiting at most `wait` for the peer's stream credit: a peer
+/// whose concurrent-stream limit stays full gives [`Limit::Streams`].
+pub(crate) async fn open_stream(
+    conn: &quinn::Connection,
+    wait: Duration,
+) -> Result<(quinn::SendStream, quinn::RecvStream), NegotiateError> {
+    match tokio::time::timeout(wait, conn.open_bi()).await {
+        Ok(r) => r.map_err(NegotiateError::transport),
+        Err(_) => Err(NegotiateError::AtCapacity(Limit::Streams)),
+    }
+}
 
 /// Writes one message.
 pub(crate) async fn write_msg(
@@ -117,19 +130,47 @@ pub(crate) async fn bind_client(
     expected: Address,
     limits: ReadLimits,
 ) -> Result<(), NegotiateError> {
+    bind_client_then(conn, signer, role, expected, limits, async {}).await
+}
+
+/// [`bind_client`] with a first request pipelined behind our proof: `first` (which opens
+/// its own stream) runs while the server's proof is on its way, so a fresh connection
+/// costs one round trip less. The server reads our proof before it accepts any other
+/// stream, so nothing is served to an unproven client; `first`'s output is returned only
+/// once the server has proven `expected` (a binding failure discards it and closes the
+/// connection; `first`'s own failures leave the connection open).
+pub(crate) async fn bind_client_then<T>(
+    conn: &quinn::Connection,
+    signer: &dyn Signer,
+    role: Role,
+    expected: Address,
+    limits: ReadLimits,
+    first: impl std::future::Future<Output = T>,
+) -> Result<T, NegotiateError> {
     let ex = exporter(conn)?;
-    let r = async {
-        let (mut send, mut recv) = conn.open_bi().await.map_err(NegotiateError::transport)?;
+    let proven = async {
+        // Opened (and so numbered) before `first` can open its stream.
+        let (mut send, recv) = conn.open_bi().await.map_err(NegotiateError::transport)?;
         write_msg(&mut send, &Message::Hello(sign_binding(signer, role, &ex)?)).await?;
         let _ = send.finish();
-        let a = read_assembled(&mut recv, &[MessageType::Hello], limits).await?;
-        let Message::Hello(h) = a.head else {
-            return Err(NegotiateError::Transport("no hello".into()));
-        };
-        verify_binding(&h, Role::Orchestrator, &ex, Some(expected))?;
-        Ok(())
+        Ok::<_, NegotiateError>(recv)
     }
     .await;
+    let r = match proven {
+        Ok(mut recv) => {
+            let check = async {
+                let a = read_assembled(&mut recv, &[MessageType::Hello], limits).await?;
+                let Message::Hello(h) = a.head else {
+                    return Err(NegotiateError::Transport("no hello".into()));
+                };
+                verify_binding(&h, Role::Orchestrator, &ex, Some(expected))?;
+                Ok(())
+            };
+            let (bound, answer) = tokio::join!(check, first);
+            bound.map(|()| answer)
+        }
+        Err(e) => Err(e),
+    };
     if r.is_err() {
         conn.close(1u8.into(), b"identity");
     }

@@ -11,7 +11,7 @@ use livepeer_negotiate::payment::{TicketBatch, TicketSig};
 use livepeer_negotiate::proto::{
     ErrorCode, FrameDecoder, Message, ReadLimits, SegmentHeader, chunk_frames,
 };
-use livepeer_negotiate::quinn::tls;
+use livepeer_negotiate::quinn::{Limit, tls};
 use livepeer_negotiate::test_utils::{TestRegistry, TestTranscoder};
 use livepeer_negotiate::{NegotiateError, OrchestratorConfig, TranscoderNode};
 use livepeer_pm::{Sender, SenderConfig};
@@ -117,7 +117,11 @@ async fn stream_limit_holds_until_stalled_streams_time_out() {
     let mut spec = Spec::new(42, 1);
     spec.config = limits();
     let _o = orchestrator(spec, &registry).await;
-    let (b, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(1)));
+    // A broadcaster that waits at most 100 ms for a stream (less than the orchestrator's
+    // 300 ms idle deadline).
+    let mut impatient = fast_config(Duration::from_secs(1));
+    impatient.read_limits = ReadLimits::new(Duration::from_millis(100), Duration::from_secs(1));
+    let (b, _) = broadcaster(registry.clone(), impatient);
     let entry = b.discover().await.unwrap().pop().unwrap();
     let conn = b.connection(&entry).await.unwrap();
     let mut held = Vec::new();
@@ -126,9 +130,16 @@ async fn stream_limit_holds_until_stalled_streams_time_out() {
         s.write_all(&[0x02]).await.unwrap();
         held.push((s, r));
     }
-    // A third stream must wait for credit.
+    // A third stream must wait for credit, and a request that finds none in time gets a
+    // typed capacity error, not a transport one.
     let third = tokio::time::timeout(Duration::from_millis(150), conn.open_bi()).await;
     assert!(third.is_err(), "a third concurrent stream was allowed");
+    let req = b.job_request(StreamId::from_name("s"), &ladder()).unwrap();
+    match b.quote(&entry, &req).await {
+        Err(e @ NegotiateError::AtCapacity(Limit::Streams)) => assert!(e.is_at_capacity()),
+        other => panic!("{other:?}"),
+    }
+    assert!(conn.close_reason().is_none(), "the connection lives on");
     // The stalled streams hit the idle deadline, get an error, and free their slots.
     for (_, r) in held.iter_mut() {
         let data = r.read_to_end(1 << 16).await.unwrap();
@@ -137,7 +148,6 @@ async fn stream_limit_holds_until_stalled_streams_time_out() {
         assert_eq!(code(&d.poll_frame().unwrap().unwrap()), ErrorCode::Timeout);
     }
     drop(held);
-    let req = b.job_request(StreamId::from_name("s"), &ladder()).unwrap();
     tokio::time::timeout(Duration::from_secs(3), b.quote(&entry, &req))
         .await
         .expect("a slot frees up")
@@ -294,6 +304,160 @@ async fn identities_and_connection_limits_are_enforced() {
     let entry = b1.discover().await.unwrap().pop().unwrap();
     b1.connection(&entry).await.unwrap();
     let (b2, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(1)));
-    assert!(b2.connection(&entry).await.is_err());
+    match b2.connection(&entry).await {
+        Err(NegotiateError::AtCapacity(Limit::Connections)) => {}
+        other => panic!("{other:?}"),
+    }
     assert_eq!(o.orch.connections(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_behind_a_failed_binding_is_dropped() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    let o = orchestrator(Spec::new(47, 1), &registry).await;
+    let liar = Arc::new(TestRegistry::new());
+    liar.register(TestRegistry::entry(
+        key(48).address(),
+        o.orch.service_uri().unwrap(),
+        1,
+    ));
+    let (b, _) = broadcaster(liar, fast_config(Duration::from_secs(1)));
+    let e = b.discover().await.unwrap().pop().unwrap();
+    let req = b
+        .job_request(StreamId::from_name("liar"), &ladder())
+        .unwrap();
+    // The request rides behind the binding on the fresh connection and the orchestrator (a
+    // real one, registered under another address) answers it; the answer is dropped
+    // because the binding fails, and the connection is not kept.
+    for _ in 0..2 {
+        match b.quote(&e, &req).await {
+            Err(NegotiateError::Identity(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // The honest registry entry still works, on a fresh connection and on the kept one.
+    let (b, _) = broadcaster(registry, fast_config(Duration::from_secs(1)));
+    let e = b.discover().await.unwrap().pop().unwrap();
+    let (q, _) = b.quote(&e, &req_for(&b)).await.unwrap();
+    assert_eq!(q.orchestrator, o.orch.address());
+    b.quote(&e, &req_for(&b)).await.unwrap();
+}
+
+fn req_for(b: &livepeer_negotiate::Broadcaster) -> livepeer_negotiate::proto::SignedJobRequest {
+    b.job_request(StreamId::from_name("honest"), &ladder())
+        .unwrap()
+}
+
+/// A header-only segment frame declaring `body_len` bytes, unpaid.
+fn declared(stream: StreamId, seq: u64, body_len: u64) -> Bytes {
+    let seg = segment(seq, Duration::from_secs(1));
+    Message::SegmentHeader(SegmentHeader {
+        stream_id: stream,
+        seq,
+        duration_ms: 1000,
+        container: seg.container,
+        codec: seg.codec,
+        ladder: ladder(),
+        input_hash: seg.keccak(),
+        body_len,
+        payment: None,
+    })
+    .encode()
+    .unwrap()
+}
+
+async fn wait_for(what: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if what() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not reached in 2 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_bodies_in_flight_stay_within_the_memory_budget() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    let mut spec = Spec::new(49, 1);
+    let size = segment(0, Duration::from_secs(1)).data.len() as u64;
+    // Room for one segment body at a time over all connections.
+    spec.config.max_body_bytes_in_flight = size * 3 / 2;
+    spec.delay = Duration::from_millis(400);
+    let o = orchestrator(spec, &registry).await;
+    let (b, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(2)));
+    let stream = StreamId::from_name("budget");
+    let session = b.start_stream(stream, ladder()).await.unwrap();
+    let first =
+        tokio::spawn(async move { session.transcode(segment(0, Duration::from_secs(1))).await });
+    wait_for(|| o.orch.body_bytes_in_flight() == size).await;
+    // A second body does not fit while the first is in flight: refused by name from its
+    // header, before payment and before any body byte.
+    let entry = b.discover().await.unwrap().pop().unwrap();
+    let conn = b.connection(&entry).await.unwrap();
+    assert_eq!(
+        code(&exchange(&conn, &declared(stream, 1, size)).await),
+        ErrorCode::OrchestratorCapped
+    );
+    first.await.unwrap().unwrap();
+    wait_for(|| o.orch.body_bytes_in_flight() == 0).await;
+    // Room again: the same header now gets as far as the payment check, and a refused
+    // payment gives its reservation back.
+    assert_eq!(
+        code(&exchange(&conn, &declared(stream, 2, size)).await),
+        ErrorCode::LowPMBalance
+    );
+    assert_eq!(o.orch.body_bytes_in_flight(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_risk_policy_stops_work_before_it_starts() {
+    use livepeer_core::chain::SenderInfo;
+    use livepeer_core::{PixelPrice, Wei};
+    use livepeer_negotiate::{PaymentError, PaymentValidator};
+    trace();
+    let o_key = key(50);
+    let (v, _) = validator(o_key.address(), false);
+    let b_key = key(51);
+    pm().fund(b_key.address());
+    let stream = StreamId::from_name("risk");
+    let fee = Wei::from_u128(1);
+    let params = v
+        .quote_params(b_key.address(), PixelPrice::per_pixel(1))
+        .await
+        .unwrap();
+    let mut sender = Sender::new(b_key.clone(), SenderConfig::default());
+    let funds = livepeer_pm::test_utils::fixture_funds();
+    let id = sender
+        .start_session(o_key.address(), params, &funds, 1000)
+        .unwrap();
+    let batch = sender.create_batch(&id, 3).unwrap();
+    v.accept(Some(&batch), b_key.address(), stream, fee)
+        .await
+        .unwrap();
+    let credit = v.credit(b_key.address(), stream);
+    // The deposit and reserve are drained: the policy stops work, on held credit and on new
+    // tickets alike, and takes nothing.
+    let drained = SenderInfo {
+        deposit: Wei::ZERO,
+        withdraw_round: 0,
+        reserve_remaining: Wei::ZERO,
+        reserve_claimed_this_round: Wei::ZERO,
+    };
+    v.handle_funds(
+        b_key.address(),
+        livepeer_pm::SenderFunds::new(drained, Wei::ZERO, 1, v.block()),
+    );
+    match v.accept(None, b_key.address(), stream, fee).await {
+        Err(PaymentError::SenderFunds(reason)) => assert!(reason.contains("LowBalance")),
+        other => panic!("{other:?}"),
+    }
+    let more = sender.create_batch(&id, 3).unwrap();
+    match v.accept(Some(&more), b_key.address(), stream, fee).await {
+        Err(PaymentError::SenderFunds(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(v.credit(b_key.address(), stream), credit, "nothing taken");
 }
