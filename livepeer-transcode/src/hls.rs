@@ -370,48 +370,89 @@ fn codecs_of(ts: &[u8], codec: VideoCodec) -> Option<String> {
     Some(format!("avc1.{p:02x}{c:02x}{l:02x}{audio}"))
 }
 
+/// What a playlist's bytes name: media segments, or the variant to follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlaylistEntries {
+    /// A media playlist's segment URIs, in order.
+    Segments(Vec<String>),
+    /// A master playlist's highest-bandwidth variant.
+    Variant(String),
+}
+
+/// Parses playlist bytes without touching the file system: a media playlist's segment URIs,
+/// or a master playlist's best variant. Refuses empty playlists, fMP4 and encrypted
+/// segments. `Err` carries the reason.
+pub fn parse_playlist(bytes: &[u8]) -> Result<PlaylistEntries, String> {
+    let playlist = m3u8_rs::parse_playlist_res(bytes)
+        .map_err(|_| "not an HLS playlist (no #EXTM3U header or unparsable lines)".to_owned())?;
+    match playlist {
+        m3u8_rs::Playlist::MasterPlaylist(m) => m
+            .variants
+            .iter()
+            .filter(|v| !v.is_i_frame)
+            .max_by_key(|v| v.bandwidth)
+            .map(|v| PlaylistEntries::Variant(v.uri.clone()))
+            .ok_or_else(|| "master playlist lists no variant".to_owned()),
+        m3u8_rs::Playlist::MediaPlaylist(m) => {
+            if m.segments.is_empty() {
+                return Err("media playlist lists no segment".into());
+            }
+            if m.segments
+                .iter()
+                .any(|s| s.map.is_some() || s.key.is_some())
+            {
+                return Err(
+                    "fMP4 or encrypted segments are not supported; give MPEG-TS segments".into(),
+                );
+            }
+            Ok(PlaylistEntries::Segments(
+                m.segments.into_iter().map(|s| s.uri).collect(),
+            ))
+        }
+    }
+}
+
 /// The TS segment files a media playlist names, in order, resolved against the playlist's
-/// directory. A master playlist is followed to its highest-bandwidth variant. Only local
-/// paths are read; a URL or a missing file is an error naming it.
+/// directory. A master playlist is followed to its highest-bandwidth variant (one level).
+/// Only local paths are read; a URL or a missing file is an error naming it.
 pub fn read_playlist(path: &Path) -> Result<Vec<PathBuf>, HlsError> {
+    read_playlist_depth(path, 0)
+}
+
+fn read_playlist_depth(path: &Path, depth: u8) -> Result<Vec<PathBuf>, HlsError> {
     let bad = |reason: String| HlsError::BadPlaylist {
         path: path.to_owned(),
         reason,
     };
     let bytes = fs::read(path).map_err(io(path))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let playlist = m3u8_rs::parse_playlist_res(&bytes)
-        .map_err(|_| bad("not an HLS playlist (no #EXTM3U header or unparsable lines)".into()))?;
-    let media = match playlist {
-        m3u8_rs::Playlist::MediaPlaylist(m) => m,
-        m3u8_rs::Playlist::MasterPlaylist(m) => {
-            let best = m
-                .variants
-                .iter()
-                .filter(|v| !v.is_i_frame)
-                .max_by_key(|v| v.bandwidth)
-                .ok_or_else(|| bad("master playlist lists no variant".into()))?;
-            let next = local(base, &best.uri).map_err(bad)?;
-            return read_playlist(&next);
+    match parse_playlist(&bytes).map_err(bad)? {
+        PlaylistEntries::Variant(uri) => {
+            if depth > 0 {
+                return Err(bad("a master playlist that leads to another".into()));
+            }
+            let next = local(base, &uri).map_err(bad)?;
+            read_playlist_depth(&next, depth + 1)
         }
-    };
-    if media.segments.is_empty() {
-        return Err(bad("media playlist lists no segment".into()));
+        PlaylistEntries::Segments(uris) => {
+            let mut out = Vec::with_capacity(uris.len());
+            for uri in &uris {
+                let p = local(base, uri).map_err(bad)?;
+                if !p.is_file() {
+                    return Err(bad(format!("segment {} is missing", p.display())));
+                }
+                out.push(p);
+            }
+            Ok(out)
+        }
     }
-    let mut out = Vec::with_capacity(media.segments.len());
-    for s in &media.segments {
-        if s.map.is_some() || s.key.is_some() {
-            return Err(bad(
-                "fMP4 or encrypted segments are not supported; give MPEG-TS segments".into(),
-            ));
-        }
-        let p = local(base, &s.uri).map_err(bad)?;
-        if !p.is_file() {
-            return Err(bad(format!("segment {} is missing", p.display())));
-        }
-        out.push(p);
-    }
-    Ok(out)
+}
+
+/// The fuzz target's entry: arbitrary bytes as a playlist. Never panics.
+#[doc(hidden)]
+pub fn fuzz_playlist(data: &[u8]) {
+    let _ = parse_playlist(data);
 }
 
 fn local(base: &Path, uri: &str) -> Result<PathBuf, String> {

@@ -170,3 +170,45 @@ fn inputs_are_cut_or_refused_with_a_reason() {
     let e = InputStream::open(&f, Duration::from_secs(2)).unwrap_err();
     assert!(matches!(e, InputError::NotVideo { .. }), "{e}");
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::super::{PlaylistEntries, parse_playlist};
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = parse_playlist(&data);
+        }
+
+        #[test]
+        fn media_playlists_give_their_segments_in_order(
+            names in proptest::collection::vec("[a-z0-9]{1,12}\\.ts", 1..20),
+            secs in proptest::collection::vec(0.5f32..10.0, 20),
+        ) {
+            let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n");
+            for (n, d) in names.iter().zip(&secs) {
+                text.push_str(&format!("#EXTINF:{d:.3},\n{n}\n"));
+            }
+            text.push_str("#EXT-X-ENDLIST\n");
+            prop_assert_eq!(parse_playlist(text.as_bytes()), Ok(PlaylistEntries::Segments(names)));
+        }
+
+        #[test]
+        fn mangled_playlists_are_errors_or_segments(
+            cut in 0usize..200,
+            flip in any::<u8>(),
+        ) {
+            let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na.ts\n#EXTINF:2.0,\nb.ts\n";
+            let mut b = text.as_bytes()[..cut.min(text.len())].to_vec();
+            if let Some(x) = b.get_mut(cut % text.len().max(1)) {
+                *x ^= flip;
+            }
+            match parse_playlist(&b) {
+                Ok(PlaylistEntries::Segments(s)) => prop_assert!(!s.is_empty()),
+                Ok(PlaylistEntries::Variant(_)) | Err(_) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! HLS playlist parsing: arbitrary bytes as an m3u8 playlist.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    livepeer_transcode::hls::fuzz_playlist(data);
+});
