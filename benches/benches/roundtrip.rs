@@ -94,7 +94,7 @@ fn main() {
             rt.block_on(session.transcode(next())).unwrap();
             t.elapsed()
         };
-        let mut d = || {
+        let d = || {
             let t = Instant::now();
             bare.transcode_blocking(TranscodeJob {
                 stream_id: StreamId::from_name("bare"),
