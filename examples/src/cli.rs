@@ -137,3 +137,83 @@ pub fn exit_with(e: &anyhow::Error) -> ! {
     }
     std::process::exit(1)
 }
+
+/// The options every binary takes.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct CommonArgs {
+    /// A TOML file of options (keys are the long option names, e.g. `orchestrators = 4`).
+    /// Command-line options and LIVEPEER_* variables override it.
+    #[arg(long, global = true, env = "LIVEPEER_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// More logs (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// A binary's `main`: reads the options (configuration file included), starts the logs and
+/// a runtime, runs `f`, and on error prints one line and exits with status 1.
+pub fn run_main<A, F, Fut>(common: fn(&A) -> &CommonArgs, f: F)
+where
+    A: clap::Parser,
+    F: FnOnce(A) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let argv = args_with_config().unwrap_or_else(|e| exit_with(&e));
+    let args = A::parse_from(argv);
+    init_tracing(common(&args).verbose);
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| exit_with(&e.into()));
+    if let Err(e) = rt.block_on(f(args)) {
+        exit_with(&e);
+    }
+}
+
+/// A progress bar (on standard error, hidden when it is not a terminal) that follows a
+/// stream.
+#[derive(Debug, Clone)]
+pub struct BarProgress(pub indicatif::ProgressBar);
+
+impl BarProgress {
+    /// A spinner ticking on its own, or a hidden bar when `quiet`.
+    pub fn new(quiet: bool) -> Self {
+        if quiet {
+            return BarProgress(indicatif::ProgressBar::hidden());
+        }
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        BarProgress(b)
+    }
+}
+
+impl crate::broadcast::Progress for BarProgress {
+    fn stage(&self, what: &str) {
+        self.0.set_message(what.to_owned());
+    }
+    fn total(&self, segments: Option<u64>) {
+        if let Some(n) = segments {
+            self.0.set_length(n);
+            self.0.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+        }
+    }
+    fn segment(&self, seq: u64, orchestrator: livepeer_core::Address, latency: std::time::Duration) {
+        use livepeer_core::AddressExt as _;
+        self.0.inc(1);
+        self.0.set_message(format!(
+            "segment {seq} by {} in {} ms",
+            orchestrator.checksummed(),
+            latency.as_millis()
+        ));
+    }
+    fn fault(&self, report: &livepeer_core::verify::FaultReport) {
+        use livepeer_core::AddressExt as _;
+        self.0.println(format!(
+            "fault: {:?} by {}; challenging on chain",
+            report.kind,
+            report.orchestrator.checksummed()
+        ));
+    }
+}

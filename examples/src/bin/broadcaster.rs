@@ -27,17 +27,13 @@ use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 #[derive(Debug, Parser)]
 #[command(name = "broadcaster", version, about, long_about)]
 struct Args {
-    /// A TOML file of options (keys are long option names).
-    #[arg(long, global = true, env = "LIVEPEER_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    common: cli::CommonArgs,
     #[command(flatten)]
     chain: ChainArgs,
     /// The broadcaster's key (it pays).
     #[command(flatten)]
     key: KeyArgs,
-    /// More logs (-v, -vv); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,34 +91,6 @@ struct Stream {
     state_dir: PathBuf,
 }
 
-struct Bar(ProgressBar);
-
-impl Progress for Bar {
-    fn stage(&self, what: &str) {
-        self.0.set_message(what.to_owned());
-    }
-    fn total(&self, n: Option<u64>) {
-        if let Some(n) = n {
-            self.0.set_length(n);
-        }
-    }
-    fn segment(&self, seq: u64, orchestrator: Address, latency: Duration) {
-        self.0.inc(1);
-        self.0.set_message(format!(
-            "segment {seq} by {} in {} ms",
-            orchestrator.checksummed(),
-            latency.as_millis()
-        ));
-    }
-    fn fault(&self, report: &FaultReport) {
-        self.0.println(format!(
-            "fault: {:?} by {}",
-            report.kind,
-            report.orchestrator.checksummed()
-        ));
-    }
-}
-
 #[allow(clippy::print_stdout)]
 async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     let ladder = Ladder::parse(&s.profiles)
@@ -160,8 +128,7 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     )
     .await?;
     let node = Arc::new(node);
-    let bar = Arc::new(Bar(ProgressBar::new_spinner()));
-    bar.0.enable_steady_tick(Duration::from_millis(200));
+    let bar = Arc::new(cli::BarProgress::new(false));
     let follow = {
         let (node, bar) = (node.clone(), bar.clone());
         tokio::spawn(async move {
@@ -243,11 +210,5 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn main() {
-    let argv = cli::args_with_config().unwrap_or_else(|e| cli::exit_with(&e));
-    let args = Args::parse_from(argv);
-    cli::init_tracing(args.verbose);
-    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| cli::exit_with(&e.into()));
-    if let Err(e) = rt.block_on(run(args)) {
-        cli::exit_with(&e);
-    }
+    cli::run_main(|a: &Args| &a.common, run);
 }

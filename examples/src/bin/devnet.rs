@@ -36,12 +36,10 @@ use livepeer_transcode::hls::write_atomic;
     args_conflicts_with_subcommands = true
 )]
 struct Args {
+    #[command(flatten)]
+    common: cli::CommonArgs,
     #[command(subcommand)]
     command: Option<Command>,
-    /// A TOML file of options (keys are the long option names, e.g. `orchestrators = 4`).
-    /// Command-line options and LIVEPEER_* variables override it.
-    #[arg(long, env = "LIVEPEER_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
     /// What to stream: an HLS playlist (.m3u8) of MPEG-TS segments, an MPEG-TS file or an MP4
     /// file, cut at key frames into segments of about --segment-seconds. Without it, a
     /// generated test pattern (see --pattern-size and --pattern-seconds).
@@ -100,9 +98,6 @@ struct Args {
     /// (a temporary directory if not given).
     #[arg(long, env = "LIVEPEER_STATE_DIR", value_name = "DIR")]
     state_dir: Option<PathBuf>,
-    /// More logs (-v, -vv); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
@@ -166,43 +161,6 @@ async fn deploy_on(d: Deploy) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Bar(ProgressBar);
-
-impl Progress for Bar {
-    fn stage(&self, what: &str) {
-        self.0.set_message(what.to_owned());
-    }
-    fn total(&self, segments: Option<u64>) {
-        if let Some(n) = segments {
-            self.0.set_length(n);
-            self.0.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-        }
-    }
-    fn segment(&self, seq: u64, orchestrator: Address, latency: Duration) {
-        self.0.inc(1);
-        self.0.set_message(format!(
-            "segment {seq} by {} in {} ms",
-            short(orchestrator),
-            latency.as_millis()
-        ));
-    }
-    fn fault(&self, report: &FaultReport) {
-        self.0.println(format!(
-            "fault: {:?} by {}; challenging on chain",
-            report.kind,
-            report.orchestrator.checksummed()
-        ));
-    }
-}
-
-fn short(a: Address) -> String {
-    let s = a.checksummed().to_string();
-    format!("{}…{}", &s[..6], &s[s.len() - 4..])
-}
-
 fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -232,14 +190,8 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
     cfg.block_time = Duration::from_millis(args.block_ms.max(10));
     cfg.price = args.price;
     cfg.ticket_ev = args.ticket_ev;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::new_spinner();
-        b.enable_steady_tick(Duration::from_millis(200));
-        b
-    };
-    let progress = Arc::new(Bar(bar.clone()));
+    let progress = Arc::new(cli::BarProgress::new(args.quiet));
+    let bar = progress.0.clone();
     let summary = devnet::run(cfg, progress).await;
     bar.finish_and_clear();
     let summary = summary?;
@@ -255,17 +207,13 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
 }
 
 fn main() {
-    let argv = cli::args_with_config().unwrap_or_else(|e| cli::exit_with(&e));
-    let args = Args::parse_from(argv);
-    cli::init_tracing(args.verbose);
-    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| cli::exit_with(&e.into()));
-    let r = rt.block_on(async {
-        match args.command {
-            Some(Command::Deploy(d)) => deploy_on(d).await,
-            None => main_inner(args).await,
-        }
-    });
-    if let Err(e) = r {
-        cli::exit_with(&e);
-    }
+    cli::run_main(
+        |a: &Args| &a.common,
+        |mut args: Args| async move {
+            match args.command.take() {
+                Some(Command::Deploy(d)) => deploy_on(d).await,
+                None => main_inner(args).await,
+            }
+        },
+    );
 }

@@ -33,17 +33,13 @@ use tracing::{info, warn};
 #[derive(Debug, Parser)]
 #[command(name = "orchestrator", version, about, long_about)]
 struct Args {
-    /// A TOML file of options (keys are long option names).
-    #[arg(long, global = true, env = "LIVEPEER_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    common: cli::CommonArgs,
     #[command(flatten)]
     chain: ChainArgs,
     /// The orchestrator's key (its on-chain identity).
     #[command(flatten)]
     key: KeyArgs,
-    /// More logs (-v, -vv); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -373,11 +369,5 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn main() {
-    let argv = cli::args_with_config().unwrap_or_else(|e| cli::exit_with(&e));
-    let args = Args::parse_from(argv);
-    cli::init_tracing(args.verbose);
-    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| cli::exit_with(&e.into()));
-    if let Err(e) = rt.block_on(run(args)) {
-        cli::exit_with(&e);
-    }
+    cli::run_main(|a: &Args| &a.common, run);
 }

@@ -30,12 +30,8 @@ use serde::Serialize;
 #[derive(Debug, Parser)]
 #[command(name = "transcoder", version, about, long_about)]
 struct Args {
-    /// A TOML file of options (keys are long option names).
-    #[arg(long, global = true, env = "LIVEPEER_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// More logs (-v, -vv); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    common: cli::CommonArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -274,17 +270,13 @@ async fn join(a: Join) -> anyhow::Result<()> {
 }
 
 fn main() {
-    let argv = cli::args_with_config().unwrap_or_else(|e| cli::exit_with(&e));
-    let args = Args::parse_from(argv);
-    cli::init_tracing(args.verbose);
-    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| cli::exit_with(&e.into()));
-    let r = rt.block_on(async {
-        match args.command {
-            Command::Local(a) => local(a).await,
-            Command::Join(a) => join(a).await,
-        }
-    });
-    if let Err(e) = r {
-        cli::exit_with(&e);
-    }
+    cli::run_main(
+        |a: &Args| &a.common,
+        |args: Args| async move {
+            match args.command {
+                Command::Local(a) => local(a).await,
+                Command::Join(a) => join(a).await,
+            }
+        },
+    );
 }

@@ -24,12 +24,8 @@ use serde_json::json;
 #[derive(Debug, Parser)]
 #[command(name = "verifier", version, about, long_about)]
 struct Args {
-    /// A TOML file of options (keys are long option names).
-    #[arg(long, global = true, env = "LIVEPEER_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// More logs (-v, -vv); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    common: cli::CommonArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -227,12 +223,12 @@ fn check(c: Check) -> anyhow::Result<()> {
 }
 
 fn main() {
-    let argv = cli::args_with_config().unwrap_or_else(|e| cli::exit_with(&e));
-    let args = Args::parse_from(argv);
-    cli::init_tracing(args.verbose);
-    if let Err(e) = match args.command {
-        Command::Check(c) => check(c),
-    } {
-        cli::exit_with(&e);
-    }
+    cli::run_main(
+        |a: &Args| &a.common,
+        |args: Args| async move {
+            match args.command {
+                Command::Check(c) => check(c),
+            }
+        },
+    );
 }
