@@ -199,7 +199,12 @@ impl crate::broadcast::Progress for BarProgress {
             );
         }
     }
-    fn segment(&self, seq: u64, orchestrator: livepeer_core::Address, latency: std::time::Duration) {
+    fn segment(
+        &self,
+        seq: u64,
+        orchestrator: livepeer_core::Address,
+        latency: std::time::Duration,
+    ) {
         use livepeer_core::AddressExt as _;
         self.0.inc(1);
         self.0.set_message(format!(

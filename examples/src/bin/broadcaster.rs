@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use indicatif::ProgressBar;
 use livepeer_core::chain::{TicketBrokerReader, TicketFunding};
-use livepeer_core::verify::FaultReport;
-use livepeer_core::{Address, AddressExt, Ladder, LocalSigner, PixelPrice};
+use livepeer_core::{AddressExt, Ladder, LocalSigner, PixelPrice};
 use livepeer_examples::broadcast::{BroadcastConfig, BroadcastNode, Progress, SegmentSource};
 use livepeer_examples::cli;
 use livepeer_examples::keys::KeyArgs;
