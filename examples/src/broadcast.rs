@@ -192,6 +192,102 @@ impl Default for BroadcastConfig {
     }
 }
 
+/// Who re-encodes the sampled segments for the bit-exact comparison.
+#[derive(Clone)]
+pub enum Reencode {
+    /// A deterministic transcoder here (the same software and version orchestrators run).
+    Local(Arc<dyn Transcoder>),
+    /// Another orchestrator, hired through negotiation and paid with tickets (the paper's
+    /// "contract a second orchestrator for 1 in VerificationRate segments").
+    Hire,
+}
+
+impl std::fmt::Debug for Reencode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Reencode::Local(_) => "Local",
+            Reencode::Hire => "Hire",
+        })
+    }
+}
+
+/// Another orchestrator as a [`Transcoder`]: each ladder gets a negotiation session of its
+/// own, and a job is one segment sent through it. Its output is what an honest orchestrator
+/// running the deterministic software backend returns, so a result that differs bit for
+/// bit from it is a re-encode mismatch.
+pub struct HiredTranscoder {
+    broadcaster: Broadcaster,
+    sessions: tokio::sync::Mutex<
+        HashMap<Vec<livepeer_core::H256>, Arc<livepeer_negotiate::StreamSession>>,
+    >,
+}
+
+impl std::fmt::Debug for HiredTranscoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HiredTranscoder").finish_non_exhaustive()
+    }
+}
+
+impl HiredTranscoder {
+    /// Hires through `broadcaster` (which should not verify with this transcoder itself).
+    pub fn new(broadcaster: Broadcaster) -> Self {
+        HiredTranscoder {
+            broadcaster,
+            sessions: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl Transcoder for HiredTranscoder {
+    fn capabilities(&self) -> livepeer_core::transcode::Capabilities {
+        livepeer_core::transcode::Capabilities {
+            backend: "hired orchestrator".into(),
+            decoders: vec![livepeer_core::VideoCodec::H264],
+            encoders: vec![livepeer_core::VideoCodec::H264],
+            containers: vec![livepeer_core::Container::MpegTs],
+            max_width: 4096,
+            max_height: 2304,
+            pixels_per_second: 0,
+            hardware: false,
+            deterministic: true,
+        }
+    }
+
+    async fn transcode(
+        &self,
+        job: livepeer_core::transcode::TranscodeJob,
+    ) -> Result<livepeer_core::transcode::TranscodeOutput, livepeer_core::transcode::TranscodeError>
+    {
+        let backend = |e: livepeer_negotiate::NegotiateError| {
+            livepeer_core::transcode::TranscodeError::Backend(format!("hired re-encode: {e}"))
+        };
+        let key = job.ladder.ids();
+        let session = {
+            let mut sessions = self.sessions.lock().await;
+            match sessions.get(&key) {
+                Some(s) => s.clone(),
+                None => {
+                    let name = format!("reencode {:?}", key.first());
+                    let s = Arc::new(
+                        self.broadcaster
+                            .start_stream(StreamId::from_name(&name), job.ladder.clone())
+                            .await
+                            .map_err(backend)?,
+                    );
+                    sessions.insert(key, s.clone());
+                    s
+                }
+            }
+        };
+        let r = session.transcode(job.segment).await.map_err(backend)?;
+        Ok(livepeer_core::transcode::TranscodeOutput {
+            renditions: r.renditions,
+            source_frames: 0,
+        })
+    }
+}
+
 /// What one stream did.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
@@ -243,12 +339,12 @@ impl<C: BroadcastChain> std::fmt::Debug for BroadcastNode<C> {
 
 impl<C: BroadcastChain> BroadcastNode<C> {
     /// Starts a broadcaster paying from `key`'s deposit and reserve on `chain`, re-encoding
-    /// sampled segments with `reencoder`. Returns the node and the faults it will find.
+    /// sampled segments as `reencode` says. Returns the node and the faults it will find.
     pub async fn start(
         chain: Arc<C>,
         key: Arc<LocalSigner>,
         cfg: &BroadcastConfig,
-        reencoder: Arc<dyn Transcoder>,
+        reencode: Reencode,
     ) -> anyhow::Result<(Self, UnboundedReceiver<FaultReport>)> {
         let block = chain.current_block().await?;
         let funds = chain.sender_info(chain.payer()).await?;
@@ -271,6 +367,36 @@ impl<C: BroadcastChain> BroadcastNode<C> {
         let store = Arc::new(RedbStore::open(cfg.state_dir.join("broadcaster.redb"))?);
         let ledger = FaultLedger::new(store.clone());
         let evidence = EvidenceStore::new(store);
+        let mut bc = BroadcasterConfig::default();
+        let mut sched = SchedulerConfig::default();
+        // Shared cores: a segment may take several times its duration when every
+        // transcoder competes for them, so no hedging and generous timeouts.
+        sched.hedge_fraction = None;
+        sched.timeout_factor = 10.0;
+        sched.min_timeout = Duration::from_secs(30);
+        sched.max_attempts = cfg.max_attempts.max(1);
+        bc.scheduler = sched;
+        bc.quote_timeout = Duration::from_secs(5);
+        bc.max_price = cfg.max_price;
+        bc.min_stake = cfg.min_stake;
+        let signer: Arc<dyn Signer> = key;
+        let registry: Arc<dyn RegistryReader> = chain.clone();
+        // One scoreboard for the stream and the hired re-encodes: an orchestrator caught on
+        // the stream is never hired to judge another.
+        let board = Arc::new(std::sync::Mutex::new(
+            livepeer_negotiate::proto::Scoreboard::new(bc.score.clone()),
+        ));
+        let reencoder: Arc<dyn Transcoder> = match reencode {
+            Reencode::Local(t) => t,
+            // A second broadcaster on the same key, registry and tickets, without a verifier
+            // of its own: the orchestrator it picks re-encodes the sampled segment.
+            Reencode::Hire => Arc::new(HiredTranscoder::new(
+                Broadcaster::builder(signer.clone(), registry.clone(), payments.clone())
+                    .with_config(bc.clone())
+                    .with_scoreboard(board.clone())
+                    .build()?,
+            )),
+        };
         let mut vc = VerifyConfig::default();
         vc.verification_rate = cfg.verification_rate;
         // Decoded with the transcoders' own decoder: key frames on every segment, every
@@ -293,22 +419,9 @@ impl<C: BroadcastChain> BroadcastNode<C> {
         .with_challenger(challenger.clone())
         .with_fault_sink(Arc::new(tx))
         .build()?;
-        let mut bc = BroadcasterConfig::default();
-        let mut sched = SchedulerConfig::default();
-        // Shared cores: a segment may take several times its duration when every
-        // transcoder competes for them, so no hedging and generous timeouts.
-        sched.hedge_fraction = None;
-        sched.timeout_factor = 10.0;
-        sched.min_timeout = Duration::from_secs(30);
-        sched.max_attempts = cfg.max_attempts.max(1);
-        bc.scheduler = sched;
-        bc.quote_timeout = Duration::from_secs(5);
-        bc.max_price = cfg.max_price;
-        bc.min_stake = cfg.min_stake;
-        let signer: Arc<dyn Signer> = key;
-        let registry: Arc<dyn RegistryReader> = chain.clone();
         let broadcaster = Broadcaster::builder(signer, registry, payments.clone())
             .with_config(bc)
+            .with_scoreboard(board)
             .with_verifier(Arc::new(verifier))
             .build()?;
         Ok((

@@ -29,11 +29,12 @@ use livepeer_core::{
 use livepeer_negotiate::OrchestratorConfig;
 use livepeer_pm::{QueueConfig, RecipientConfig};
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
-use livepeer_verify::{Challenger, FaultLedger, FaultStatus, VerifierNode};
+use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::{Challenger, Checker, FaultLedger, FaultStatus, VerifierNode};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::broadcast::{BroadcastConfig, BroadcastNode, SegmentSource, StreamStats};
+use crate::broadcast::{BroadcastConfig, BroadcastNode, Reencode, SegmentSource, StreamStats};
 use crate::cheat::DownscalingTranscoder;
 use crate::node::{NodeSpec, OrchestratorNode};
 use crate::summary::{OrchestratorSummary, Summary};
@@ -69,6 +70,8 @@ pub struct DevnetConfig {
     pub verification_rate: u32,
     /// Wall time between blocks.
     pub block_time: Duration,
+    /// Re-encode sampled segments by hiring another orchestrator instead of locally.
+    pub hire_reencode: bool,
     /// Honest orchestrators' price, wei per pixel.
     pub price: u64,
     /// Expected value of one ticket, wei.
@@ -89,6 +92,7 @@ impl Default for DevnetConfig {
             pattern_segments: 6,
             verification_rate: 4,
             block_time: Duration::from_millis(500),
+            hire_reencode: false,
             price: 10_000_000,
             ticket_ev: 250_000_000_000_000,
         }
@@ -306,16 +310,24 @@ impl Devnet {
             bcast.clone(),
             Arc::new(LocalSigner::from_bytes(&bcast_key)?),
             &bc,
-            honest.clone(),
+            if cfg.hire_reencode {
+                Reencode::Hire
+            } else {
+                Reencode::Local(honest.clone())
+            },
         )
         .await?;
         let b = Arc::new(b);
 
         // The trusted verifier: judges each challenge the broadcaster opens.
+        // The trusted verifier decides with its own re-encode, never a hired one.
+        let node_checker = Checker::new(b.checker.config().clone())
+            .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+            .with_reencoder(honest.clone());
         let node = Arc::new(VerifierNode::new(
             deployer.clone(),
             Arc::new(b.evidence.clone()),
-            b.checker.clone(),
+            node_checker,
         ));
         let reports: Arc<Mutex<Vec<FaultReport>>> = Arc::default();
         let judge = {

@@ -210,3 +210,31 @@ fn bad_input_is_one_line_and_writes_nothing() {
         "#EXTM3U\n"
     );
 }
+
+#[test]
+fn hired_reencodes_match_honest_results_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let json = dir.path().join("summary.json");
+    let o = devnet(&[
+        "--out",
+        out.to_str().unwrap(),
+        "--summary-json",
+        json.to_str().unwrap(),
+        "--orchestrators",
+        "2",
+        "--pattern-seconds",
+        "4",
+        "--verification-rate",
+        "1",
+        "--hire-reencode",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&json);
+    // Every segment was re-encoded by another orchestrator, paid with its own tickets, and
+    // matched: no fault against an honest orchestrator.
+    assert_eq!(s["segments_out"], 2, "{s}");
+    assert_eq!(s["faults"], 0, "{s}");
+    assert!(s["tickets_sent"].as_u64().unwrap() >= 2, "{s}");
+    check_output(&out, 4);
+}

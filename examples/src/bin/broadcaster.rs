@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use livepeer_core::chain::{TicketBrokerReader, TicketFunding};
 use livepeer_core::{AddressExt, Ladder, LocalSigner, PixelPrice};
-use livepeer_examples::broadcast::{BroadcastConfig, BroadcastNode, Progress, SegmentSource};
+use livepeer_examples::broadcast::{
+    BroadcastConfig, BroadcastNode, Progress, Reencode, SegmentSource,
+};
 use livepeer_examples::cli;
 use livepeer_examples::keys::KeyArgs;
 use livepeer_examples::rpc::{ChainArgs, parse_amount, parse_tokens};
@@ -84,6 +86,9 @@ struct Stream {
     /// Ignore orchestrators with less stake (whole units or e.g. 10tokens).
     #[arg(long, env = "LIVEPEER_MIN_STAKE", default_value = "0")]
     min_stake: String,
+    /// Re-encode sampled segments by hiring another orchestrator instead of locally.
+    #[arg(long)]
+    hire_reencode: bool,
     /// Where the fault ledger and challenge evidence are kept.
     #[arg(long, env = "LIVEPEER_STATE_DIR", default_value = "broadcaster-state")]
     state_dir: PathBuf,
@@ -114,15 +119,20 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     if let Some(p) = &s.max_price {
         cfg.max_price = Some(PixelPrice::per_pixel(parse_amount(p)?.0.low_u64()));
     }
-    let mut sc = SoftwareConfig::default();
-    sc.enable_av1 = false;
-    let reencoder =
-        Arc::new(tokio::task::spawn_blocking(move || SoftwareTranscoder::new(sc)).await??);
+    let reencode = if s.hire_reencode {
+        Reencode::Hire
+    } else {
+        let mut sc = SoftwareConfig::default();
+        sc.enable_av1 = false;
+        Reencode::Local(Arc::new(
+            tokio::task::spawn_blocking(move || SoftwareTranscoder::new(sc)).await??,
+        ))
+    };
     let (node, mut faults) = BroadcastNode::start(
         chain,
         Arc::new(LocalSigner::from_bytes(&key.signer.secret_bytes())?),
         &cfg,
-        reencoder,
+        reencode,
     )
     .await?;
     let node = Arc::new(node);

@@ -78,6 +78,10 @@ struct Args {
     /// compared bit for bit; cheap checks run on every segment.
     #[arg(long, env = "LIVEPEER_VERIFICATION_RATE", default_value_t = 4)]
     verification_rate: u32,
+    /// Re-encode the sampled segments by hiring another orchestrator (paid with tickets)
+    /// instead of on this machine.
+    #[arg(long, env = "LIVEPEER_HIRE_REENCODE")]
+    hire_reencode: bool,
     /// Milliseconds between blocks of the embedded chain (20 blocks make a round).
     #[arg(long, env = "LIVEPEER_BLOCK_MS", default_value_t = 500)]
     block_ms: u64,
@@ -184,6 +188,7 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
     cfg.pattern_size = parse_size(&args.pattern_size)?;
     cfg.pattern_segments = args.pattern_seconds.div_ceil(2).max(1);
     cfg.verification_rate = args.verification_rate;
+    cfg.hire_reencode = args.hire_reencode;
     cfg.block_time = Duration::from_millis(args.block_ms.max(10));
     cfg.price = args.price;
     cfg.ticket_ev = args.ticket_ev;

@@ -107,9 +107,17 @@ pub struct BroadcasterBuilder {
     verifier: Option<Arc<dyn SegmentVerifier>>,
     policy: Arc<dyn SelectionPolicy>,
     config: BroadcasterConfig,
+    board: Option<Arc<Mutex<Scoreboard>>>,
 }
 
 impl BroadcasterBuilder {
+    /// Shares `board` (latency averages, failures, suspensions) with other broadcasters, so
+    /// an orchestrator one of them caught is avoided by all.
+    pub fn with_scoreboard(mut self, board: Arc<Mutex<Scoreboard>>) -> Self {
+        self.board = Some(board);
+        self
+    }
+
     /// Replaces the configuration.
     pub fn with_config(mut self, config: BroadcasterConfig) -> Self {
         self.config = config;
@@ -141,7 +149,9 @@ impl BroadcasterBuilder {
                 payments: self.payments,
                 verifier: self.verifier,
                 policy: self.policy,
-                board: Arc::new(Mutex::new(Scoreboard::new(self.config.score.clone()))),
+                board: self.board.unwrap_or_else(|| {
+                    Arc::new(Mutex::new(Scoreboard::new(self.config.score.clone())))
+                }),
                 conns: Mutex::new(HashMap::new()),
                 config: self.config,
             }),
@@ -178,6 +188,7 @@ impl Broadcaster {
             verifier: None,
             policy: Arc::new(DefaultPolicy::default()),
             config: BroadcasterConfig::default(),
+            board: None,
         }
     }
 
