@@ -65,6 +65,26 @@ fn summary(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// Runs devnet writing into a fresh directory with `args`; returns the directory, the
+/// output directory, the JSON summary and the printed summary, after checking it exited
+/// successfully.
+fn run_ok(args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let json = dir.path().join("summary.json");
+    let mut all = vec![
+        "--out",
+        out.to_str().unwrap(),
+        "--summary-json",
+        json.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let o = devnet(&all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&json);
+    (dir, out, s, String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
 fn check_output(out: &Path, media_seconds: u64) {
     let master = std::fs::read_to_string(out.join("index.m3u8")).unwrap();
     assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 2, "{master}");
@@ -80,23 +100,8 @@ fn check_output(out: &Path, media_seconds: u64) {
 
 #[test]
 fn an_honest_run_streams_pays_and_writes_hls() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let json = dir.path().join("summary.json");
-    let o = devnet(&[
-        "--out",
-        out.to_str().unwrap(),
-        "--summary-json",
-        json.to_str().unwrap(),
-        "--orchestrators",
-        "2",
-        "--pattern-seconds",
-        "8",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = String::from_utf8_lossy(&o.stdout);
+    let (_dir, out, s, text) = run_ok(&["--orchestrators", "2", "--pattern-seconds", "8"]);
     assert!(text.contains("segments: 4 in, 4 out, 0 failed"), "{text}");
-    let s = summary(&json);
     assert_eq!(s["segments_in"], 4);
     assert_eq!(s["segments_out"], 4);
     assert_eq!(s["renditions"], 2);
@@ -118,22 +123,7 @@ fn an_honest_run_streams_pays_and_writes_hls() {
 
 #[test]
 fn a_cheat_is_caught_slashed_and_the_stream_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let json = dir.path().join("summary.json");
-    let o = devnet(&[
-        "--out",
-        out.to_str().unwrap(),
-        "--summary-json",
-        json.to_str().unwrap(),
-        "--orchestrators",
-        "3",
-        "--pattern-seconds",
-        "8",
-        "--cheat",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s = summary(&json);
+    let (_dir, out, s, _) = run_ok(&["--orchestrators", "3", "--pattern-seconds", "8", "--cheat"]);
     assert_eq!(s["segments_out"], 4, "no segment lost: {s}");
     assert!(s["faults"].as_u64().unwrap() >= 1, "{s}");
     assert!(s["challenges_won"].as_u64().unwrap() >= 1, "{s}");
@@ -213,14 +203,7 @@ fn bad_input_is_one_line_and_writes_nothing() {
 
 #[test]
 fn hired_reencodes_match_honest_results_bit_for_bit() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let json = dir.path().join("summary.json");
-    let o = devnet(&[
-        "--out",
-        out.to_str().unwrap(),
-        "--summary-json",
-        json.to_str().unwrap(),
+    let (_dir, out, s, _) = run_ok(&[
         "--orchestrators",
         "2",
         "--pattern-seconds",
@@ -229,8 +212,6 @@ fn hired_reencodes_match_honest_results_bit_for_bit() {
         "1",
         "--hire-reencode",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s = summary(&json);
     // Every segment was re-encoded by another orchestrator, paid with its own tickets, and
     // matched: no fault against an honest orchestrator.
     assert_eq!(s["segments_out"], 2, "{s}");
