@@ -15,7 +15,8 @@ use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
 use livepeer_verify::{CheckJob, Checker, FrameDecoder, PerceptualThresholds, VerifyConfig};
 
 use crate::media::{
-    ProductionDecoder, have_ffmpeg, rav1e, request, source, transcode, x264, x264_graph,
+    LIVE_X264, ProductionDecoder, SOURCE_X264, encode_lavfi, have_ffmpeg, rav1e, request,
+    transcode, x264, x264_graph,
 };
 
 /// Contents used to calibrate, then contents used to measure.
@@ -37,73 +38,21 @@ const H: u32 = 240;
 const PIX: u64 = (W * H) as u64 * 60;
 
 fn lavfi(content: &str) -> Vec<u8> {
-    // Live input as encoders send it: High profile with B-frames at a moderate quality.
-    let (base, filters) = content.split_once(',').unwrap_or((content, ""));
-    if let Some(c) = base.strip_suffix("+bframes") {
-        let graph = if filters.is_empty() {
-            format!("{c}=size=640x360:rate=30")
-        } else {
-            format!("{c}=size=640x360:rate=30,{filters}")
-        };
-        return crate::media::ffmpeg(
-            &[
-                "-f",
-                "lavfi",
-                "-i",
-                &graph,
-                "-t",
-                "2",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:v",
-                "libx264",
-                "-profile:v",
-                "high",
-                "-bf",
-                "2",
-                "-g",
-                "30",
-                "-crf",
-                "23",
-                "-f",
-                "mpegts",
-            ],
-            "ts",
-        );
+    // A content may carry extra filters after a comma, and `+bframes` asks for live-style
+    // input (High profile with B-frames at a moderate quality).
+    let (base, filters) = content
+        .split_once(',')
+        .map_or((content, None), |(b, f)| (b, Some(f)));
+    let (name, settings) = match base.strip_suffix("+bframes") {
+        Some(n) => (n, LIVE_X264),
+        None => (base, SOURCE_X264),
+    };
+    let mut graph = format!("{name}=size=640x360:rate=30");
+    if let Some(f) = filters {
+        graph.push(',');
+        graph.push_str(f);
     }
-    // A content may carry extra filters after a comma.
-    match content.split_once(',') {
-        Some((c, f)) => crate::media::ffmpeg(
-            &[
-                "-f",
-                "lavfi",
-                "-i",
-                &format!("{c}=size=640x360:rate=30,{f}"),
-                "-t",
-                "2",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-profile:v",
-                "high",
-                "-bf",
-                "0",
-                "-g",
-                "60",
-                "-sc_threshold",
-                "0",
-                "-b:v",
-                "3M",
-                "-f",
-                "mpegts",
-            ],
-            "ts",
-        ),
-        None => source(content),
-    }
+    encode_lavfi(&graph, settings)
 }
 
 fn samples(content: &str, other: &[u8]) -> (Vec<u8>, Vec<Sample>) {

@@ -79,36 +79,37 @@ pub(crate) fn to_file(data: &[u8], ext: &str) -> String {
 /// A 2 s 30 fps source segment of `lavfi` content at 640x360, x264 High without B-frames
 /// (so every decoder agrees on its pictures), GOP = segment.
 pub(crate) fn source(lavfi: &str) -> Vec<u8> {
-    let src = format!("{lavfi}=size=640x360:rate=30");
-    ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            &src,
-            "-t",
-            "2",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-profile:v",
-            "high",
-            "-bf",
-            "0",
-            "-g",
-            "60",
-            "-sc_threshold",
-            "0",
-            "-b:v",
-            "3M",
-            "-f",
-            "mpegts",
-        ],
-        "ts",
-    )
+    encode_lavfi(&format!("{lavfi}=size=640x360:rate=30"), SOURCE_X264)
+}
+
+/// libx264 settings of [`source`].
+pub(crate) const SOURCE_X264: &[&str] = &[
+    "-preset",
+    "veryfast",
+    "-profile:v",
+    "high",
+    "-bf",
+    "0",
+    "-g",
+    "60",
+    "-sc_threshold",
+    "0",
+    "-b:v",
+    "3M",
+];
+
+/// libx264 settings of live input as encoders send it: High profile with B-frames at a
+/// moderate quality.
+pub(crate) const LIVE_X264: &[&str] = &["-profile:v", "high", "-bf", "2", "-g", "30", "-crf", "23"];
+
+/// 2 s of the lavfi `graph` encoded with libx264 `settings`, as MPEG-TS (cached).
+pub(crate) fn encode_lavfi(graph: &str, settings: &[&str]) -> Vec<u8> {
+    let mut args = vec![
+        "-f", "lavfi", "-i", graph, "-t", "2", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+    ];
+    args.extend_from_slice(settings);
+    args.extend_from_slice(&["-f", "mpegts"]);
+    ffmpeg(&args, "ts")
 }
 
 /// An x264 constrained-baseline rendition of `src` at `w×h`, `kbps`, with an optional extra
