@@ -23,8 +23,7 @@ use livepeer_core::store::RedbStore;
 use livepeer_core::transcode::Transcoder;
 use livepeer_core::verify::FaultReport;
 use livepeer_core::{
-    Address, AddressExt, Ladder, LocalSigner, PixelPrice, Region, ServiceId, Signer, U256, Wei,
-    keccak256,
+    Address, AddressExt, Ladder, PixelPrice, Region, ServiceId, U256, Wei, keccak256,
 };
 use livepeer_negotiate::OrchestratorConfig;
 use livepeer_pm::{QueueConfig, RecipientConfig};
@@ -36,6 +35,7 @@ use tracing::{info, warn};
 
 use crate::broadcast::{BroadcastConfig, BroadcastNode, Reencode, SegmentSource, StreamStats};
 use crate::cheat::DownscalingTranscoder;
+use crate::keys::Key;
 use crate::node::{NodeSpec, OrchestratorNode};
 use crate::summary::{OrchestratorSummary, Summary};
 
@@ -102,24 +102,18 @@ impl Default for DevnetConfig {
 pub use crate::broadcast::{LogProgress, Progress};
 
 /// A key derived from a label: the same addresses on every run.
-fn derived_key(label: &str) -> anyhow::Result<LocalSigner> {
-    Ok(LocalSigner::from_bytes(&keccak256(label.as_bytes()))?)
+fn derived_key(label: &str) -> anyhow::Result<Key> {
+    Key::from_bytes(&keccak256(label.as_bytes()))
 }
 
-async fn client(chain: &EmbeddedChain, key: &[u8; 32], a: Addresses) -> anyhow::Result<DevClient> {
-    let w = LocalWallet::from_bytes(key)?.with_chain_id(chain.chain_id());
+async fn client(chain: &EmbeddedChain, key: &Key, a: Addresses) -> anyhow::Result<DevClient> {
+    let w = key.wallet.clone().with_chain_id(chain.chain_id());
     Ok(ChainClient::connect(
         Arc::new(SignerMiddleware::new(chain.provider(), w)),
         a,
         chain.chain_id(),
     )
     .await?)
-}
-
-fn hex_key(s: &str) -> anyhow::Result<[u8; 32]> {
-    let v = hex::decode(s.trim_start_matches("0x"))?;
-    v.try_into()
-        .map_err(|_| anyhow::anyhow!("a key is 32 bytes"))
 }
 
 struct Orch {
@@ -206,9 +200,9 @@ impl Devnet {
 
         progress.stage("starting the chain and deploying the contracts");
         let chain = EmbeddedChain::with_dev_accounts();
-        let deployer_key = hex_key(DEV_KEYS[0])?;
-        let bcast_key = hex_key(DEV_KEYS[1])?;
-        let w = LocalWallet::from_bytes(&deployer_key)?.with_chain_id(chain.chain_id());
+        let deployer_key = Key::from_hex(DEV_KEYS[0])?;
+        let bcast_key = Key::from_hex(DEV_KEYS[1])?;
+        let w = deployer_key.wallet.clone().with_chain_id(chain.chain_id());
         let addrs = deploy(
             Arc::new(SignerMiddleware::new(chain.provider(), w)),
             &DeployConfig::default(),
@@ -234,7 +228,7 @@ impl Devnet {
             chain.set_balance(address, U256::exp10(20));
             let stake = U256::exp10(19) * U256::from(i as u64 + 1);
             deployer.transfer_stake_token(address, stake).await?;
-            let oc = Arc::new(client(&chain, &key.secret_bytes(), addrs).await?);
+            let oc = Arc::new(client(&chain, &key, addrs).await?);
             let remote: Arc<dyn Transcoder> = Arc::new(
                 tokio::task::spawn_blocking(|| SoftwareTranscoder::new(software_config()))
                     .await??,
@@ -257,7 +251,7 @@ impl Devnet {
             // The cheat undercuts: it does a quarter of the work.
             let price = if cheating { cfg.price / 2 } else { cfg.price };
             let spec = NodeSpec {
-                key: Arc::new(key.clone()),
+                key: Arc::new(key.signer.clone()),
                 price: PixelPrice::per_pixel(price.max(1)),
                 config: OrchestratorConfig::default(),
                 recipient: rc,
@@ -267,7 +261,7 @@ impl Devnet {
                 remote: vec![(
                     remote,
                     pps,
-                    Arc::new(derived_key(&format!("livepeer devnet transcoder {i}"))?),
+                    Arc::new(derived_key(&format!("livepeer devnet transcoder {i}"))?.signer),
                 )],
             };
             let node = Arc::new(OrchestratorNode::start(spec, oc.clone()).await?);
@@ -308,7 +302,7 @@ impl Devnet {
         };
         let (b, mut fault_rx) = BroadcastNode::start(
             bcast.clone(),
-            Arc::new(LocalSigner::from_bytes(&bcast_key)?),
+            Arc::new(bcast_key.signer.clone()),
             &bc,
             if cfg.hire_reencode {
                 Reencode::Hire

@@ -48,6 +48,11 @@ impl Key {
         self.signer.address()
     }
 
+    /// A key from 64 hex digits (with or without `0x`).
+    pub fn from_hex(text: &str) -> anyhow::Result<Self> {
+        from_hex(text, "the text")
+    }
+
     /// A key from its 32 secret bytes.
     pub fn from_bytes(secret: &[u8; 32]) -> anyhow::Result<Self> {
         let signer = LocalSigner::from_bytes(secret)
