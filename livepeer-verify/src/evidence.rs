@@ -4,7 +4,7 @@
 //! challenge to its manifest.
 //!
 //! The broadcaster fills an [`EvidenceStore`]; a verifier reads through [`EvidenceSource`]
-//! (in process here; a network transport can implement the same trait). Nothing fetched is
+//! (in process, or over QUIC with the `net` feature's `RemoteEvidence`). Nothing fetched is
 //! trusted: the verifier checks every blob against its key and the hashes the receipt and
 //! claim sign.
 
@@ -135,6 +135,48 @@ impl<T: EvidenceSource + ?Sized> EvidenceSource for Arc<T> {
     }
     async fn fetch(&self, key: &ContentKey) -> Result<Option<Bytes>, EvidenceError> {
         (**self).fetch(key).await
+    }
+}
+
+/// Several sources asked in turn (for example every broadcaster a verifier serves): the
+/// first that holds what is asked answers. A source's failure is returned only when no other
+/// source holds it.
+#[derive(Clone, Default)]
+pub struct EvidenceSources(pub Vec<Arc<dyn EvidenceSource>>);
+
+impl fmt::Debug for EvidenceSources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EvidenceSources({})", self.0.len())
+    }
+}
+
+#[async_trait]
+impl EvidenceSource for EvidenceSources {
+    async fn manifest_key(
+        &self,
+        challenge: &ChallengeId,
+    ) -> Result<Option<ContentKey>, EvidenceError> {
+        let mut failed = None;
+        for s in &self.0 {
+            match s.manifest_key(challenge).await {
+                Ok(Some(k)) => return Ok(Some(k)),
+                Ok(None) => {}
+                Err(e) => failed = Some(e),
+            }
+        }
+        failed.map_or(Ok(None), Err)
+    }
+
+    async fn fetch(&self, key: &ContentKey) -> Result<Option<Bytes>, EvidenceError> {
+        let mut failed = None;
+        for s in &self.0 {
+            match s.fetch(key).await {
+                Ok(Some(b)) => return Ok(Some(b)),
+                Ok(None) => {}
+                Err(e) => failed = Some(e),
+            }
+        }
+        failed.map_or(Ok(None), Err)
     }
 }
 

@@ -31,3 +31,18 @@ pub fn parse_bitstream(data: &[u8]) {
     }
     let _ = EvidenceManifest::from_bytes(data);
 }
+
+/// The evidence protocol's parsers on `data`, as a request and as an answer. Never panics;
+/// what parses re-encodes to the same bytes.
+pub fn evidence_wire(data: &[u8]) {
+    if let Ok(r) = crate::net::wire::Request::parse(data) {
+        assert_eq!(crate::net::wire::Request::parse(&r.encode()), Ok(r));
+    }
+    if let Ok(r) = crate::net::wire::Response::parse(bytes::Bytes::copy_from_slice(data), 1 << 16) {
+        // A parsed answer re-encodes to what was parsed (error text only up to its
+        // lossless part).
+        if !matches!(r, crate::net::wire::Response::Failed(_)) {
+            assert_eq!(r.encode(), data);
+        }
+    }
+}

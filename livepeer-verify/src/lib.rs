@@ -2,8 +2,9 @@
 //!
 //! ## What this crate deliberately does not do
 //!
-//! No networking: the chain is reached through the `livepeer-core` chain traits, evidence is
-//! served through [`EvidenceSource`], and transcoders and decoders are traits too. No clock:
+//! No networking outside the `net` feature (evidence served and fetched over QUIC): the
+//! chain is reached through the `livepeer-core` chain traits, evidence through
+//! [`EvidenceSource`], and transcoders and decoders are traits too. No clock:
 //! nothing here depends on the time of day. Every check is a deterministic function of its
 //! inputs, so a verifier node re-running it on the evidence reaches the same verdict.
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod evidence;
 pub mod fuzz_entry;
 pub mod ledger;
 pub mod metrics;
+pub mod net;
 pub mod node;
 #[cfg(feature = "openh264")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openh264")))]
@@ -34,7 +36,9 @@ pub use checker::{CheckError, CheckInput, CheckJob, CheckReport, Checker};
 pub use checks::Finding;
 pub use config::{InvalidConfig, PerceptualThresholds, VerifyConfig};
 pub use decode::{BilinearScaler, DecodeError, FrameDecoder, PictureScaler};
-pub use evidence::{ContentKey, EvidenceError, EvidenceManifest, EvidenceSource, EvidenceStore};
+pub use evidence::{
+    ContentKey, EvidenceError, EvidenceManifest, EvidenceSource, EvidenceSources, EvidenceStore,
+};
 pub use ledger::{FaultLedger, FaultRecord, FaultStatus};
 pub use metrics::{FrameScore, Picture};
 pub use node::{Decision, NodeError, VerifierNode};

@@ -154,6 +154,15 @@ pub fn client_config(
 /// negotiation and the pool protocols, with at most `max_bidi_streams` concurrent streams
 /// per connection.
 pub fn server_config(max_bidi_streams: u32) -> Result<quinn::ServerConfig, NegotiateError> {
+    server_config_for(&[ALPN, POOL_ALPN], max_bidi_streams)
+}
+
+/// [`server_config`] for other protocols on the same TLS and transport settings: a fresh
+/// self-signed certificate, serving the given ALPN protocols.
+pub fn server_config_for(
+    alpns: &[&[u8]],
+    max_bidi_streams: u32,
+) -> Result<quinn::ServerConfig, NegotiateError> {
     // Ed25519: the handshake signature costs the server about half and the client about a
     // third of what ECDSA P-256 costs, once per fresh connection on each side.
     let key_pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(tls_err)?;
@@ -168,7 +177,7 @@ pub fn server_config(max_bidi_streams: u32) -> Result<quinn::ServerConfig, Negot
         .with_no_client_auth()
         .with_single_cert(vec![cert.der().clone()], key)
         .map_err(tls_err)?;
-    tls.alpn_protocols = vec![ALPN.to_vec(), POOL_ALPN.to_vec()];
+    tls.alpn_protocols = alpns.iter().map(|a| a.to_vec()).collect();
     tls.max_early_data_size = 0;
     // One resumption ticket per connection instead of rustls' two: a client uses a ticket
     // once and gets a fresh one with every resumed connection, so one keeps resumption
@@ -210,4 +219,18 @@ pub fn endpoint(
         Arc::new(quinn::TokioRuntime),
     )
     .map_err(|e| NegotiateError::Transport(format!("endpoint: {e}")))
+}
+
+/// The connection's TLS exporter keying material (RFC 8446 §7.5) under the binding label and
+/// `context`: what a party signs to bind its address to this very connection. Another
+/// protocol on the same certificates passes its own `context`, so a proof made for one
+/// protocol never verifies in another.
+pub fn exporter(
+    conn: &quinn::Connection,
+    context: &[u8],
+) -> Result<[u8; crate::proto::identity::EXPORTER_LEN], NegotiateError> {
+    let mut out = [0u8; crate::proto::identity::EXPORTER_LEN];
+    conn.export_keying_material(&mut out, crate::proto::identity::EXPORTER_LABEL, context)
+        .map_err(|_| NegotiateError::Transport("TLS exporter unavailable".into()))?;
+    Ok(out)
 }

@@ -8,7 +8,7 @@ use tokio::time::sleep_until;
 
 use super::NegotiateError;
 use super::error::Limit;
-use crate::proto::identity::{EXPORTER_LABEL, EXPORTER_LEN};
+use crate::proto::identity::EXPORTER_LEN;
 use crate::proto::{
     Assembled, Message, MessageType, ReadEvent, ReadLimits, Role, StreamReader, WireError,
     chunk_frames, sign_binding, verify_binding,
@@ -115,10 +115,7 @@ where
 }
 
 fn exporter(conn: &quinn::Connection) -> Result<[u8; EXPORTER_LEN], NegotiateError> {
-    let mut out = [0u8; EXPORTER_LEN];
-    conn.export_keying_material(&mut out, EXPORTER_LABEL, b"")
-        .map_err(|_| NegotiateError::Transport("TLS exporter unavailable".into()))?;
-    Ok(out)
+    super::tls::exporter(conn, b"")
 }
 
 /// The client side of the binding: proves our address as `role`, then checks the server

@@ -18,6 +18,7 @@ use livepeer_core::chain::{
 use livepeer_core::test_utils::TestEntropy;
 use livepeer_core::verify::{FaultKind, FaultReport, SegmentVerifier, Verdict};
 use livepeer_core::{Ladder, LocalSigner, MemStore, Region, ServiceId, U256};
+use livepeer_verify::net::{EvidenceServer, RemoteEvidence, ServerLimits};
 use livepeer_verify::{
     Challenger, Checker, Decision, EvidenceStore, FaultLedger, FaultStatus, Sampler, Verifier,
     VerifierNode, VerifyConfig,
@@ -154,12 +155,21 @@ async fn a_proven_fault_slashes_and_pays_the_broadcaster() {
         ChallengeState::Open { .. }
     ));
 
-    // The verifier node fetches the served evidence, re-checks and votes guilty.
-    let node = VerifierNode::new(
-        w.verifier_client.clone(),
+    // The broadcaster serves its evidence over QUIC; the verifier node fetches it from there
+    // (checking the server proves the challenger's address), re-checks and votes guilty.
+    let server = EvidenceServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(w.b_key.clone()),
         Arc::new(evidence.clone()),
-        checker,
-    );
+        ServerLimits::default(),
+    )
+    .unwrap();
+    let remote = RemoteEvidence::new(
+        server.local_addr().unwrap(),
+        livepeer_core::Signer::address(&w.b_key),
+    )
+    .unwrap();
+    let node = VerifierNode::new(w.verifier_client.clone(), Arc::new(remote), checker);
     let stake_before = w.orch.stake_of(w.orch.account()).await.unwrap();
     let paid_before = w
         .bcast

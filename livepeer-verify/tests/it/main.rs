@@ -14,5 +14,6 @@ mod corpus_tamper;
 mod flow;
 mod media;
 mod metrics;
+mod net;
 mod openh264;
 mod reencode;
