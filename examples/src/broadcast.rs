@@ -280,7 +280,14 @@ impl Transcoder for HiredTranscoder {
                 }
             }
         };
-        let r = session.transcode(job.segment).await.map_err(backend)?;
+        // Never the orchestrator whose result this re-encode checks.
+        let excluded = livepeer_verify::reencode::checked_orchestrator()
+            .into_iter()
+            .collect();
+        let r = session
+            .transcode_excluding(job.segment, excluded)
+            .await
+            .map_err(backend)?;
         Ok(livepeer_core::transcode::TranscodeOutput {
             renditions: r.renditions,
             source_frames: 0,

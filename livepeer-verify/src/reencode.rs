@@ -6,12 +6,23 @@ use std::time::Duration;
 
 use livepeer_core::transcode::{TranscodeJob, Transcoder};
 use livepeer_core::verify::FaultKind;
-use livepeer_core::{Ladder, Segment};
+use livepeer_core::{Address, Ladder, Segment};
 
 use crate::bitstream::elementary_stream;
 use crate::checker::{CheckError, CheckJob};
 use crate::checks::Finding;
 use crate::decode::DecodeError;
+
+tokio::task_local! {
+    static CHECKED: Address;
+}
+
+/// Inside a re-encode that [`compare`] asked for: the orchestrator whose result is being
+/// checked. A transcoder that hires another node for the re-encode (the paper's second
+/// orchestrator) reads it to never hire the very orchestrator it checks.
+pub fn checked_orchestrator() -> Option<Address> {
+    CHECKED.try_with(|a| *a).ok()
+}
 
 /// Re-encodes `job`'s segment with `transcoder` and compares every rendition's elementary
 /// stream. A transcoder that does not call itself deterministic is not used (`Ok(None)`).
@@ -24,18 +35,19 @@ pub async fn compare(
     }
     let claim = &job.claim.claim;
     let ladder = Ladder::new(job.ladder.clone()).map_err(|e| CheckError::Input(e.to_string()))?;
-    let out = transcoder
-        .transcode(TranscodeJob {
-            stream_id: claim.stream_id,
-            segment: Segment {
-                seq: claim.seq,
-                duration: Duration::from_millis(claim.duration_ms),
-                data: job.segment.clone(),
-                container: job.container,
-                codec: job.codec,
-            },
-            ladder,
-        })
+    let reencode = transcoder.transcode(TranscodeJob {
+        stream_id: claim.stream_id,
+        segment: Segment {
+            seq: claim.seq,
+            duration: Duration::from_millis(claim.duration_ms),
+            data: job.segment.clone(),
+            container: job.container,
+            codec: job.codec,
+        },
+        ladder,
+    });
+    let out = CHECKED
+        .scope(claim.orchestrator, reencode)
         .await
         .map_err(|e| CheckError::Decoder(DecodeError::Backend(format!("re-encode: {e}"))))?;
     if out.renditions.len() != job.renditions.len() {

@@ -7,6 +7,6 @@ pub mod deploy;
 pub mod embedded;
 mod error;
 
-pub use client::{ChainClient, OrchestratorSetup};
+pub use client::{ChainClient, OpenedChallenge, OrchestratorSetup};
 pub use deploy::{Addresses, DeployConfig, deploy};
 pub use embedded::EmbeddedChain;

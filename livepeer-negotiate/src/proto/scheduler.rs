@@ -138,6 +138,7 @@ struct Attempt {
 struct SegState {
     duration: Duration,
     tried: Vec<Address>,
+    excluded: Vec<Address>,
     hedge_at: Option<Instant>,
 }
 
@@ -198,6 +199,18 @@ impl Scheduler {
 
     /// A new segment `seq` of `duration` at `now`.
     pub fn handle_segment(&mut self, now: Instant, seq: u64, duration: Duration) {
+        self.handle_segment_excluding(now, seq, duration, Vec::new());
+    }
+
+    /// [`handle_segment`](Self::handle_segment) that never sends the segment to an
+    /// orchestrator in `excluded` (for example the one whose result a re-encode checks).
+    pub fn handle_segment_excluding(
+        &mut self,
+        now: Instant,
+        seq: u64,
+        duration: Duration,
+        excluded: Vec<Address>,
+    ) {
         if self.segments.contains_key(&seq) {
             return;
         }
@@ -210,6 +223,7 @@ impl Scheduler {
             SegState {
                 duration,
                 tried: Vec::new(),
+                excluded,
                 hedge_at,
             },
         );
@@ -354,16 +368,14 @@ impl Scheduler {
             .filter(|a| a.seq == seq && !a.shadow)
             .map(|a| a.orchestrator)
             .collect();
-        let pick = ranked
+        let allowed = ranked
             .iter()
             .filter_map(|&i| self.candidates.get(i))
+            .filter(|c| !seg.excluded.contains(&c.address));
+        let pick = allowed
+            .clone()
             .find(|c| !seg.tried.contains(&c.address))
-            .or_else(|| {
-                ranked
-                    .iter()
-                    .filter_map(|&i| self.candidates.get(i))
-                    .find(|c| !busy.contains(&c.address))
-            })
+            .or_else(|| allowed.clone().find(|c| !busy.contains(&c.address)))
             .map(|c| c.address);
         let Some(orchestrator) = pick else {
             return false;

@@ -45,6 +45,7 @@ type Table = Arc<RwLock<HashMap<Address, (OrchestratorEntry, Quote, Duration)>>>
 enum Cmd {
     Segment(
         Segment,
+        Vec<Address>,
         oneshot::Sender<Result<SegmentResult, NegotiateError>>,
     ),
     Candidates,
@@ -204,12 +205,22 @@ impl StreamSession {
     /// Transcodes `segment`: it goes to the scheduler's picks, fails over, and either
     /// comes back transcoded or fails with the reason. Never dropped silently.
     pub async fn transcode(&self, segment: Segment) -> Result<SegmentResult, NegotiateError> {
+        self.transcode_excluding(segment, Vec::new()).await
+    }
+
+    /// [`transcode`](Self::transcode) by any orchestrator but those in `excluded` (a
+    /// re-encode check hires someone other than the orchestrator it checks).
+    pub async fn transcode_excluding(
+        &self,
+        segment: Segment,
+        excluded: Vec<Address>,
+    ) -> Result<SegmentResult, NegotiateError> {
         segment
             .check_bounds()
             .map_err(|e| NegotiateError::Config(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Cmd::Segment(segment, tx))
+            .send(Cmd::Segment(segment, excluded, tx))
             .await
             .map_err(|_| NegotiateError::Closed)?;
         rx.await.map_err(|_| NegotiateError::Closed)?
@@ -265,7 +276,7 @@ impl Driver {
                 .map(tokio::time::Instant::from_std);
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(Cmd::Segment(s, reply)) => {
+                    Some(Cmd::Segment(s, excluded, reply)) => {
                         let c = self.candidates();
                         self.sched.set_candidates(c);
                         let (seq, d) = (s.seq, s.duration);
@@ -274,7 +285,7 @@ impl Driver {
                             continue;
                         }
                         self.segments.insert(seq, (s, reply));
-                        self.sched.handle_segment(Instant::now(), seq, d);
+                        self.sched.handle_segment_excluding(Instant::now(), seq, d, excluded);
                     }
                     Some(Cmd::Candidates) => {
                         let c = self.candidates();

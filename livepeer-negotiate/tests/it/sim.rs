@@ -230,3 +230,57 @@ fn same_seed_same_trace() {
     let (c, _, _) = run(4, Some(0.7), 0.1, 60);
     assert_ne!(a.dispatches, c.dispatches);
 }
+
+/// A segment sent "excluding" an orchestrator never reaches it, not even on retries after
+/// every other one failed; with nobody else left it fails rather than going there.
+#[test]
+fn excluded_orchestrators_never_get_the_segment() {
+    let addrs: Vec<Address> = (1..=3u64).map(Address::from_low_u64_be).collect();
+    let board = Arc::new(Mutex::new(Scoreboard::new(ScoreConfig::default())));
+    let mut config = SchedulerConfig::default();
+    config.hedge_fraction = None;
+    config.max_attempts = 6;
+    let mut sched = Scheduler::new(config, Arc::new(DefaultPolicy::default()), board);
+    sched.set_candidates(
+        addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Candidate {
+                address: *a,
+                // The excluded one is the cheapest, so the policy ranks it first.
+                price: PixelPrice::per_pixel(if i == 0 { 1 } else { 5 }),
+                stake: U256::from(100),
+                capacity_pps: 1,
+                quote_rtt: Duration::from_millis(20),
+            })
+            .collect(),
+    );
+    let now = Instant::now();
+    sched.handle_segment_excluding(now, 7, SEG, vec![addrs[0]]);
+    let mut sent = Vec::new();
+    let mut failed = false;
+    for _ in 0..10 {
+        let mut progressed = false;
+        while let Some(ev) = sched.poll_event() {
+            match ev {
+                SchedEvent::Dispatch {
+                    attempt,
+                    orchestrator,
+                    ..
+                } => {
+                    sent.push(orchestrator);
+                    sched.handle_outcome(now, attempt, AttemptOutcome::Failed);
+                    progressed = true;
+                }
+                SchedEvent::Failed { .. } => failed = true,
+                _ => {}
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    assert!(!sent.is_empty());
+    assert!(!sent.contains(&addrs[0]), "{sent:?}");
+    assert!(failed);
+}

@@ -58,3 +58,48 @@ async fn software_renditions_reencode_bit_for_bit_and_tampers_do_not() {
         "{finding:?}"
     );
 }
+
+/// Records, at each re-encode, the orchestrator the checker says it is checking.
+struct Recording {
+    inner: SoftwareTranscoder,
+    seen: std::sync::Mutex<Vec<Option<livepeer_core::Address>>>,
+}
+
+#[async_trait::async_trait]
+impl livepeer_core::transcode::Transcoder for Recording {
+    fn capabilities(&self) -> livepeer_core::transcode::Capabilities {
+        self.inner.capabilities()
+    }
+    async fn transcode(
+        &self,
+        job: livepeer_core::transcode::TranscodeJob,
+    ) -> Result<livepeer_core::transcode::TranscodeOutput, livepeer_core::transcode::TranscodeError>
+    {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(livepeer_verify::reencode::checked_orchestrator());
+        self.inner.transcode(job).await
+    }
+}
+
+#[tokio::test]
+async fn a_reencoder_learns_whom_it_checks() {
+    let src = synthetic_segment(640, 360, 60, 2).unwrap().data.to_vec();
+    let ladder: Ladder = "240p".parse().unwrap();
+    let (data, pixels): (Vec<_>, Vec<_>) = transcode(&src, &ladder).into_iter().unzip();
+    let rec = Arc::new(Recording {
+        inner: SoftwareTranscoder::new(SoftwareConfig::default()).unwrap(),
+        seen: Default::default(),
+    });
+    let checker = Checker::new(VerifyConfig::default())
+        .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+        .with_reencoder(rec.clone());
+    let req = request(&src, &ladder, &data, &pixels, 1);
+    let job = Arc::new(CheckJob::from_request(&req));
+    assert_eq!(checker.run(job, true).await.unwrap().finding, None);
+    let orchestrator = req.receipt.receipt.orchestrator;
+    assert_eq!(*rec.seen.lock().unwrap(), vec![Some(orchestrator)]);
+    // Outside a check there is nobody.
+    assert_eq!(livepeer_verify::reencode::checked_orchestrator(), None);
+}

@@ -157,3 +157,60 @@ impl<M: Middleware + 'static> VerdictPoster for ChainClient<M> {
         send(self.trusted.vote(id.0.0, guilty)).await
     }
 }
+
+/// A challenge as its `ChallengeOpened` event announced it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenedChallenge {
+    /// Its id.
+    pub id: ChallengeId,
+    /// The orchestrator challenged.
+    pub orchestrator: livepeer_core::Address,
+    /// Who opened it (the broadcaster serving the evidence).
+    pub challenger: livepeer_core::Address,
+    /// The verifier contract that decides it.
+    pub verifier: livepeer_core::Address,
+    /// The last block a verdict counts in.
+    pub deadline_block: u64,
+    /// The block it was opened in.
+    pub block: u64,
+}
+
+impl<M: Middleware + 'static> ChainClient<M> {
+    /// Challenges opened from block `from` up to the chain's head, in chain order, and the
+    /// head block they were read up to: a watcher asks again from that block plus one.
+    pub async fn challenges_opened(
+        &self,
+        from: u64,
+    ) -> Result<(Vec<OpenedChallenge>, u64), ChainError> {
+        let head = self
+            .client
+            .get_block_number()
+            .await
+            .map_err(middleware_error)?
+            .as_u64();
+        if from > head {
+            return Ok((Vec::new(), head));
+        }
+        let events = self
+            .fault
+            .event::<ChallengeOpenedFilter>()
+            .from_block(from)
+            .to_block(head)
+            .query_with_meta()
+            .await
+            .map_err(contract_error)?;
+        let opened = events
+            .into_iter()
+            .map(|(e, meta)| OpenedChallenge {
+                id: ChallengeId(H256::from(e.challenge_id)),
+                orchestrator: e.orchestrator,
+                challenger: e.challenger,
+                verifier: e.verifier,
+                deadline_block: e.deadline.low_u64(),
+                block: meta.block_number.as_u64(),
+            })
+            .collect();
+        Ok((opened, head))
+    }
+}

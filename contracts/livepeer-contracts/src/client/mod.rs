@@ -8,6 +8,7 @@ mod faults;
 mod payments;
 mod registry;
 
+pub use faults::OpenedChallenge;
 pub use registry::OrchestratorSetup;
 
 use std::sync::Arc;
