@@ -28,6 +28,7 @@ use livepeer_pm::{Sender, SenderConfig};
 use livepeer_transcode::hls::HlsWriter;
 use livepeer_transcode::input::InputStream;
 use livepeer_transcode::testsrc::synthetic_segment;
+use livepeer_verify::net::{EvidenceServer, ServerLimits};
 use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
 use livepeer_verify::{
     Challenger, Checker, EvidenceStore, FaultLedger, Sampler, Verifier, VerifyConfig,
@@ -177,6 +178,8 @@ pub struct BroadcastConfig {
     pub max_attempts: usize,
     /// The largest expected value of one ticket accepted, wei.
     pub max_ticket_ev: Wei,
+    /// Where the evidence of its challenges is served to verifiers (QUIC); none when `None`.
+    pub evidence_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for BroadcastConfig {
@@ -188,6 +191,7 @@ impl Default for BroadcastConfig {
             min_stake: U256::zero(),
             max_attempts: 4,
             max_ticket_ev: Wei(U256::exp10(17)),
+            evidence_listen: Some(([0, 0, 0, 0], 0).into()),
         }
     }
 }
@@ -327,6 +331,8 @@ pub struct BroadcastNode<C: BroadcastChain> {
     pub ledger: FaultLedger,
     /// The evidence it serves for challenges.
     pub evidence: EvidenceStore,
+    /// The server verifiers fetch that evidence from (proving this broadcaster's address).
+    pub evidence_server: Option<EvidenceServer>,
     /// Its checker (the configuration a verifier node must share).
     pub checker: Checker,
     /// Opens challenges.
@@ -426,16 +432,26 @@ impl<C: BroadcastChain> BroadcastNode<C> {
         .with_challenger(challenger.clone())
         .with_fault_sink(Arc::new(tx))
         .build()?;
-        let broadcaster = Broadcaster::builder(signer, registry, payments.clone())
+        let broadcaster = Broadcaster::builder(signer.clone(), registry, payments.clone())
             .with_config(bc)
             .with_scoreboard(board)
             .with_verifier(Arc::new(verifier))
             .build()?;
+        let evidence_server = match cfg.evidence_listen {
+            Some(at) => Some(EvidenceServer::start(
+                at,
+                signer.clone(),
+                Arc::new(evidence.clone()),
+                ServerLimits::default(),
+            )?),
+            None => None,
+        };
         Ok((
             BroadcastNode {
                 broadcaster,
                 ledger,
                 evidence,
+                evidence_server,
                 checker,
                 challenger,
                 pm,

@@ -28,6 +28,7 @@ use livepeer_core::{
 use livepeer_negotiate::OrchestratorConfig;
 use livepeer_pm::{QueueConfig, RecipientConfig};
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
+use livepeer_verify::net::RemoteEvidence;
 use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
 use livepeer_verify::{Challenger, Checker, FaultLedger, FaultStatus, VerifierNode};
 use tokio::task::JoinHandle;
@@ -35,12 +36,15 @@ use tracing::{info, warn};
 
 use crate::broadcast::{BroadcastConfig, BroadcastNode, Reencode, SegmentSource, StreamStats};
 use crate::cheat::DownscalingTranscoder;
+use crate::judge::Judge;
 use crate::keys::Key;
 use crate::node::{NodeSpec, OrchestratorNode};
 use crate::summary::{OrchestratorSummary, Summary};
 
 /// A chain client on the embedded chain.
-pub type DevClient = ChainClient<SignerMiddleware<Provider<EmbeddedChain>, LocalWallet>>;
+pub type DevClient = ChainClient<DevMiddleware>;
+/// The embedded chain's middleware, signing with a dev account.
+pub type DevMiddleware = SignerMiddleware<Provider<EmbeddedChain>, LocalWallet>;
 
 type Node = OrchestratorNode<RedbStore, DevClient>;
 
@@ -133,7 +137,7 @@ pub struct Devnet {
     deployer: Arc<DevClient>,
     bcast: Arc<DevClient>,
     orchs: Vec<Orch>,
-    node: Arc<VerifierNode>,
+    node: Arc<tokio::sync::Mutex<Judge<DevMiddleware>>>,
     reports: Arc<Mutex<Vec<FaultReport>>>,
     judge: JoinHandle<()>,
     clock: JoinHandle<()>,
@@ -298,6 +302,7 @@ impl Devnet {
             verification_rate: cfg.verification_rate,
             state_dir: state.clone(),
             max_attempts: cfg.orchestrators.max(2) + 1,
+            evidence_listen: Some(([127, 0, 0, 1], 0).into()),
             ..BroadcastConfig::default()
         };
         let (b, mut fault_rx) = BroadcastNode::start(
@@ -318,11 +323,24 @@ impl Devnet {
         let node_checker = Checker::new(b.checker.config().clone())
             .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
             .with_reencoder(honest.clone());
+        // It fetches the evidence over QUIC from the broadcaster's evidence server, which
+        // must prove the broadcaster's address, and finds challenges on the chain, as the
+        // standalone `verifier serve` does.
+        let served = b
+            .evidence_server
+            .as_ref()
+            .context("the broadcaster serves no evidence")?;
+        let remote = RemoteEvidence::new(served.local_addr()?, served.address())?;
         let node = Arc::new(VerifierNode::new(
             deployer.clone(),
-            Arc::new(b.evidence.clone()),
+            Arc::new(remote),
             node_checker,
         ));
+        let node = Arc::new(tokio::sync::Mutex::new(Judge::new(
+            deployer.clone(),
+            node,
+            deployer.current_block().await?,
+        )));
         let reports: Arc<Mutex<Vec<FaultReport>>> = Arc::default();
         let judge = {
             let (b, node, reports, progress) =
@@ -460,10 +478,11 @@ fn software_config() -> SoftwareConfig {
     c
 }
 
-/// Judges every open challenge against `orchestrator` and follows it to its verdict.
+/// Waits until every provable fault against `orchestrator` is challenged, lets the judge
+/// decide the challenges it finds on the chain, and follows each to its verdict.
 async fn judge_open(
     ledger: &FaultLedger,
-    node: &VerifierNode,
+    judge: &tokio::sync::Mutex<Judge<DevMiddleware>>,
     challenger: &Challenger,
     orchestrator: Address,
 ) -> anyhow::Result<()> {
@@ -479,10 +498,17 @@ async fn judge_open(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for r in ledger.faults_of(&orchestrator)? {
-        if let FaultStatus::Challenged { id, .. } = r.status {
-            let (decision, _) = node.judge(id).await?;
-            info!(?decision, "challenge judged");
-            challenger.refresh(&r).await?;
+        if let FaultStatus::Challenged { .. } = r.status {
+            for _ in 0..50 {
+                judge.lock().await.poll().await?;
+                if !matches!(
+                    challenger.refresh(&r).await?.status,
+                    FaultStatus::Challenged { .. }
+                ) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ pub mod broadcast;
 pub mod cheat;
 pub mod cli;
 pub mod devnet;
+pub mod judge;
 pub mod keys;
 pub mod node;
 pub mod rpc;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use ethers::signers::{LocalWallet, Signer as _};
 use ethers::utils::{Anvil, AnvilInstance};
 use livepeer_contracts::embedded::DEV_KEYS;
+use livepeer_core::AddressExt as _;
 
 fn anvil_path() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("ANVIL_BIN")
@@ -78,6 +79,7 @@ fn free_udp_port() -> u16 {
 const DEVNET: &str = env!("CARGO_BIN_EXE_devnet");
 const ORCH: &str = env!("CARGO_BIN_EXE_orchestrator");
 const BCAST: &str = env!("CARGO_BIN_EXE_broadcaster");
+const VERIFIER: &str = env!("CARGO_BIN_EXE_verifier");
 
 struct Kill(Child);
 impl Drop for Kill {
@@ -184,7 +186,32 @@ fn the_binaries_run_a_stream_on_anvil() {
         std::thread::sleep(Duration::from_secs(1));
     }
 
+    // A trusted verifier watching the chain, ready to fetch the broadcaster's evidence.
+    let evidence_port = free_udp_port();
+    let b_address = DEV_KEYS[1].parse::<LocalWallet>().unwrap().address();
+    let mut verifier = Kill(
+        Command::new(VERIFIER)
+            .args(["--rpc", &net.rpc, "--chain-id", "31337", "--contracts"])
+            .arg(&contracts)
+            .args(d_key)
+            .args(["serve", "--poll-seconds", "0.5", "--evidence"])
+            .arg(format!("{b_address:?}@127.0.0.1:{evidence_port}"))
+            .env("K0", DEV_KEYS[0])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(verifier.0.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert!(first.contains("deciding for"), "{first}");
+
     let out = net.path("out");
+    let evidence_at = format!("127.0.0.1:{evidence_port}");
     let streamed = ok(
         &net.run(
             BCAST,
@@ -199,9 +226,15 @@ fn the_binaries_run_a_stream_on_anvil() {
                 "6",
                 "--state-dir",
                 net.path("b-state").to_str().unwrap(),
+                "--evidence-listen",
+                &evidence_at,
             ],
         ),
         "stream",
+    );
+    assert!(
+        streamed.contains(&format!("evidence served at {}", b_address.checksummed())),
+        "{streamed}"
     );
     assert!(
         streamed.contains("segments: 3 in, 3 out, 0 failed"),
@@ -213,6 +246,7 @@ fn the_binaries_run_a_stream_on_anvil() {
 
     // The winners are listed once the node has stopped (it holds its store while running).
     let _ = node.0.kill();
+    drop(verifier);
     let _ = node.0.wait();
     let listed = ok(
         &net.run(

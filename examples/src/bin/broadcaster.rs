@@ -15,6 +15,7 @@ use livepeer_examples::cli;
 use livepeer_examples::keys::KeyArgs;
 use livepeer_examples::rpc::{ChainArgs, parse_amount, parse_tokens};
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
+use livepeer_verify::FaultStatus;
 
 /// Streams video through a Livepeer network on a JSON-RPC chain, and manages the
 /// broadcaster's TicketBroker deposit and reserve.
@@ -92,6 +93,10 @@ struct Stream {
     /// Where the fault ledger and challenge evidence are kept.
     #[arg(long, env = "LIVEPEER_STATE_DIR", default_value = "broadcaster-state")]
     state_dir: PathBuf,
+    /// Where verifiers fetch the evidence of this broadcaster's challenges (QUIC). After the
+    /// stream, the command keeps serving until every challenge it opened is decided.
+    #[arg(long, env = "LIVEPEER_EVIDENCE_LISTEN", default_value = "0.0.0.0:8936")]
+    evidence_listen: std::net::SocketAddr,
 }
 
 #[allow(clippy::print_stdout)]
@@ -116,6 +121,7 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     cfg.verification_rate = s.verification_rate;
     cfg.state_dir = s.state_dir.clone();
     cfg.min_stake = parse_tokens(&s.min_stake)?;
+    cfg.evidence_listen = Some(s.evidence_listen);
     if let Some(p) = &s.max_price {
         cfg.max_price = Some(PixelPrice::per_pixel(parse_amount(p)?.0.low_u64()));
     }
@@ -135,6 +141,13 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
         reencode,
     )
     .await?;
+    if let Some(e) = &node.evidence_server {
+        println!(
+            "evidence served at {}@{}",
+            e.address().checksummed(),
+            e.local_addr()?
+        );
+    }
     let node = Arc::new(node);
     let bar = Arc::new(cli::BarProgress::new(false));
     let follow = {
@@ -175,6 +188,25 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
         node.ledger.all()?.len()
     );
     println!("output: {}", st.master.display());
+    // The evidence must stay available until the verifier has decided.
+    loop {
+        let mut open = 0;
+        for r in node.ledger.all()? {
+            if matches!(r.status, FaultStatus::Challenged { .. })
+                && matches!(
+                    node.challenger.refresh(&r).await?.status,
+                    FaultStatus::Challenged { .. }
+                )
+            {
+                open += 1;
+            }
+        }
+        if open == 0 {
+            break;
+        }
+        println!("waiting for {open} challenge(s) to be decided; serving their evidence");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
     Ok(())
 }
 

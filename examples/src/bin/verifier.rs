@@ -6,14 +6,22 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use livepeer_core::AddressExt as _;
+use livepeer_core::chain::RoundInfo as _;
 use livepeer_core::entropy::OsEntropy;
 use livepeer_core::{
     Container, H256, Ladder, LocalSigner, Receipt, SegmentClaim, SignedReceipt, Signer as _,
     StreamId, keccak256,
 };
-use livepeer_examples::cli;
+use livepeer_examples::judge::Judge;
+use livepeer_examples::{cli, keys, rpc};
+use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
+use livepeer_verify::net::{RemoteEvidence, parse_endpoint};
 use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
-use livepeer_verify::{CheckInput, Checker, FrameDecoder as _, VerifyConfig, inspect};
+use livepeer_verify::{
+    CheckInput, Checker, Decision, EvidenceSource, EvidenceSources, FrameDecoder as _,
+    VerifierNode, VerifyConfig, inspect,
+};
 use serde_json::json;
 
 /// Verifies transcoded video the way a broadcaster does: the always-on checks (container,
@@ -26,6 +34,12 @@ use serde_json::json;
 struct Args {
     #[command(flatten)]
     common: cli::CommonArgs,
+    /// The chain (`serve` only).
+    #[command(flatten)]
+    chain: rpc::ChainArgs,
+    /// The voter's key (`serve` only).
+    #[command(flatten)]
+    key: keys::KeyArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,6 +48,70 @@ struct Args {
 enum Command {
     /// Check one rendition against its source segment, here, and print JSON.
     Check(Check),
+    /// Serve as a trusted verifier: watch the chain for challenges of its verifier contract,
+    /// fetch each one's evidence from the broadcaster that serves it (QUIC, the server must
+    /// prove the broadcaster's address), decide with the broadcasters' own checks and a local
+    /// re-encode, and vote. Prints a line per decision.
+    Serve(Serve),
+}
+
+#[derive(Debug, clap::Args)]
+struct Serve {
+    /// An evidence server, as ADDRESS@HOST:PORT: the broadcaster's address and where it
+    /// serves (the broadcaster prints it at start). Repeat for several.
+    #[arg(long = "evidence", value_name = "ADDRESS@HOST:PORT", required = true)]
+    evidence: Vec<String>,
+    /// Seconds between looks at the chain.
+    #[arg(long, default_value_t = 2.0)]
+    poll_seconds: f64,
+    /// The first block to look for challenges in (default: the current block).
+    #[arg(long)]
+    from_block: Option<u64>,
+}
+
+#[allow(clippy::print_stdout)]
+async fn serve(chain: &rpc::ChainArgs, key: &keys::KeyArgs, s: Serve) -> anyhow::Result<()> {
+    let key = key.load()?;
+    let chain = Arc::new(chain.connect(&key).await?);
+    let mut sources: Vec<Arc<dyn EvidenceSource>> = Vec::new();
+    for e in &s.evidence {
+        let (address, at) = parse_endpoint(e)?;
+        sources.push(Arc::new(RemoteEvidence::new(at, address)?));
+    }
+    let reencoder = SoftwareTranscoder::new(SoftwareConfig::default())?;
+    let checker = Checker::new(VerifyConfig::default())
+        .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+        .with_reencoder(Arc::new(reencoder));
+    let node = Arc::new(VerifierNode::new(
+        chain.clone(),
+        Arc::new(EvidenceSources(sources)),
+        checker,
+    ));
+    let from = match s.from_block {
+        Some(b) => b,
+        None => chain.current_block().await?,
+    };
+    println!(
+        "verifier {} deciding for {} from block {from}",
+        chain.account().checksummed(),
+        chain.addresses().trusted_verifier.checksummed()
+    );
+    let every = std::time::Duration::from_secs_f64(s.poll_seconds.max(0.05));
+    Judge::new(chain, node, from)
+        .run(every, |j| {
+            println!(
+                "challenge {:?} against {}: {}",
+                j.challenge.id.0,
+                j.challenge.orchestrator.checksummed(),
+                match &j.decision {
+                    Decision::Guilty(f) => format!("guilty ({:?})", f.kind),
+                    Decision::Innocent(why) => format!("innocent ({why})"),
+                    other => format!("{other:?}"),
+                }
+            )
+        })
+        .await;
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -228,6 +306,7 @@ fn main() {
         |args: Args| async move {
             match args.command {
                 Command::Check(c) => check(c),
+                Command::Serve(s) => serve(&args.chain, &args.key, s).await,
             }
         },
     );
