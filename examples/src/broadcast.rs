@@ -415,8 +415,13 @@ impl<C: BroadcastChain> BroadcastNode<C> {
         // Decoded with the transcoders' own decoder: key frames on every segment, every
         // picture on the sampled ones, and a bit-exact re-encode of those.
         let checker = Checker::new(vc)
-            .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
-            .with_reencoder(reencoder);
+            .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler));
+        // The bit-exact re-encode only where the service promises deterministic output.
+        let checker = if livepeer_verify::reencode::applies_to(&bc.service) {
+            checker.with_reencoder(reencoder)
+        } else {
+            checker
+        };
         let challenger = Challenger::new(
             chain.clone(),
             evidence.clone(),

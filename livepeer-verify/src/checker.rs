@@ -161,6 +161,14 @@ impl Checker {
         self
     }
 
+    /// This checker without its re-encoder: for jobs whose service does not promise
+    /// deterministic output (see [`crate::reencode::applies_to`]).
+    pub fn without_reencoder(&self) -> Self {
+        let mut c = self.clone();
+        c.reencoder = None;
+        c
+    }
+
     /// Every check, off the async executor: [`Self::check`] on a blocking thread, then on
     /// sampled segments the re-encode comparison.
     pub async fn run(&self, job: Arc<CheckJob>, deep: bool) -> Result<CheckReport, CheckError> {

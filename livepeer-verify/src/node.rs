@@ -132,6 +132,12 @@ pub async fn decide(
         receipt: evidence.receipt.clone(),
         claim: evidence.claim.clone(),
     });
+    // The re-encode only for services that promise deterministic output.
+    let checker = if crate::reencode::applies_to(&evidence.service) {
+        checker.clone()
+    } else {
+        checker.without_reencoder()
+    };
     match checker.run(job, m.deep).await {
         Ok(r) => Ok(match r.finding {
             Some(f) if f.is_provable() => Decision::Guilty(f),

@@ -13,6 +13,15 @@ use crate::checker::{CheckError, CheckJob};
 use crate::checks::Finding;
 use crate::decode::DecodeError;
 
+/// Whether the re-encode check applies to jobs of `service`. Only `transcode/cpu` promises
+/// livepeer-transcode's deterministic software output; other services (`transcode/gpu`, whose
+/// hardware encoders differ bit for bit between devices and drivers) are checked by the
+/// always-on and perceptual checks only, so an honest hardware orchestrator is never found
+/// at fault by a re-encode.
+pub fn applies_to(service: &livepeer_core::ServiceId) -> bool {
+    *service == livepeer_core::ServiceId::cpu_transcoding()
+}
+
 tokio::task_local! {
     static CHECKED: Address;
 }

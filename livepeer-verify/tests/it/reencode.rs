@@ -39,9 +39,30 @@ async fn software_renditions_reencode_bit_for_bit_and_tampers_do_not() {
     richer.bitrate_bps = richer.bitrate_bps * 13 / 10;
     let other = transcode(&src, &Ladder::new(vec![richer]).unwrap());
     let tampered = vec![data[0].clone(), other[0].0.clone()];
-    let finding = check(tampered).await.expect("tampered rendition passed");
+    let finding = check(tampered.clone())
+        .await
+        .expect("tampered rendition passed");
     assert_eq!(finding.kind, FaultKind::ReencodeMismatch, "{finding:?}");
     assert_eq!(finding.rendition, Some(1));
+    // Only transcode/cpu promises deterministic output: for other services (hardware
+    // encoders) the same rendition passes, as nothing but the re-encode tells it apart.
+    assert!(livepeer_verify::reencode::applies_to(
+        &livepeer_core::ServiceId::cpu_transcoding()
+    ));
+    assert!(!livepeer_verify::reencode::applies_to(
+        &livepeer_core::ServiceId::gpu_transcoding()
+    ));
+    let req = request(&src, &ladder, &tampered, &pixels, 1);
+    let job = Arc::new(CheckJob::from_request(&req));
+    assert_eq!(
+        checker
+            .without_reencoder()
+            .run(job, true)
+            .await
+            .unwrap()
+            .finding,
+        None
+    );
 
     // The 240p rung of another segment's pictures at the same settings: caught before the
     // re-encode, by the perceptual check.
