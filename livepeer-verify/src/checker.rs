@@ -351,6 +351,12 @@ impl Checker {
         if s.psnr_yuv < t.min_psnr_db {
             return Some(format!("PSNR {:.2} dB < {}", s.psnr_yuv, t.min_psnr_db));
         }
+        if s.min_block_psnr < t.min_block_psnr_db {
+            return Some(format!(
+                "block PSNR {:.2} dB < {}",
+                s.min_block_psnr, t.min_block_psnr_db
+            ));
+        }
         None
     }
 }
@@ -363,5 +369,6 @@ pub(crate) fn minima(scores: &[FrameScore]) -> Option<FrameScore> {
         min_tile_ssim: m.min_tile_ssim.min(s.min_tile_ssim),
         psnr_y: m.psnr_y.min(s.psnr_y),
         psnr_yuv: m.psnr_yuv.min(s.psnr_yuv),
+        min_block_psnr: m.min_block_psnr.min(s.min_block_psnr),
     }))
 }

@@ -15,8 +15,8 @@ pub struct InvalidConfig(pub String);
 ///
 /// The defaults are the values calibrated on the first half of the tamper corpus (honest
 /// OpenH264, x264 and rav1e renditions at 240p and OpenH264 at 360p; minima over every
-/// frame: SSIM 0.9613, tile SSIM 0.7946, PSNR 33.82 dB) less margins of 0.05, 0.15 and 4 dB,
-/// rounded. The corpus test recomputes them, checks these equal them, and measures them on
+/// frame: SSIM 0.9613, tile SSIM 0.7946, PSNR 33.82 dB, 16×16 block PSNR 22.43 dB) less
+/// margins of 0.05, 0.15, 4 dB and 3 dB, rounded. The corpus test recomputes them, checks these equal them, and measures them on
 /// the other half (see the crate README).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -30,6 +30,14 @@ pub struct PerceptualThresholds {
     pub min_psnr_db: f64,
     /// Tiles per side for [`Self::min_tile_ssim`].
     pub grid: u32,
+    /// Lowest PSNR of any 16×16 block, luma and chroma pooled, in dB: what catches an
+    /// overlay too small to move a tile's SSIM.
+    #[serde(default = "default_block_psnr")]
+    pub min_block_psnr_db: f64,
+}
+
+fn default_block_psnr() -> f64 {
+    PerceptualThresholds::default().min_block_psnr_db
 }
 
 impl Default for PerceptualThresholds {
@@ -39,6 +47,7 @@ impl Default for PerceptualThresholds {
             min_tile_ssim: 0.645,
             min_psnr_db: 29.8,
             grid: 6,
+            min_block_psnr_db: 19.4,
         }
     }
 }
@@ -106,6 +115,9 @@ impl VerifyConfig {
         }
         if !(p.min_psnr_db >= 0.0 && p.min_psnr_db <= 100.0) {
             return bad("min_psnr_db must be within 0..=100");
+        }
+        if !(p.min_block_psnr_db >= 0.0 && p.min_block_psnr_db <= 100.0) {
+            return bad("min_block_psnr_db must be within 0..=100");
         }
         if !(1..=32).contains(&p.grid) {
             return bad("grid must be within 1..=32");

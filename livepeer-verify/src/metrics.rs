@@ -163,6 +163,59 @@ pub fn sse(a: &Plane<'_>, b: &Plane<'_>) -> Option<u64> {
     )
 }
 
+/// Luma size of the blocks [`min_block_psnr`] scores.
+pub const BLOCK: usize = 16;
+
+/// The lowest PSNR of any [`BLOCK`]×[`BLOCK`] luma block of two same-sized pictures, its
+/// two chroma blocks' squared errors pooled with its own (blocks at the right and bottom
+/// edges are as large as the picture leaves them). Honest encoding spreads its error over
+/// the picture; an overlay, a logo or a patch from elsewhere concentrates a large one,
+/// chroma included, in the blocks it covers. `None` when the sizes differ.
+pub fn min_block_psnr(a: &Picture, b: &Picture) -> Option<f64> {
+    if a.width != b.width || a.height != b.height || !a.is_consistent() || !b.is_consistent() {
+        return None;
+    }
+    let (w, h) = (a.width as usize, a.height as usize);
+    let (cw, ch) = (w / 2, h / 2);
+    let sq = |p: u8, q: u8| {
+        let d = i64::from(p) - i64::from(q);
+        (d * d) as u64
+    };
+    let mut worst = f64::INFINITY;
+    for by in (0..h).step_by(BLOCK) {
+        for bx in (0..w).step_by(BLOCK) {
+            let (x1, y1) = ((bx + BLOCK).min(w), (by + BLOCK).min(h));
+            let mut sum = 0u64;
+            let mut n = 0u64;
+            for y in by..y1 {
+                let r = y * w;
+                sum += a.y[r + bx..r + x1]
+                    .iter()
+                    .zip(&b.y[r + bx..r + x1])
+                    .map(|(&p, &q)| sq(p, q))
+                    .sum::<u64>();
+                n += (x1 - bx) as u64;
+            }
+            let (cx0, cx1) = (bx / 2, (x1 / 2).min(cw));
+            for y in by / 2..(y1 / 2).min(ch) {
+                let r = y * cw;
+                for (pa, pb) in [(&a.u, &b.u), (&a.v, &b.v)] {
+                    sum += pa[r + cx0..r + cx1]
+                        .iter()
+                        .zip(&pb[r + cx0..r + cx1])
+                        .map(|(&p, &q)| sq(p, q))
+                        .sum::<u64>();
+                    n += (cx1 - cx0) as u64;
+                }
+            }
+            if n > 0 {
+                worst = worst.min(psnr_from_mse(sum as f64 / n as f64));
+            }
+        }
+    }
+    Some(worst)
+}
+
 /// PSNR in dB for a mean squared error of 8-bit samples; identical inputs give 100 dB.
 pub fn psnr_from_mse(mse: f64) -> f64 {
     if mse <= 0.0 {
@@ -183,6 +236,13 @@ pub struct FrameScore {
     pub psnr_y: f64,
     /// PSNR over all three planes (their squared errors pooled), in dB.
     pub psnr_yuv: f64,
+    /// The lowest PSNR of a 16×16 block, luma and chroma pooled ([`min_block_psnr`]), in dB.
+    #[serde(default = "full_psnr")]
+    pub min_block_psnr: f64,
+}
+
+fn full_psnr() -> f64 {
+    100.0
 }
 
 fn planes(p: &Picture) -> [Plane<'_>; 3] {
@@ -228,6 +288,7 @@ pub fn score(reference: &Picture, test: &Picture, grid: u32) -> Option<FrameScor
         min_tile_ssim: tiles.into_iter().fold(f64::INFINITY, f64::min),
         psnr_y: psnr_from_mse(sses[0] as f64 / luma),
         psnr_yuv: psnr_from_mse(sses.iter().sum::<u64>() as f64 / (luma * 1.5)),
+        min_block_psnr: min_block_psnr(reference, test)?,
     })
 }
 
