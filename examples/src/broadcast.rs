@@ -417,10 +417,12 @@ impl<C: BroadcastChain> BroadcastNode<C> {
         let checker = Checker::new(vc)
             .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler));
         // The bit-exact re-encode only where the service promises deterministic output.
+        // Elsewhere it is the honest reference that excuses content too hard for the
+        // absolute thresholds.
         let checker = if livepeer_verify::reencode::applies_to(&bc.service) {
             checker.with_reencoder(reencoder)
         } else {
-            checker
+            checker.with_reference_encoder(reencoder)
         };
         let challenger = Challenger::new(
             chain.clone(),

@@ -119,6 +119,7 @@ pub struct Checker {
     decoder: Option<Arc<dyn FrameDecoder>>,
     scaler: Arc<dyn PictureScaler>,
     reencoder: Option<Arc<dyn Transcoder>>,
+    reference: Option<Arc<dyn Transcoder>>,
 }
 
 impl std::fmt::Debug for Checker {
@@ -138,6 +139,7 @@ impl Checker {
             decoder: None,
             scaler: Arc::new(crate::decode::BilinearScaler),
             reencoder: None,
+            reference: None,
         }
     }
 
@@ -156,34 +158,88 @@ impl Checker {
     /// Adds a deterministic transcoder for the re-encode check of sampled segments: the
     /// same software and version the orchestrators promise, so honest output matches bit for
     /// bit. It may be local, or a second orchestrator hired through the same trait.
+    /// It is also the reference encoder (see [`Self::with_reference_encoder`]) unless one is
+    /// set.
     pub fn with_reencoder(mut self, transcoder: Arc<dyn Transcoder>) -> Self {
+        self.reference.get_or_insert_with(|| transcoder.clone());
         self.reencoder = Some(transcoder);
         self
     }
 
-    /// This checker without its re-encoder: for jobs whose service does not promise
-    /// deterministic output (see [`crate::reencode::applies_to`]).
+    /// Adds an honest reference encoder for content too hard for the absolute thresholds:
+    /// when a rendition scores below them, the segment is encoded with it, and the rendition
+    /// is at fault only if it also scores clearly below what that honest encode scores
+    /// ([`crate::config::ReferenceMargins`]). Heavy grain, for example, takes every honest
+    /// encoder under the thresholds; an overlay or a frozen frame stays far below the
+    /// reference. Runs only on renditions that fail the thresholds.
+    pub fn with_reference_encoder(mut self, transcoder: Arc<dyn Transcoder>) -> Self {
+        self.reference = Some(transcoder);
+        self
+    }
+
+    /// This checker without its re-encoder (the reference encoder stays): for jobs whose
+    /// service does not promise deterministic output (see [`crate::reencode::applies_to`]).
     pub fn without_reencoder(&self) -> Self {
         let mut c = self.clone();
         c.reencoder = None;
         c
     }
 
-    /// Every check, off the async executor: [`Self::check`] on a blocking thread, then on
+    /// Every check, off the async executor: [`Self::check`] on a blocking thread; where a
+    /// rendition fails the perceptual thresholds or the bitrate bounds and a reference
+    /// encoder is set, the checks again against the reference's scores and rate; then on
     /// sampled segments the re-encode comparison.
     pub async fn run(&self, job: Arc<CheckJob>, deep: bool) -> Result<CheckReport, CheckError> {
-        let me = self.clone();
-        let j = job.clone();
-        let mut report = tokio::task::spawn_blocking(move || j.with_input(|i| me.check(i, deep)))
-            .await
-            .map_err(|e| CheckError::Decoder(DecodeError::Backend(e.to_string())))??;
+        let mut report = self.check_blocking(&job, deep, None).await?;
+        let mut reference: Option<Vec<Bytes>> = None;
+        if let (Some(f), Some(t)) = (&report.finding, self.reference.as_deref())
+            && matches!(
+                f.kind,
+                FaultKind::PerceptualMismatch | FaultKind::BitrateOutOfBounds
+            )
+        {
+            let ours = crate::reencode::encode(t, &job).await?;
+            report = self
+                .check_blocking(&job, deep, Some(Arc::new(ours.clone())))
+                .await?;
+            reference = Some(ours);
+        }
         if deep
             && report.finding.is_none()
             && let Some(t) = self.reencoder.as_deref()
+            && t.capabilities().deterministic
         {
-            report.finding = crate::reencode::compare(t, &job).await?;
+            report.finding = match &reference {
+                // The reference was this very deterministic transcoder: no second encode.
+                Some(ours) if self.reference_is_reencoder() => {
+                    crate::reencode::compare_with(ours, &job)?
+                }
+                _ => crate::reencode::compare(t, &job).await?,
+            };
         }
         Ok(report)
+    }
+
+    fn reference_is_reencoder(&self) -> bool {
+        match (&self.reference, &self.reencoder) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    async fn check_blocking(
+        &self,
+        job: &Arc<CheckJob>,
+        deep: bool,
+        reference: Option<Arc<Vec<Bytes>>>,
+    ) -> Result<CheckReport, CheckError> {
+        let me = self.clone();
+        let j = job.clone();
+        tokio::task::spawn_blocking(move || {
+            j.with_input(|i| me.check_against(i, deep, reference.as_deref().map(Vec::as_slice)))
+        })
+        .await
+        .map_err(|e| CheckError::Decoder(DecodeError::Backend(e.to_string())))?
     }
 
     /// The configuration.
@@ -193,6 +249,18 @@ impl Checker {
 
     /// Runs the checks; `deep` adds the full-decode perceptual check of every rendition.
     pub fn check(&self, input: &CheckInput<'_>, deep: bool) -> Result<CheckReport, CheckError> {
+        self.check_against(input, deep, None)
+    }
+
+    /// [`Self::check`], where a rendition below the perceptual thresholds is at fault only if
+    /// it also scores clearly below `reference`'s rendition of the same rung (an honest
+    /// encode of this segment, ladder order), when given.
+    pub fn check_against(
+        &self,
+        input: &CheckInput<'_>,
+        deep: bool,
+        reference: Option<&[Bytes]>,
+    ) -> Result<CheckReport, CheckError> {
         let claim = &input.claim.claim;
         let ids: Vec<_> = input.ladder.iter().map(VideoProfile::id).collect();
         if ids != claim.profile_ids {
@@ -220,7 +288,14 @@ impl Checker {
         );
         for (i, (p, data)) in input.ladder.iter().zip(input.renditions).enumerate() {
             let pixels = input.receipt.receipt.pixels.get(i).copied().unwrap_or(0);
-            match check_rendition(i, p, data, pixels, &facts, &self.cfg) {
+            let mut checked = check_rendition(i, p, data, pixels, &facts, &self.cfg);
+            if let Err(f) = &checked
+                && f.kind == FaultKind::BitrateOutOfBounds
+                && let Some(cfg) = self.bitrate_excuse(p, reference.and_then(|r| r.get(i)))
+            {
+                checked = check_rendition(i, p, data, pixels, &facts, &cfg);
+            }
+            match checked {
                 Ok(info) => report.infos[i] = Some(info),
                 Err(f) => {
                     report.finding = Some(f);
@@ -255,11 +330,17 @@ impl Checker {
                 .enumerate()
                 .find_map(|(j, s)| self.below_thresholds(s).map(|d| (j, d)))
             {
-                report.finding = Some(Finding::new(
-                    FaultKind::PerceptualMismatch,
-                    Some(i),
-                    format!("frame {frame}: {detail}"),
-                ));
+                match self.against_reference(&source, p, &scores, reference, limit, i) {
+                    Ok(None) => {}
+                    Ok(Some(why)) => {
+                        report.finding = Some(Finding::new(
+                            FaultKind::PerceptualMismatch,
+                            Some(i),
+                            format!("frame {frame}: {detail}{why}"),
+                        ))
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             report.worst[i] = minima(&scores);
             if report.finding.is_some() {
@@ -335,6 +416,68 @@ impl Checker {
             }
         }
         Ok(Some(scores))
+    }
+
+    /// When the honest reference of a rung is itself outside the bitrate bounds (film grain
+    /// no encoder fits in the rate, a still slate no encoder fills), the bounds moved to
+    /// around the reference's own rate: the configuration to check the rendition with.
+    fn bitrate_excuse(
+        &self,
+        profile: &VideoProfile,
+        reference: Option<&Bytes>,
+    ) -> Option<VerifyConfig> {
+        let info = crate::bitstream::inspect(reference?, profile.container).ok()?;
+        let ratio = info.bitrate_bps()? as f64 / profile.bitrate_bps.max(1) as f64;
+        let c = &self.cfg;
+        if (c.min_bitrate_ratio..=c.max_bitrate_ratio).contains(&ratio) {
+            return None;
+        }
+        let mut cfg = c.clone();
+        cfg.min_bitrate_ratio = c.min_bitrate_ratio.min(ratio * c.min_bitrate_ratio);
+        cfg.max_bitrate_ratio = c.max_bitrate_ratio.max(ratio * c.max_bitrate_ratio);
+        Some(cfg)
+    }
+
+    /// A rendition below the thresholds, measured against the honest reference of its rung:
+    /// `Ok(None)` when it scores within the margins of the reference (the content is hard,
+    /// not the rendition bad), `Ok(Some(detail))` when it is still at fault.
+    fn against_reference(
+        &self,
+        source: &[Picture],
+        profile: &VideoProfile,
+        scores: &[FrameScore],
+        reference: Option<&[Bytes]>,
+        limit: Option<usize>,
+        index: usize,
+    ) -> Result<Option<String>, CheckError> {
+        let Some(data) = reference.and_then(|r| r.get(index)) else {
+            return Ok(Some(String::new()));
+        };
+        let theirs = match self.compare(source, profile, data, limit, index) {
+            Ok(Some(s)) => s,
+            // The reference encoder's own output does not compare: no excuse from it.
+            Ok(None) | Err(_) => return Ok(Some(" (the reference does not compare)".into())),
+        };
+        let (Some(t), Some(r)) = (minima(scores), minima(&theirs)) else {
+            return Ok(Some(String::new()));
+        };
+        let m = &self.cfg.perceptual.reference;
+        let short = [
+            ("SSIM", t.ssim_y, r.ssim_y, m.ssim),
+            ("tile SSIM", t.min_tile_ssim, r.min_tile_ssim, m.tile_ssim),
+            ("PSNR", t.psnr_yuv, r.psnr_yuv, m.psnr_db),
+            (
+                "block PSNR",
+                t.min_block_psnr,
+                r.min_block_psnr,
+                m.block_psnr_db,
+            ),
+        ]
+        .into_iter()
+        .find(|(_, ours, refs, margin)| *ours < *refs - *margin);
+        Ok(short.map(|(name, ours, refs, _)| {
+            format!("; {name} {ours:.3} also under an honest encode's {refs:.3}")
+        }))
     }
 
     fn below_thresholds(&self, s: &FrameScore) -> Option<String> {

@@ -34,6 +34,37 @@ pub struct PerceptualThresholds {
     /// overlay too small to move a tile's SSIM.
     #[serde(default = "default_block_psnr")]
     pub min_block_psnr_db: f64,
+    /// How far under an honest reference encode of the same segment a rendition that fails
+    /// the thresholds above may score and still pass (with a reference encoder configured).
+    #[serde(default)]
+    pub reference: ReferenceMargins,
+}
+
+/// Margins under an honest reference encode's worst frame, per metric (see
+/// `Checker::with_reference_encoder`). The defaults are the calibration margins of the
+/// absolute thresholds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReferenceMargins {
+    /// Frame SSIM.
+    pub ssim: f64,
+    /// Tile SSIM.
+    pub tile_ssim: f64,
+    /// Frame PSNR, dB.
+    pub psnr_db: f64,
+    /// Block PSNR, dB.
+    pub block_psnr_db: f64,
+}
+
+impl Default for ReferenceMargins {
+    fn default() -> Self {
+        ReferenceMargins {
+            ssim: 0.05,
+            tile_ssim: 0.15,
+            psnr_db: 4.0,
+            block_psnr_db: 3.0,
+        }
+    }
 }
 
 fn default_block_psnr() -> f64 {
@@ -48,6 +79,7 @@ impl Default for PerceptualThresholds {
             min_psnr_db: 29.8,
             grid: 6,
             min_block_psnr_db: 19.4,
+            reference: ReferenceMargins::default(),
         }
     }
 }
@@ -118,6 +150,13 @@ impl VerifyConfig {
         }
         if !(p.min_block_psnr_db >= 0.0 && p.min_block_psnr_db <= 100.0) {
             return bad("min_block_psnr_db must be within 0..=100");
+        }
+        let r = &p.reference;
+        if ![r.ssim, r.tile_ssim, r.psnr_db, r.block_psnr_db]
+            .iter()
+            .all(|m| m.is_finite() && *m >= 0.0)
+        {
+            return bad("reference margins must be finite and not negative");
         }
         if !(1..=32).contains(&p.grid) {
             return bad("grid must be within 1..=32");

@@ -34,7 +34,7 @@ pub use bitstream::{BitstreamError, StreamInfo, inspect};
 pub use challenge::{ChallengeError, Challenger};
 pub use checker::{CheckError, CheckInput, CheckJob, CheckReport, Checker};
 pub use checks::Finding;
-pub use config::{InvalidConfig, PerceptualThresholds, VerifyConfig};
+pub use config::{InvalidConfig, PerceptualThresholds, ReferenceMargins, VerifyConfig};
 pub use decode::{BilinearScaler, DecodeError, FrameDecoder, PictureScaler};
 pub use evidence::{
     ContentKey, EvidenceError, EvidenceManifest, EvidenceSource, EvidenceSources, EvidenceStore,

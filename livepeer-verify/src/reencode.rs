@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use livepeer_core::transcode::{TranscodeJob, Transcoder};
 use livepeer_core::verify::FaultKind;
 use livepeer_core::{Address, Ladder, Segment};
@@ -42,6 +44,13 @@ pub async fn compare(
     if !transcoder.capabilities().deterministic {
         return Ok(None);
     }
+    let out = encode(transcoder, job).await?;
+    compare_with(&out, job)
+}
+
+/// Transcodes `job`'s segment to its ladder with `transcoder` (telling it, through
+/// [`checked_orchestrator`], whose result this is for). The renditions in ladder order.
+pub async fn encode(transcoder: &dyn Transcoder, job: &CheckJob) -> Result<Vec<Bytes>, CheckError> {
     let claim = &job.claim.claim;
     let ladder = Ladder::new(job.ladder.clone()).map_err(|e| CheckError::Input(e.to_string()))?;
     let reencode = transcoder.transcode(TranscodeJob {
@@ -64,9 +73,15 @@ pub async fn compare(
             "re-encode returned another number of renditions".into(),
         )));
     }
-    for (i, (mine, theirs)) in out.renditions.iter().zip(&job.renditions).enumerate() {
+    Ok(out.renditions.into_iter().map(|r| r.data).collect())
+}
+
+/// Compares the elementary streams of a deterministic re-encode `ours` (ladder order) with
+/// the renditions `job` holds.
+pub fn compare_with(ours: &[Bytes], job: &CheckJob) -> Result<Option<Finding>, CheckError> {
+    for (i, (mine, theirs)) in ours.iter().zip(&job.renditions).enumerate() {
         let c = job.ladder[i].container;
-        let a = elementary_stream(&mine.data, c)
+        let a = elementary_stream(mine, c)
             .map_err(|e| CheckError::Decoder(DecodeError::Backend(e.to_string())))?;
         let b = match elementary_stream(theirs, c) {
             Ok(b) => b,
