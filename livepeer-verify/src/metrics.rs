@@ -172,48 +172,60 @@ pub const BLOCK: usize = 16;
 /// the picture; an overlay, a logo or a patch from elsewhere concentrates a large one,
 /// chroma included, in the blocks it covers. `None` when the sizes differ.
 pub fn min_block_psnr(a: &Picture, b: &Picture) -> Option<f64> {
+    block_errors(a, b).map(|(worst, _)| worst)
+}
+
+/// Squared differences of one row segment; a row of at most [`BLOCK`] samples fits a u32.
+fn row_sse(a: &[u8], b: &[u8]) -> u32 {
+    a.iter()
+        .zip(b)
+        .map(|(&p, &q)| {
+            let d = i32::from(p) - i32::from(q);
+            (d * d) as u32
+        })
+        .sum()
+}
+
+/// [`min_block_psnr`] and each plane's sum of squared differences, in one pass.
+fn block_errors(a: &Picture, b: &Picture) -> Option<(f64, [u64; 3])> {
     if a.width != b.width || a.height != b.height || !a.is_consistent() || !b.is_consistent() {
         return None;
     }
     let (w, h) = (a.width as usize, a.height as usize);
     let (cw, ch) = (w / 2, h / 2);
-    let sq = |p: u8, q: u8| {
-        let d = i64::from(p) - i64::from(q);
-        (d * d) as u64
-    };
+    let mut totals = [0u64; 3];
     let mut worst = f64::INFINITY;
     for by in (0..h).step_by(BLOCK) {
+        let y1 = (by + BLOCK).min(h);
+        let (cy0, cy1) = (by / 2, (y1 / 2).min(ch));
         for bx in (0..w).step_by(BLOCK) {
-            let (x1, y1) = ((bx + BLOCK).min(w), (by + BLOCK).min(h));
-            let mut sum = 0u64;
-            let mut n = 0u64;
+            let x1 = (bx + BLOCK).min(w);
+            let (cx0, cx1) = (bx / 2, (x1 / 2).min(cw));
+            let mut luma = 0u64;
             for y in by..y1 {
                 let r = y * w;
-                sum += a.y[r + bx..r + x1]
-                    .iter()
-                    .zip(&b.y[r + bx..r + x1])
-                    .map(|(&p, &q)| sq(p, q))
-                    .sum::<u64>();
-                n += (x1 - bx) as u64;
+                luma += u64::from(row_sse(&a.y[r + bx..r + x1], &b.y[r + bx..r + x1]));
             }
-            let (cx0, cx1) = (bx / 2, (x1 / 2).min(cw));
-            for y in by / 2..(y1 / 2).min(ch) {
+            let mut chroma = [0u64; 2];
+            for y in cy0..cy1 {
                 let r = y * cw;
-                for (pa, pb) in [(&a.u, &b.u), (&a.v, &b.v)] {
-                    sum += pa[r + cx0..r + cx1]
-                        .iter()
-                        .zip(&pb[r + cx0..r + cx1])
-                        .map(|(&p, &q)| sq(p, q))
-                        .sum::<u64>();
-                    n += (cx1 - cx0) as u64;
-                }
+                chroma[0] += u64::from(row_sse(&a.u[r + cx0..r + cx1], &b.u[r + cx0..r + cx1]));
+                chroma[1] += u64::from(row_sse(&a.v[r + cx0..r + cx1], &b.v[r + cx0..r + cx1]));
             }
+            totals[0] += luma;
+            totals[1] += chroma[0];
+            totals[2] += chroma[1];
+            let n = (y1 - by) * (x1 - bx) + 2 * (cy1 - cy0) * (cx1 - cx0);
             if n > 0 {
-                worst = worst.min(psnr_from_mse(sum as f64 / n as f64));
+                worst = worst.min(psnr_from_mse(
+                    (luma + chroma[0] + chroma[1]) as f64 / n as f64,
+                ));
             }
         }
     }
-    Some(worst)
+    // Chroma columns or rows past the last whole luma pair (odd sizes never pass
+    // `is_consistent`, so there are none) would be missed; the totals cover every sample.
+    Some((worst, totals))
 }
 
 /// PSNR in dB for a mean squared error of 8-bit samples; identical inputs give 100 dB.
@@ -278,17 +290,14 @@ pub fn score(reference: &Picture, test: &Picture, grid: u32) -> Option<FrameScor
     }
     let (pr, pt) = (planes(reference), planes(test));
     let (ssim_y, tiles) = ssim_tiled(&pr[0], &pt[0], grid as usize)?;
-    let mut sses = [0u64; 3];
-    for i in 0..3 {
-        sses[i] = sse(&pr[i], &pt[i])?;
-    }
+    let (min_block_psnr, sses) = block_errors(reference, test)?;
     let luma = (reference.width as f64) * (reference.height as f64);
     Some(FrameScore {
         ssim_y,
         min_tile_ssim: tiles.into_iter().fold(f64::INFINITY, f64::min),
         psnr_y: psnr_from_mse(sses[0] as f64 / luma),
         psnr_yuv: psnr_from_mse(sses.iter().sum::<u64>() as f64 / (luma * 1.5)),
-        min_block_psnr: min_block_psnr(reference, test)?,
+        min_block_psnr,
     })
 }
 
@@ -344,5 +353,31 @@ mod tests {
     #[test]
     fn psnr_of_known_mse() {
         assert!((psnr_from_mse(1.0) - 48.1308).abs() < 1e-3);
+    }
+
+    #[test]
+    fn block_pass_totals_equal_plane_sse_and_find_the_patch() {
+        // Sizes that leave partial blocks at the right and bottom edges.
+        let a = gradient(70, 38, 0);
+        let mut b = a.clone();
+        b.y.iter_mut().for_each(|p| *p ^= 1);
+        b.v.iter_mut().step_by(3).for_each(|p| *p ^= 2);
+        let (worst, totals) = block_errors(&a, &b).unwrap();
+        let (pa, pb) = (planes(&a), planes(&b));
+        for i in 0..3 {
+            assert_eq!(totals[i], sse(&pa[i], &pb[i]).unwrap());
+        }
+        assert!(worst < 100.0);
+        // A saturated patch in one block drags that block far under the others.
+        let uniform = min_block_psnr(&a, &b).unwrap();
+        for y in 20..28 {
+            for x in 40..48 {
+                b.y[y * 70 + x] = 255;
+                b.u[(y / 2) * 35 + x / 2] = 0;
+            }
+        }
+        let patched = min_block_psnr(&a, &b).unwrap();
+        assert!(patched < uniform - 10.0, "{patched} vs {uniform}");
+        assert_eq!(min_block_psnr(&a, &gradient(64, 38, 0)), None);
     }
 }
