@@ -150,33 +150,38 @@ impl fmt::Debug for EvidenceSources {
     }
 }
 
-#[async_trait]
-impl EvidenceSource for EvidenceSources {
-    async fn manifest_key(
-        &self,
-        challenge: &ChallengeId,
-    ) -> Result<Option<ContentKey>, EvidenceError> {
+impl EvidenceSources {
+    /// The first source's `Some`; else the last failure; else `None`.
+    async fn first<'a, T, Fut>(
+        &'a self,
+        ask: impl Fn(&'a Arc<dyn EvidenceSource>) -> Fut,
+    ) -> Result<Option<T>, EvidenceError>
+    where
+        Fut: std::future::Future<Output = Result<Option<T>, EvidenceError>>,
+    {
         let mut failed = None;
         for s in &self.0 {
-            match s.manifest_key(challenge).await {
-                Ok(Some(k)) => return Ok(Some(k)),
+            match ask(s).await {
+                Ok(Some(v)) => return Ok(Some(v)),
                 Ok(None) => {}
                 Err(e) => failed = Some(e),
             }
         }
         failed.map_or(Ok(None), Err)
     }
+}
+
+#[async_trait]
+impl EvidenceSource for EvidenceSources {
+    async fn manifest_key(
+        &self,
+        challenge: &ChallengeId,
+    ) -> Result<Option<ContentKey>, EvidenceError> {
+        self.first(|s| s.manifest_key(challenge)).await
+    }
 
     async fn fetch(&self, key: &ContentKey) -> Result<Option<Bytes>, EvidenceError> {
-        let mut failed = None;
-        for s in &self.0 {
-            match s.fetch(key).await {
-                Ok(Some(b)) => return Ok(Some(b)),
-                Ok(None) => {}
-                Err(e) => failed = Some(e),
-            }
-        }
-        failed.map_or(Ok(None), Err)
+        self.first(|s| s.fetch(key)).await
     }
 }
 
