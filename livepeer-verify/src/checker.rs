@@ -329,18 +329,13 @@ impl Checker {
                 .iter()
                 .enumerate()
                 .find_map(|(j, s)| self.below_thresholds(s).map(|d| (j, d)))
+                && let Some(why) = self.against_reference(&source, p, &scores, reference, limit, i)
             {
-                match self.against_reference(&source, p, &scores, reference, limit, i) {
-                    Ok(None) => {}
-                    Ok(Some(why)) => {
-                        report.finding = Some(Finding::new(
-                            FaultKind::PerceptualMismatch,
-                            Some(i),
-                            format!("frame {frame}: {detail}{why}"),
-                        ))
-                    }
-                    Err(e) => return Err(e),
-                }
+                report.finding = Some(Finding::new(
+                    FaultKind::PerceptualMismatch,
+                    Some(i),
+                    format!("frame {frame}: {detail}{why}"),
+                ));
             }
             report.worst[i] = minima(&scores);
             if report.finding.is_some() {
@@ -439,8 +434,8 @@ impl Checker {
     }
 
     /// A rendition below the thresholds, measured against the honest reference of its rung:
-    /// `Ok(None)` when it scores within the margins of the reference (the content is hard,
-    /// not the rendition bad), `Ok(Some(detail))` when it is still at fault.
+    /// `None` when it scores within the margins of the reference (the content is hard,
+    /// not the rendition bad), `Some(detail)` when it is still at fault.
     fn against_reference(
         &self,
         source: &[Picture],
@@ -449,17 +444,17 @@ impl Checker {
         reference: Option<&[Bytes]>,
         limit: Option<usize>,
         index: usize,
-    ) -> Result<Option<String>, CheckError> {
+    ) -> Option<String> {
         let Some(data) = reference.and_then(|r| r.get(index)) else {
-            return Ok(Some(String::new()));
+            return Some(String::new());
         };
         let theirs = match self.compare(source, profile, data, limit, index) {
             Ok(Some(s)) => s,
             // The reference encoder's own output does not compare: no excuse from it.
-            Ok(None) | Err(_) => return Ok(Some(" (the reference does not compare)".into())),
+            Ok(None) | Err(_) => return Some(" (the reference does not compare)".into()),
         };
         let (Some(t), Some(r)) = (minima(scores), minima(&theirs)) else {
-            return Ok(Some(String::new()));
+            return Some(String::new());
         };
         let m = &self.cfg.perceptual.reference;
         let short = [
@@ -475,9 +470,9 @@ impl Checker {
         ]
         .into_iter()
         .find(|(_, ours, refs, margin)| *ours < *refs - *margin);
-        Ok(short.map(|(name, ours, refs, _)| {
+        short.map(|(name, ours, refs, _)| {
             format!("; {name} {ours:.3} also under an honest encode's {refs:.3}")
-        }))
+        })
     }
 
     fn below_thresholds(&self, s: &FrameScore) -> Option<String> {

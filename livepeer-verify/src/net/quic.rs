@@ -171,13 +171,8 @@ async fn answer(
         Request::Hello => {
             let hello = tls::exporter(conn, EXPORTER_CONTEXT)
                 .map_err(transport)
-                .and_then(|ex| {
-                    sign_binding(signer, Role::Broadcaster, &ex)
-                        .map_err(|e| EvidenceError::Transport(e.to_string()))
-                })
-                .and_then(|h| {
-                    serde_json::to_vec(&h).map_err(|e| EvidenceError::Transport(e.to_string()))
-                });
+                .and_then(|ex| sign_binding(signer, Role::Broadcaster, &ex).map_err(transport))
+                .and_then(|h| serde_json::to_vec(&h).map_err(transport));
             found(hello.map(|h| Some(Bytes::from(h))))
         }
         Request::Manifest(id) => found(
