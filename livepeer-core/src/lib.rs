@@ -19,6 +19,7 @@ pub mod media;
 pub mod primitives;
 pub mod profile;
 pub mod receipt;
+pub mod rung;
 pub mod service;
 pub mod signer;
 pub mod store;
@@ -38,6 +39,7 @@ pub use primitives::{
 };
 pub use profile::{Gop, Ladder, VideoProfile};
 pub use receipt::{Receipt, SegmentClaim, SignedReceipt, SignedSegmentClaim};
+pub use rung::{RungOutput, SourceShape};
 pub use service::{Region, ServiceId};
 pub use signer::{AsyncSigner, LocalSigner, Signer, SignerError};
 pub use store::{Batch, MemStore, Store, StoreError};

@@ -155,7 +155,7 @@ impl Shared {
     fn take_workers(
         &self,
         job: &TranscodeJob,
-        fps: livepeer_core::Framerate,
+        shape: &livepeer_core::rung::SourceShape,
     ) -> Result<Vec<RenditionWorker>> {
         let mut kept = {
             let mut g = self
@@ -168,9 +168,9 @@ impl Shared {
         };
         let mut out = Vec::with_capacity(job.ladder.profiles().len());
         for p in job.ladder.profiles() {
-            match kept.iter().position(|w| w.fits(p, fps)) {
+            match kept.iter().position(|w| w.fits(p, shape)) {
                 Some(i) => out.push(kept.swap_remove(i)),
-                None => out.push(RenditionWorker::new(p, fps, &self.backend.encoder)?),
+                None => out.push(RenditionWorker::new(p, shape, &self.backend.encoder)?),
             }
         }
         self.give_back(job.stream_id, kept, None);
@@ -222,7 +222,7 @@ impl Shared {
                 "timestamp discontinuity between segments"
             );
         }
-        let mut workers = self.take_workers(&job, prep.fps)?;
+        let mut workers = self.take_workers(&job, &prep.shape)?;
         let result = (self.backend.decoder)(self.config.limits).and_then(|mut dec| {
             pipeline::run(
                 &prep,

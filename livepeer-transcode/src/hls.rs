@@ -208,7 +208,7 @@ impl HlsWriter {
             return Err(HlsError::OutOfOrder { seq, last });
         }
         for (t, r) in self.tracks.iter().zip(renditions) {
-            if r.profile.width != t.profile.width || r.profile.height != t.profile.height {
+            if r.profile.id() != t.profile.id() {
                 return Err(HlsError::Mismatch(format!(
                     "rendition {} for rung {}",
                     r.profile.name, t.profile.name
@@ -231,8 +231,11 @@ impl HlsWriter {
                     .max((r.data.len() as f64 * 8.0 / secs).ceil() as u64);
             }
             if t.codecs.is_none() {
-                t.codecs = codecs_of(&r.data, t.profile.codec);
-                t.size = Some((r.profile.width, r.profile.height));
+                let (codecs, size) = codecs_of(&r.data, t.profile.codec);
+                t.codecs = codecs;
+                // The size the rung produced for this source (its box fitted to the source's
+                // aspect ratio), as the stream's SPS says.
+                t.size = Some(size.unwrap_or((r.profile.width, r.profile.height)));
             }
             t.segments.push(MediaSegment {
                 uri,
@@ -350,24 +353,33 @@ fn sanitize(name: &str) -> String {
 }
 
 /// The RFC 6381 codec string of a TS rendition, from its first SPS (`avc1.PPCCLL`).
-fn codecs_of(ts: &[u8], codec: VideoCodec) -> Option<String> {
+/// The RFC 6381 codecs string and the picture size of an H.264 segment, where they parse.
+fn codecs_of(ts: &[u8], codec: VideoCodec) -> (Option<String>, Option<(u32, u32)>) {
     if codec != VideoCodec::H264 {
-        return None;
+        return (None, None);
     }
-    let media = ts_demux::demux(ts, VideoCodec::H264).ok()?;
-    let sps = media
+    let Ok(media) = ts_demux::demux(ts, VideoCodec::H264) else {
+        return (None, None);
+    };
+    let Some(sps) = media
         .video
         .iter()
-        .find_map(|au| find_nal(&au.data, 7).map(<[u8]>::to_vec))?;
+        .find_map(|au| find_nal(&au.data, 7).map(<[u8]>::to_vec))
+    else {
+        return (None, None);
+    };
+    let size = crate::bitstream::parse_sps(&sps)
+        .ok()
+        .map(|s| (s.width, s.height));
     let audio = if media.audio.is_empty() {
         ""
     } else {
         ",mp4a.40.2"
     };
     let [_, p, c, l, ..] = sps[..] else {
-        return None;
+        return (None, size);
     };
-    Some(format!("avc1.{p:02x}{c:02x}{l:02x}{audio}"))
+    (Some(format!("avc1.{p:02x}{c:02x}{l:02x}{audio}")), size)
 }
 
 /// What a playlist's bytes name: media segments, or the variant to follow.

@@ -6,12 +6,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use livepeer_core::media::MAX_SEGMENT_DURATION;
+use livepeer_core::rung::{FrameSelector, RungOutput, SourceShape};
 use livepeer_core::transcode::{Rendition, TranscodeJob};
 use livepeer_core::{Container, Framerate, Pixels, VideoCodec, VideoProfile};
 
 use crate::container::{self, Demuxed, Timing};
 use crate::decode::{Output, VideoDecoder};
-use crate::encode::{VideoEncoder, effective_fps};
+use crate::encode::VideoEncoder;
 use crate::error::{Result, TranscodeError, backend, invalid, unsupported};
 use crate::frame::{Frame, Packet, TIMESCALE};
 use crate::scale::Scaler;
@@ -30,6 +31,9 @@ pub(crate) struct Prepared {
     pub media: Demuxed,
     /// The source frame rate, from the timestamps.
     pub fps: Framerate,
+    /// The source's picture size (from its first SPS) and frame rate: what every rung's
+    /// output is computed from.
+    pub shape: SourceShape,
     /// Access units dropped before the first key frame.
     pub leading_dropped: usize,
 }
@@ -79,45 +83,45 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
         return Err(invalid("segment media is longer than 5 minutes"));
     }
     let fps = estimate_fps(&pts, dur90k);
+    let (width, height) = media
+        .video
+        .iter()
+        .find_map(|a| crate::bitstream::find_nal(&a.data, crate::bitstream::nal::SPS))
+        .and_then(|sps| crate::bitstream::parse_sps(sps).ok())
+        .map_or((0, 0), |s| (s.width, s.height));
     Ok(Prepared {
         media,
         fps,
+        shape: SourceShape {
+            width,
+            height,
+            frame_rate: Some(fps),
+        },
         leading_dropped: first_key,
     })
 }
 
-/// The frame rate from the median timestamp step, or from the segment duration.
+/// The frame rate from the timestamps (the shared definition,
+/// [`Framerate::from_timestamps`]), or from the segment duration.
 fn estimate_fps(sorted_pts: &[i64], dur90k: i64) -> Framerate {
-    let mut steps: Vec<i64> = sorted_pts
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|d| *d > 0)
-        .collect();
-    steps.sort_unstable();
-    let step = steps
-        .get(steps.len() / 2)
-        .copied()
-        .unwrap_or_else(|| dur90k / sorted_pts.len().max(1) as i64)
-        .clamp(375, i64::from(TIMESCALE) * 10);
-    let (mut num, mut den) = (u64::from(TIMESCALE), step as u64);
-    let g = gcd(num, den);
-    num /= g;
-    den /= g;
-    Framerate::new(num as u32, den as u32).unwrap_or(Framerate { num: 30, den: 1 })
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
+    Framerate::from_timestamps(sorted_pts, TIMESCALE)
+        .or_else(|| {
+            let step =
+                (dur90k / sorted_pts.len().max(1) as i64).clamp(375, i64::from(TIMESCALE) * 10);
+            Framerate::from_step(step as u64, TIMESCALE)
+        })
+        .unwrap_or(Framerate { num: 30, den: 1 })
 }
 
 /// One rendition's persistent state: its encoder, scaler and buffers.
 pub(crate) struct RenditionWorker {
     profile: VideoProfile,
+    out: RungOutput,
     fps: Framerate,
+    selector: FrameSelector,
     encoder: Box<dyn VideoEncoder>,
     scaler: Scaler,
     scaled: Frame,
-    last_tick: Option<i64>,
     packets: Vec<Packet>,
     scale_time: Duration,
     encode_time: Duration,
@@ -127,63 +131,61 @@ impl std::fmt::Debug for RenditionWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RenditionWorker")
             .field("profile", &self.profile.name)
-            .field("fps", &self.fps)
+            .field("out", &self.out)
             .finish_non_exhaustive()
     }
 }
 
 impl RenditionWorker {
-    /// A worker for `profile` with an encoder from `make`.
+    /// A worker for `profile` from a source of `shape`, with an encoder from `make`: the
+    /// encoder runs at the size and rate the rung promises for that source
+    /// ([`RungOutput`]).
     pub(crate) fn new(
         profile: &VideoProfile,
-        source_fps: Framerate,
+        shape: &SourceShape,
         make: &EncoderFactory,
     ) -> Result<Self> {
-        let fps = effective_fps(profile, source_fps);
-        let encoder = make(profile, fps)?;
+        let out = RungOutput::for_source(profile, shape);
+        let fps = out.frame_rate;
+        let mut sized = profile.clone();
+        sized.width = out.width;
+        sized.height = out.height;
+        let encoder = make(&sized, fps)?;
         Ok(RenditionWorker {
             profile: profile.clone(),
+            out,
             fps,
+            selector: out.selector(),
             encoder,
             scaler: Scaler::new(),
-            scaled: Frame::black(profile.width, profile.height, 0),
-            last_tick: None,
+            scaled: Frame::black(out.width, out.height, 0),
             packets: Vec::new(),
             scale_time: Duration::ZERO,
             encode_time: Duration::ZERO,
         })
     }
 
-    /// Whether this worker can serve `profile` at `source_fps` unchanged.
-    pub(crate) fn fits(&self, profile: &VideoProfile, source_fps: Framerate) -> bool {
-        self.profile == *profile && self.fps == effective_fps(profile, source_fps)
+    /// Whether this worker can serve `profile` for a source of `shape` unchanged.
+    pub(crate) fn fits(&self, profile: &VideoProfile, shape: &SourceShape) -> bool {
+        self.profile == *profile && self.out == RungOutput::for_source(profile, shape)
     }
 
     fn start(&mut self) -> Result<()> {
-        self.last_tick = None;
+        self.selector = self.out.selector();
         self.packets.clear();
         self.scale_time = Duration::ZERO;
         self.encode_time = Duration::ZERO;
         self.encoder.start_segment()
     }
 
-    /// Frame-rate reduction: keep a picture when it enters a new output frame interval.
-    fn keep(&mut self, pts: i64) -> bool {
-        let tick = (i128::from(pts) * i128::from(self.fps.num)
-            / (i128::from(self.fps.den) * i128::from(TIMESCALE))) as i64;
-        if self.last_tick.is_some_and(|t| tick <= t) {
-            return false;
-        }
-        self.last_tick = Some(tick);
-        true
-    }
-
     fn push(&mut self, frame: &Frame) -> Result<()> {
-        if !self.keep(frame.pts) {
+        // Frame-rate reduction as the rung defines it: even cadence, stamped on the slot.
+        let Some(pts) = self.selector.offer(frame.pts) else {
             return Ok(());
-        }
+        };
         let t0 = Instant::now();
         self.scaler.scale_into(frame, &mut self.scaled)?;
+        self.scaled.pts = pts;
         let t1 = Instant::now();
         self.encoder.send_frame(&self.scaled)?;
         self.drain()?;
@@ -216,18 +218,19 @@ impl RenditionWorker {
     /// Muxes the packets of the segment just encoded.
     fn rendition(&self, media: &Demuxed) -> Result<Rendition> {
         let p = &self.profile;
+        let o = &self.out;
         let pk = &self.packets;
         let data = match (p.container, p.codec) {
             (Container::MpegTs, VideoCodec::H264) => {
                 container::ts_mux::mux_segment(pk, &media.audio, media.audio_stream_type)
             }
             (Container::AnnexB, VideoCodec::H264) => container::annexb::mux(pk),
-            (Container::Ivf, VideoCodec::Av1) => container::ivf::mux(pk, p.width, p.height),
+            (Container::Ivf, VideoCodec::Av1) => container::ivf::mux(pk, o.width, o.height),
             (Container::Mp4, c) => {
-                container::mp4::mux_mp4(c, pk, &media.audio, p.width, p.height, self.fps.as_f64())?
+                container::mp4::mux_mp4(c, pk, &media.audio, o.width, o.height, self.fps.as_f64())?
             }
             (Container::Fmp4, c) => {
-                container::mp4::mux_fmp4(c, pk, &media.audio, p.width, p.height)?
+                container::mp4::mux_fmp4(c, pk, &media.audio, o.width, o.height)?
             }
             (c, codec) => return Err(unsupported(format!("{codec} in {c}"))),
         };
@@ -237,7 +240,7 @@ impl RenditionWorker {
             profile: p.clone(),
             data: data.into(),
             frames,
-            pixels: Pixels(p.pixels_per_frame() * u64::from(frames)),
+            pixels: Pixels(o.pixels_per_frame() * u64::from(frames)),
             duration,
         })
     }
@@ -264,10 +267,10 @@ fn group(workers: &mut [RenditionWorker], groups: usize) -> Vec<Vec<&mut Renditi
     let mut bins: Vec<(u64, Vec<&mut RenditionWorker>)> =
         (0..groups.max(1)).map(|_| (0, Vec::new())).collect();
     let mut sorted: Vec<&mut RenditionWorker> = workers.iter_mut().collect();
-    sorted.sort_by_key(|w| std::cmp::Reverse(w.profile.pixels_per_frame()));
+    sorted.sort_by_key(|w| std::cmp::Reverse(w.out.pixels_per_frame()));
     for w in sorted {
         if let Some(bin) = bins.iter_mut().min_by_key(|(load, _)| *load) {
-            bin.0 += w.profile.pixels_per_frame();
+            bin.0 += w.out.pixels_per_frame();
             bin.1.push(w);
         }
     }

@@ -110,6 +110,11 @@ pub struct CheckReport {
     pub worst: Vec<Option<FrameScore>>,
     /// Whether the deep (sampled) checks ran.
     pub deep: bool,
+    /// A rule that did not fit this content: a rendition failed a check that an honest
+    /// reference encode of the same segment and rung fails too. Recorded, never a fault:
+    /// the orchestrator is paid and not challenged.
+    #[serde(skip)]
+    pub calibration: Option<Finding>,
 }
 
 /// Every check, configured once. Cheap to clone.
@@ -189,19 +194,36 @@ impl Checker {
     /// rendition fails the perceptual thresholds or the bitrate bounds and a reference
     /// encoder is set, the checks again against the reference's scores and rate; then on
     /// sampled segments the re-encode comparison.
+    ///
+    /// Before any rendition-level finding stands, the judge checks its own rule: where a
+    /// reference encoder is set, an honest encode of the segment goes through the same
+    /// header checks, and if it fails the check the rendition failed, the rule does not fit
+    /// this content ([`CheckReport::calibration`]); no fault.
     pub async fn run(&self, job: Arc<CheckJob>, deep: bool) -> Result<CheckReport, CheckError> {
         let mut report = self.check_blocking(&job, deep, None).await?;
         let mut reference: Option<Vec<Bytes>> = None;
         if let (Some(f), Some(t)) = (&report.finding, self.reference.as_deref())
-            && matches!(
-                f.kind,
-                FaultKind::PerceptualMismatch | FaultKind::BitrateOutOfBounds
-            )
+            && judged_against_reference(f)
         {
             let ours = crate::reencode::encode(t, &job).await?;
-            report = self
-                .check_blocking(&job, deep, Some(Arc::new(ours.clone())))
-                .await?;
+            if let Some(failed) = self.reference_fails_too(&job, f, &ours) {
+                tracing::warn!(
+                    kind = ?f.kind,
+                    detail = %f.detail,
+                    reference = %failed,
+                    "an honest reference fails this check too: recorded as a calibration fault"
+                );
+                report.calibration = report.finding.take();
+                return Ok(report);
+            }
+            if matches!(
+                f.kind,
+                FaultKind::PerceptualMismatch | FaultKind::BitrateOutOfBounds
+            ) {
+                report = self
+                    .check_blocking(&job, deep, Some(Arc::new(ours.clone())))
+                    .await?;
+            }
             reference = Some(ours);
         }
         if deep
@@ -218,6 +240,26 @@ impl Checker {
             };
         }
         Ok(report)
+    }
+
+    /// Whether the honest reference rendition of the finding's rung fails the same header
+    /// check: `Some(what it measured)` if so.
+    fn reference_fails_too(&self, job: &CheckJob, f: &Finding, ours: &[Bytes]) -> Option<String> {
+        let i = f.rendition?;
+        let profile = job.ladder.get(i)?;
+        let data = ours.get(i)?;
+        let facts = crate::checks::source_facts(
+            &job.segment,
+            job.container,
+            Duration::from_millis(job.claim.claim.duration_ms),
+        );
+        let pixels = crate::bitstream::inspect(data, profile.container)
+            .map(|info| info.pixels())
+            .unwrap_or(0);
+        match check_rendition(i, profile, data, pixels, &facts, &self.cfg) {
+            Err(g) if g.kind == f.kind && f.kind != FaultKind::PerceptualMismatch => Some(g.detail),
+            _ => None,
+        }
     }
 
     fn reference_is_reencoder(&self) -> bool {
@@ -316,8 +358,9 @@ impl Checker {
                 "the source decodes to no pictures".into(),
             ));
         }
+        let timing = SourceTiming::of(&facts);
         for (i, (p, data)) in input.ladder.iter().zip(input.renditions).enumerate() {
-            let scores = match self.compare(&source, p, data, limit, i) {
+            let scores = match self.compare_timed(&source, &timing, p, data, limit, i) {
                 Ok(Some(s)) => s,
                 Ok(None) => continue,
                 Err(f) => {
@@ -329,7 +372,8 @@ impl Checker {
                 .iter()
                 .enumerate()
                 .find_map(|(j, s)| self.below_thresholds(s).map(|d| (j, d)))
-                && let Some(why) = self.against_reference(&source, p, &scores, reference, limit, i)
+                && let Some(why) =
+                    self.against_reference(&source, &timing, p, &scores, reference, limit, i)
             {
                 report.finding = Some(Finding::new(
                     FaultKind::PerceptualMismatch,
@@ -347,10 +391,35 @@ impl Checker {
 
     /// The per-frame scores of one rendition against the source, decoded and scaled: what
     /// the perceptual check thresholds. `Ok(None)` when the decoder does not handle the
-    /// rendition's codec (the check is skipped, never a fault).
+    /// rendition's codec (the check is skipped, never a fault). Without the source's
+    /// timestamps, output frames pair with source pictures spread evenly in time; see
+    /// [`Self::compare_timed`].
     pub fn compare(
         &self,
         source: &[Picture],
+        profile: &VideoProfile,
+        data: &[u8],
+        limit: Option<usize>,
+        index: usize,
+    ) -> Result<Option<Vec<FrameScore>>, Finding> {
+        self.compare_timed(
+            source,
+            &SourceTiming::default(),
+            profile,
+            data,
+            limit,
+            index,
+        )
+    }
+
+    /// [`Self::compare`] with the source's timing: output frame `j` pairs with the source
+    /// picture the rung's frame selection kept for it ([`livepeer_core::rung`]), the same
+    /// picture the transcoder encoded, and the source is scaled to the size the rung
+    /// promises for it.
+    pub fn compare_timed(
+        &self,
+        source: &[Picture],
+        timing: &SourceTiming,
         profile: &VideoProfile,
         data: &[u8],
         limit: Option<usize>,
@@ -380,18 +449,28 @@ impl Checker {
         }
         let mut scores = Vec::with_capacity(n_out);
         let mut cached: Option<(usize, Picture)> = None;
+        let first = &source[0];
+        let rung = timing.output(profile, first.width, first.height);
+        let kept: Vec<usize> = if timing.pts.len() == n_src {
+            rung.select(&timing.pts).into_iter().map(|k| k.0).collect()
+        } else {
+            Vec::new()
+        };
         for (j, out) in frames.iter().enumerate() {
-            // Pair by position in time: equal counts pair one to one.
+            // The source picture the transcoder kept for output frame j; without timestamps,
+            // the first picture of its share of the segment (equal counts pair one to one).
             let k = if limit.is_some() || n_src == n_out {
-                j.min(n_src - 1)
+                j
+            } else if let Some(&k) = kept.get(j) {
+                k
             } else {
-                ((j as f64 + 0.5) * n_src as f64 / n_out as f64) as usize
+                j * n_src / n_out
             }
             .min(n_src - 1);
             if cached.as_ref().map(|c| c.0) != Some(k) {
                 let scaled = self
                     .scaler
-                    .scale(&source[k], profile.width, profile.height)
+                    .scale(&source[k], rung.width, rung.height)
                     .map_err(|e| {
                         Finding::new(FaultKind::Undecodable, Some(index), e.to_string())
                     })?;
@@ -436,9 +515,11 @@ impl Checker {
     /// A rendition below the thresholds, measured against the honest reference of its rung:
     /// `None` when it scores within the margins of the reference (the content is hard,
     /// not the rendition bad), `Some(detail)` when it is still at fault.
+    #[allow(clippy::too_many_arguments)]
     fn against_reference(
         &self,
         source: &[Picture],
+        timing: &SourceTiming,
         profile: &VideoProfile,
         scores: &[FrameScore],
         reference: Option<&[Bytes]>,
@@ -448,7 +529,7 @@ impl Checker {
         let Some(data) = reference.and_then(|r| r.get(index)) else {
             return Some(String::new());
         };
-        let theirs = match self.compare(source, profile, data, limit, index) {
+        let theirs = match self.compare_timed(source, timing, profile, data, limit, index) {
             Ok(Some(s)) => s,
             // The reference encoder's own output does not compare: no excuse from it.
             Ok(None) | Err(_) => return Some(" (the reference does not compare)".into()),
@@ -497,6 +578,62 @@ impl Checker {
         }
         None
     }
+}
+
+/// What the perceptual comparison needs of the source's timing: its display-order timestamps
+/// and frame rate, from its headers. The default knows nothing: pictures pair evenly in time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceTiming {
+    /// Display-order timestamps in 90 kHz ticks, one per source picture.
+    pub pts: Vec<i64>,
+    /// The source's frame rate.
+    pub frame_rate: Option<livepeer_core::Framerate>,
+}
+
+impl SourceTiming {
+    /// The timing of the source these facts describe.
+    pub fn of(facts: &crate::checks::SourceFacts) -> Self {
+        facts
+            .info
+            .as_ref()
+            .map(|i| SourceTiming {
+                pts: i.pts.clone(),
+                frame_rate: i.frame_rate,
+            })
+            .unwrap_or_default()
+    }
+
+    /// What `profile` promises for a source of `width × height` pictures with this timing.
+    pub fn output(
+        &self,
+        profile: &VideoProfile,
+        width: u32,
+        height: u32,
+    ) -> livepeer_core::RungOutput {
+        livepeer_core::RungOutput::for_source(
+            profile,
+            &livepeer_core::SourceShape {
+                width,
+                height,
+                frame_rate: self.frame_rate,
+            },
+        )
+    }
+}
+
+/// Whether a finding is about what a rendition looks like against its rung (a rule an honest
+/// encoder may break on unusual content), rather than about signatures, hashes or bytes that
+/// do not decode.
+fn judged_against_reference(f: &Finding) -> bool {
+    f.rendition.is_some()
+        && matches!(
+            f.kind,
+            FaultKind::PerceptualMismatch
+                | FaultKind::BitrateOutOfBounds
+                | FaultKind::WrongTiming
+                | FaultKind::WrongResolution
+                | FaultKind::WrongFormat
+        )
 }
 
 /// The lowest value of each metric over `scores`.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use livepeer_core::rung::{RungOutput, SourceShape, fit_box};
 use livepeer_core::verify::{FaultKind, FaultReport};
 use livepeer_core::{
     Container, Framerate, Gop, SignedReceipt, SignedSegmentClaim, VideoCodec, VideoProfile,
@@ -118,26 +119,39 @@ fn rate_close(a: Framerate, b: Framerate, tol: f64) -> bool {
     (a.as_f64() - b.as_f64()).abs() <= tol * b.as_f64()
 }
 
-/// Frames a rendition at `rate` should hold, with the tolerance: the source's own count when
-/// the rate is the source's, else the duration times the rate, ±1.
-pub fn expected_frames(
-    rate: Option<Framerate>,
-    source: &SourceFacts,
-    cfg: &VerifyConfig,
-) -> Option<(u64, u64)> {
-    let src = source.info.as_ref();
-    let src_rate = src.and_then(|i| i.frame_rate);
-    match (rate, src_rate, src) {
-        (None, _, Some(i)) => Some((u64::from(i.frames), 0)),
-        (Some(r), Some(sr), Some(i)) if rate_close(r, sr, cfg.frame_rate_tolerance) => {
-            Some((u64::from(i.frames), 0))
-        }
-        (Some(r), _, _) => {
-            let secs = source.duration.as_secs_f64();
-            Some(((secs * r.as_f64()).round() as u64, 1))
-        }
-        (None, _, None) => None,
+impl SourceFacts {
+    /// The source's size and rate, when its headers parse.
+    pub fn shape(&self) -> Option<SourceShape> {
+        self.info.as_ref().map(|i| SourceShape {
+            width: i.width,
+            height: i.height,
+            frame_rate: i.frame_rate,
+        })
     }
+
+    /// What `profile` promises for this source ([`RungOutput`]), when its headers parse.
+    pub fn output(&self, profile: &VideoProfile) -> Option<RungOutput> {
+        self.shape().map(|s| RungOutput::for_source(profile, &s))
+    }
+}
+
+/// Frames a rendition of `profile` should hold, with the tolerance below it: exactly the
+/// pictures the rung's frame selection keeps from the source's own timestamps
+/// ([`RungOutput`]), less at most the pictures before the source's first key frame (a
+/// transcoder starts there). Without timestamps for every picture, the duration times the
+/// rate, ±1. `None` when the source's headers do not parse.
+pub fn expected_frames(profile: &VideoProfile, source: &SourceFacts) -> Option<(u64, u64)> {
+    let info = source.info.as_ref()?;
+    let out = source.output(profile)?;
+    let leading = u64::from(info.key_frames.first().copied().unwrap_or(0));
+    Some(if info.pts.len() == info.frames as usize {
+        (out.expected_frames(&info.pts) as u64, leading)
+    } else if out.drops_frames {
+        let secs = source.duration.as_secs_f64();
+        ((secs * out.frame_rate.as_f64()).round() as u64, 1 + leading)
+    } else {
+        (u64::from(info.frames), leading)
+    })
 }
 
 /// Runs the header checks on one rendition: format, resolution, timing, bitrate, key frames
@@ -175,11 +189,21 @@ pub fn check_rendition(
             ),
         );
     }
-    if info.resolutions.len() > 1 || (info.width, info.height) != (profile.width, profile.height) {
+    let out = source.output(profile);
+    // Without the source's size, the box turned the way the rendition is is the bound.
+    let (want_w, want_h) = out.map_or_else(
+        || fit_box(profile.width, profile.height, info.width, info.height),
+        |o| (o.width, o.height),
+    );
+    let fits = match out {
+        Some(_) => (info.width, info.height) == (want_w, want_h),
+        None => info.width <= want_w && info.height <= want_h,
+    };
+    if info.resolutions.len() > 1 || !fits {
         return fail(
             FaultKind::WrongResolution,
             format!(
-                "{:?} where {}x{} was asked",
+                "{:?} where {want_w}x{want_h} was asked ({}x{} box)",
                 info.resolutions, profile.width, profile.height
             ),
         );
@@ -203,9 +227,7 @@ pub fn check_rendition(
             format!("key frames {:?} break the asked GOP", info.key_frames),
         );
     }
-    let rate = profile
-        .framerate
-        .or_else(|| source.info.as_ref().and_then(|i| i.frame_rate));
+    let rate = out.map(|o| o.frame_rate).or(profile.framerate);
     if let (Some(want), Some(got)) = (rate, info.frame_rate)
         && !rate_close(got, want, cfg.frame_rate_tolerance)
     {
@@ -218,13 +240,14 @@ pub fn check_rendition(
             ),
         );
     }
-    if let Some((want, tol)) = expected_frames(profile.framerate, source, cfg)
-        && u64::from(info.frames).abs_diff(want) > tol
-    {
-        return fail(
-            FaultKind::WrongTiming,
-            format!("{} frames where {want} were expected", info.frames),
-        );
+    if let Some((want, tol)) = expected_frames(profile, source) {
+        let got = u64::from(info.frames);
+        if got > want + u64::from(tol > leading_of(source)) || got + tol < want {
+            return fail(
+                FaultKind::WrongTiming,
+                format!("{} frames where {want} were expected", info.frames),
+            );
+        }
     }
     let frame = rate.map_or(Duration::ZERO, |r| {
         Duration::from_secs_f64(f64::from(r.den) / f64::from(r.num))
@@ -270,6 +293,14 @@ pub fn check_rendition(
     Ok(info)
 }
 
+/// Pictures before the source's first key frame.
+fn leading_of(source: &SourceFacts) -> u64 {
+    source
+        .info
+        .as_ref()
+        .map_or(0, |i| u64::from(i.key_frames.first().copied().unwrap_or(0)))
+}
+
 fn duration_gap(a: Duration, b: Duration) -> Duration {
     a.abs_diff(b)
 }
@@ -287,15 +318,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expected_frames_follow_the_source_or_the_rate() {
-        let cfg = VerifyConfig::default();
+    fn no_expectation_without_the_source_headers() {
         let facts = SourceFacts {
             duration: Duration::from_secs(2),
             info: None,
         };
-        let r25 = Framerate::new(25, 1).ok();
-        assert_eq!(expected_frames(r25, &facts, &cfg), Some((50, 1)));
-        assert_eq!(expected_frames(None, &facts, &cfg), None);
+        let p = VideoProfile::preset("240p").unwrap();
+        assert_eq!(expected_frames(&p, &facts), None);
+        assert_eq!(facts.output(&p), None);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 use livepeer_verify::net::{RemoteEvidence, parse_endpoint};
 use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
 use livepeer_verify::{
-    CheckInput, Checker, Decision, EvidenceSource, EvidenceSources, FrameDecoder as _,
+    CheckJob, Checker, Decision, EvidenceSource, EvidenceSources, FrameDecoder as _, SourceTiming,
     VerifierNode, VerifyConfig, inspect,
 };
 use serde_json::json;
@@ -133,6 +133,12 @@ struct Check {
     /// Skip the full decode and perceptual comparison (the always-on checks only).
     #[arg(long)]
     cheap: bool,
+    /// Judge without an honest reference encode. By default, as the network judges, a
+    /// rendition that fails a check is re-checked against this machine's software transcode
+    /// of the same segment and rung, and a rule the honest reference breaks too is reported
+    /// as a calibration fault, not as the orchestrator's.
+    #[arg(long)]
+    no_reference: bool,
     /// Write the JSON here as well as to standard output.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -159,7 +165,7 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 #[allow(clippy::print_stdout)]
-fn check(c: Check) -> anyhow::Result<()> {
+async fn check(c: Check) -> anyhow::Result<()> {
     let source = read(&c.source)?;
     let rendition = read(&c.rendition)?;
     let src_container = container_of(&c.source, &source)?;
@@ -219,24 +225,33 @@ fn check(c: Check) -> anyhow::Result<()> {
 
     let cfg = VerifyConfig::default();
     let decoder = Arc::new(OpenH264Decoder::new());
-    let checker = Checker::new(cfg.clone()).with_decoder(decoder.clone(), Arc::new(SoftwareScaler));
-    let renditions: [&[u8]; 1] = [&rendition];
-    let report = checker.check(
-        &CheckInput {
-            segment: &source,
-            container: src_container,
-            ladder: std::slice::from_ref(&profile),
-            renditions: &renditions,
-            receipt: &receipt,
-            claim: &claim,
-        },
-        !c.cheap,
-    )?;
+    let mut checker =
+        Checker::new(cfg.clone()).with_decoder(decoder.clone(), Arc::new(SoftwareScaler));
+    if !c.no_reference {
+        let reference = SoftwareTranscoder::new(SoftwareConfig::default())
+            .context("starting the reference transcoder")?;
+        checker = checker.with_reference_encoder(Arc::new(reference));
+    }
+    let job = Arc::new(CheckJob {
+        segment: source.clone().into(),
+        container: src_container,
+        codec: src_info.codec,
+        ladder: vec![profile.clone()],
+        renditions: vec![rendition.clone().into()],
+        receipt: receipt.clone(),
+        claim: claim.clone(),
+    });
+    let report = checker.run(job, !c.cheap).await?;
+    let timing = SourceTiming {
+        pts: src_info.pts.clone(),
+        frame_rate: src_info.frame_rate,
+    };
+    let promised = timing.output(&profile, src_info.width, src_info.height);
     let perceptual = if c.cheap {
         serde_json::Value::Null
     } else {
         let pictures = decoder.decode(&source, src_container, None)?;
-        match checker.compare(&pictures, &profile, &rendition, None, 0) {
+        match checker.compare_timed(&pictures, &timing, &profile, &rendition, None, 0) {
             Ok(Some(scores)) => {
                 let n = scores.len().max(1) as f64;
                 let min = |f: fn(&livepeer_verify::FrameScore) -> f64| {
@@ -255,9 +270,17 @@ fn check(c: Check) -> anyhow::Result<()> {
             Err(f) => json!({ "error": f.detail }),
         }
     };
-    let verdict = match &report.finding {
-        None => json!({ "verdict": "pass" }),
-        Some(f) => json!({
+    let verdict = match (&report.finding, &report.calibration) {
+        (None, None) => json!({ "verdict": "pass" }),
+        (None, Some(f)) => json!({
+            "verdict": "pass",
+            "calibration": {
+                "kind": format!("{:?}", f.kind),
+                "detail": f.detail,
+                "note": "an honest reference encode fails this check too: the rule does not fit this content",
+            },
+        }),
+        (Some(f), _) => json!({
             "verdict": "fault",
             "kind": format!("{:?}", f.kind),
             "detail": f.detail,
@@ -276,8 +299,10 @@ fn check(c: Check) -> anyhow::Result<()> {
             "duration_seconds": info.duration.map(|d| d.as_secs_f64()),
             "bitrate_bps": info.bitrate_bps(),
             "asked": {
-                "width": profile.width,
-                "height": profile.height,
+                "box": [profile.width, profile.height],
+                "width": promised.width,
+                "height": promised.height,
+                "frame_rate": promised.frame_rate.as_f64(),
                 "bitrate_bps": profile.bitrate_bps,
             },
         },
@@ -305,7 +330,7 @@ fn main() {
         |a: &Args| &a.common,
         |args: Args| async move {
             match args.command {
-                Command::Check(c) => check(c),
+                Command::Check(c) => check(c).await,
                 Command::Serve(s) => serve(&args.chain, &args.key, s).await,
             }
         },

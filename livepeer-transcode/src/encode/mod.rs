@@ -35,14 +35,6 @@ pub trait VideoEncoder: Send {
     fn receive_packet(&mut self) -> Result<Output<Packet>>;
 }
 
-/// The frame rate an encoder is configured for: the profile's, else the source's.
-pub(crate) fn effective_fps(profile: &VideoProfile, source: Framerate) -> Framerate {
-    match profile.framerate {
-        Some(f) if f.as_f64() < source.as_f64() => f,
-        _ => source,
-    }
-}
-
 /// Builds the software encoder for `profile`.
 pub fn software_encoder(
     profile: &VideoProfile,

@@ -48,7 +48,8 @@ fn a_ladder_is_written_as_playable_hls() {
     assert!((summary.duration.as_secs_f64() - 3.0).abs() < 0.01);
 
     let master = fs::read_to_string(&summary.master).unwrap();
-    assert!(master.contains("RESOLUTION=426x240"), "{master}");
+    // The source (320x180) is smaller than the 240p box: never enlarged.
+    assert!(master.contains("RESOLUTION=320x180"), "{master}");
     assert!(master.contains("CODECS=\"avc1."), "{master}");
     let media = fs::read_to_string(&summary.media[0]).unwrap();
     assert!(media.contains("#EXT-X-ENDLIST"), "{media}");

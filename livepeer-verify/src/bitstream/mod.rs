@@ -295,9 +295,8 @@ pub(crate) fn timing_from_pts(
     let median = deltas.get(deltas.len() / 2).copied().filter(|&d| d > 0);
     match (median, pts.first(), pts.last()) {
         (Some(d), Some(first), Some(last)) => {
-            let rate = u32::try_from(d)
-                .ok()
-                .and_then(|d| Framerate::new(90_000, d).ok());
+            // The shared definition of a stream's rate, as the transcoders measure it.
+            let rate = Framerate::from_timestamps(pts, livepeer_core::rung::TIMESCALE);
             let span = i128::from(*last) - i128::from(*first) + i128::from(d);
             let nanos = u64::try_from(span.max(0) * 1_000_000_000 / 90_000).unwrap_or(u64::MAX);
             (rate.or(declared), Some(Duration::from_nanos(nanos)))

@@ -12,6 +12,7 @@ mod checks;
 mod corpus;
 mod corpus_tamper;
 mod flow;
+mod honest_matrix;
 mod media;
 mod metrics;
 mod net;

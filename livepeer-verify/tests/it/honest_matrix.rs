@@ -1,0 +1,152 @@
+//! Honest work is never a fault: sources made the way real encoders make them (frame rates
+//! from 15 to 60 including the NTSC ones, cinema crop, portrait, square, odd sizes, B-frames,
+//! open and long GOPs, a stream that halves its rate, timestamps starting late or wrapping at
+//! 33 bits, grain, slides, dark scenes) through the software transcoder, then every check a
+//! `transcode/cpu` broadcaster runs on a sampled segment (headers, every picture compared,
+//! the re-encode). Zero faults allowed.
+
+use std::sync::Arc;
+
+use livepeer_core::Ladder;
+use livepeer_transcode::SoftwareTranscoder;
+use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::{CheckJob, Checker, VerifyConfig};
+
+use crate::media::{encode_lavfi, have_ffmpeg, request, software, transcode};
+
+/// One source: a name, the lavfi graph (with size and rate) and the x264 settings.
+struct Source {
+    name: &'static str,
+    graph: String,
+    x264: Vec<&'static str>,
+}
+
+fn src(name: &'static str, graph: &str, x264: &[&'static str]) -> Source {
+    Source {
+        name,
+        graph: graph.to_owned(),
+        x264: x264.to_vec(),
+    }
+}
+
+const PLAIN: &[&str] = &["-preset", "veryfast", "-g", "60", "-b:v", "1500k"];
+const BFRAMES: &[&str] = &["-preset", "veryfast", "-bf", "3", "-g", "48", "-crf", "23"];
+
+/// The matrix CI runs: every dimension at least once, small pictures to keep it fast.
+fn matrix() -> Vec<Source> {
+    let mut v = Vec::new();
+    for (name, rate) in [
+        ("15 fps", "15"),
+        ("23.976 fps", "24000/1001"),
+        ("24 fps", "24"),
+        ("25 fps", "25"),
+        ("29.97 fps", "30000/1001"),
+        ("50 fps", "50"),
+        ("59.94 fps", "60000/1001"),
+        ("60 fps", "60"),
+    ] {
+        v.push(src(
+            name,
+            &format!("testsrc2=size=480x270:rate={rate}"),
+            BFRAMES,
+        ));
+    }
+    v.extend([
+        src("cinema crop 640x272", "testsrc2=size=640x272:rate=24", PLAIN),
+        src("portrait 360x640", "testsrc2=size=360x640:rate=30", BFRAMES),
+        src("square 480x480", "mandelbrot=size=480x480:rate=25", PLAIN),
+        src("1000x562", "testsrc2=size=1000x562:rate=30", PLAIN),
+        src("QCIF 176x144", "testsrc2=size=176x144:rate=25", PLAIN),
+        src(
+            "all-intra",
+            "testsrc2=size=480x270:rate=30",
+            &["-preset", "veryfast", "-g", "1", "-b:v", "3M"],
+        ),
+        src(
+            "open GOP, baseline",
+            "testsrc2=size=480x270:rate=30",
+            &["-preset", "veryfast", "-profile:v", "baseline", "-g", "15", "-x264-params", "open-gop=1", "-b:v", "1M"],
+        ),
+        src(
+            "30 to 15 fps mid-segment",
+            "testsrc2=size=480x270:rate=30,select='lt(t\\,1)+not(mod(n\\,2))'",
+            &["-preset", "veryfast", "-fps_mode", "vfr", "-g", "60", "-b:v", "1M"],
+        ),
+        src(
+            "timestamps start late",
+            "testsrc2=size=480x270:rate=30",
+            &["-preset", "veryfast", "-g", "60", "-b:v", "1M", "-output_ts_offset", "3600"],
+        ),
+        src(
+            "timestamps wrap at 33 bits",
+            "testsrc2=size=480x270:rate=30",
+            &["-preset", "veryfast", "-g", "60", "-b:v", "1M", "-output_ts_offset", "95443"],
+        ),
+        src(
+            "film grain",
+            "testsrc2=size=480x270:rate=24,noise=alls=40:allf=t",
+            PLAIN,
+        ),
+        src(
+            "near-static slides",
+            "color=c=0x203040:size=640x360:rate=30,drawbox=x=40:y=40:w=300:h=40:color=white:t=fill,drawbox=x=40:y=120:w=200:h=20:color=gray:t=fill",
+            BFRAMES,
+        ),
+        src(
+            "dark scene",
+            "testsrc2=size=480x270:rate=25,eq=brightness=-0.42",
+            BFRAMES,
+        ),
+    ]);
+    v
+}
+
+fn checker() -> Checker {
+    Checker::new(VerifyConfig::default())
+        .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+        .with_reencoder(Arc::new(
+            SoftwareTranscoder::new(livepeer_transcode::SoftwareConfig::default()).unwrap(),
+        ))
+}
+
+/// The judged and flagged counts of `sources` on `ladder`, with a line per flag.
+async fn judge(sources: &[Source], ladder: &Ladder) -> (usize, Vec<String>) {
+    let checker = checker();
+    let mut judged = 0;
+    let mut flagged = Vec::new();
+    for s in sources {
+        let data = encode_lavfi(&s.graph, &s.x264);
+        let out = transcode(&data, ladder);
+        let renditions: Vec<Vec<u8>> = out.iter().map(|r| r.0.clone()).collect();
+        let pixels: Vec<u64> = out.iter().map(|r| r.1).collect();
+        let req = request(&data, ladder, &renditions, &pixels, 1);
+        let job = Arc::new(CheckJob::from_request(&req));
+        let report = checker.run(job, true).await.unwrap();
+        judged += renditions.len();
+        if let Some(f) = report.finding {
+            flagged.push(format!("{}: {:?} {}", s.name, f.kind, f.detail));
+        }
+    }
+    (judged, flagged)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_renditions_of_real_world_media_are_never_faults() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let _ = software();
+    let ladder = Ladder::from_preset_names("P360p30fps16x9,P240p30fps16x9").unwrap();
+    let sources = matrix();
+    let (judged, flagged) = judge(&sources, &ladder).await;
+    eprintln!(
+        "honest matrix: {} sources, {judged} renditions judged, {} flagged",
+        sources.len(),
+        flagged.len()
+    );
+    assert!(
+        flagged.is_empty(),
+        "honest work flagged:\n{}",
+        flagged.join("\n")
+    );
+}
