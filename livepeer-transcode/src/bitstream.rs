@@ -173,6 +173,8 @@ pub(crate) struct SpsInfo {
     pub width: u32,
     /// Display height after cropping.
     pub height: u32,
+    /// Whether pictures may be coded as fields (PAFF or MBAFF): `frame_mbs_only_flag` is 0.
+    pub interlaced: bool,
 }
 
 /// Parses the dimensions out of an SPS NAL unit (with its header byte).
@@ -261,6 +263,7 @@ pub(crate) fn parse_sps(sps: &[u8]) -> Result<SpsInfo> {
         profile_idc,
         width: u32::try_from(width).map_err(|_| invalid("SPS width overflows"))?,
         height: u32::try_from(height).map_err(|_| invalid("SPS height overflows"))?,
+        interlaced: frame_mbs_only == 0,
     })
 }
 

@@ -45,6 +45,14 @@ pub enum InputError {
         /// What was found.
         reason: String,
     },
+    /// The file is video this crate cannot transcode yet.
+    #[error("{path}: {reason}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What is not supported, and what to do.
+        reason: String,
+    },
 }
 
 /// Segments cut from a file or playlist as they are read.
@@ -94,6 +102,14 @@ impl InputStream {
             path: path.to_owned(),
             reason: "no video segment could be cut from it".into(),
         })?;
+        if crate::pipeline::is_interlaced(&first) {
+            return Err(InputError::Unsupported {
+                path: path.to_owned(),
+                reason: "interlaced H.264 (field or MBAFF coding) is not transcoded yet; \
+                         deinterlace it first (for example ffmpeg -vf yadif)"
+                    .into(),
+            });
+        }
         s.ready.push_front(first);
         Ok(s)
     }

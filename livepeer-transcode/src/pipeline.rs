@@ -83,12 +83,19 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
         return Err(invalid("segment media is longer than 5 minutes"));
     }
     let fps = estimate_fps(&pts, dur90k);
-    let (width, height) = media
+    let sps = media
         .video
         .iter()
         .find_map(|a| crate::bitstream::find_nal(&a.data, crate::bitstream::nal::SPS))
-        .and_then(|sps| crate::bitstream::parse_sps(sps).ok())
-        .map_or((0, 0), |s| (s.width, s.height));
+        .and_then(|sps| crate::bitstream::parse_sps(sps).ok());
+    if sps.is_some_and(|s| s.interlaced) {
+        // OpenH264 decodes progressive pictures only; say so rather than fail mid-decode.
+        return Err(unsupported(
+            "interlaced H.264 (field or MBAFF coding): deinterlace the source first \
+             (for example ffmpeg -vf yadif)",
+        ));
+    }
+    let (width, height) = sps.map_or((0, 0), |s| (s.width, s.height));
     Ok(Prepared {
         media,
         fps,
@@ -98,6 +105,23 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
             frame_rate: Some(fps),
         },
         leading_dropped: first_key,
+    })
+}
+
+/// Whether the segment's H.264 is coded with fields (PAFF or MBAFF), per its first SPS.
+pub(crate) fn is_interlaced(seg: &livepeer_core::Segment) -> bool {
+    let media = match seg.container {
+        Container::MpegTs => container::ts_demux::demux(&seg.data, seg.codec),
+        Container::Mp4 => container::mp4::demux(&seg.data, seg.codec),
+        Container::AnnexB => container::annexb::demux(&seg.data),
+        _ => return false,
+    };
+    media.is_ok_and(|m| {
+        m.video
+            .iter()
+            .find_map(|a| crate::bitstream::find_nal(&a.data, crate::bitstream::nal::SPS))
+            .and_then(|sps| crate::bitstream::parse_sps(sps).ok())
+            .is_some_and(|s| s.interlaced)
     })
 }
 

@@ -48,3 +48,42 @@ fn every_output_container_is_readable() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Interlaced H.264 (MBAFF, as broadcast contribution feeds send it) is refused with a typed
+/// error that says what to do, by the transcoder and by the input reader before any work;
+/// never an undecodable mid-stream failure.
+#[test]
+fn interlaced_sources_are_a_clear_typed_refusal() {
+    if crate::no_ffmpeg() {
+        return;
+    }
+    let seg = livepeer_transcode::conformance::media::clip(&[
+        "-c:v",
+        "libx264",
+        "-flags",
+        "+ildct+ilme",
+        "-x264-params",
+        "interlaced=1:tff=1",
+    ])
+    .unwrap();
+    let job = TranscodeJob {
+        stream_id: StreamId::from_name("interlaced"),
+        segment: seg.clone(),
+        ladder: Ladder::parse("144p").unwrap(),
+    };
+    match crate::software().transcode_blocking(job) {
+        Err(livepeer_core::transcode::TranscodeError::Unsupported(m)) => {
+            assert!(m.contains("interlaced"), "{m}");
+        }
+        other => panic!("interlaced source: {other:?}"),
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("interlaced.ts");
+    std::fs::write(&path, &seg.data).unwrap();
+    match livepeer_transcode::input::InputStream::open(&path, std::time::Duration::from_secs(2)) {
+        Err(e @ livepeer_transcode::input::InputError::Unsupported { .. }) => {
+            assert!(e.to_string().contains("deinterlace"), "{e}");
+        }
+        other => panic!("interlaced input: {other:?}"),
+    }
+}

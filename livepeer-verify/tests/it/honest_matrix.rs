@@ -109,11 +109,20 @@ fn checker() -> Checker {
         ))
 }
 
-/// The judged and flagged counts of `sources` on `ladder`, with a line per flag.
-async fn judge(sources: &[Source], ladder: &Ladder) -> (usize, Vec<String>) {
+/// What a matrix run found.
+#[derive(Default)]
+struct Tally {
+    judged: usize,
+    /// Findings that stood: a fault against an honest orchestrator.
+    flagged: Vec<String>,
+    /// Rules an honest reference broke too: recorded, never a fault.
+    calibration: Vec<String>,
+}
+
+/// Judges `sources` on `ladder`.
+async fn judge(sources: &[Source], ladder: &Ladder) -> Tally {
     let checker = checker();
-    let mut judged = 0;
-    let mut flagged = Vec::new();
+    let mut t = Tally::default();
     for s in sources {
         let data = encode_lavfi(&s.graph, &s.x264);
         let out = transcode(&data, ladder);
@@ -122,12 +131,28 @@ async fn judge(sources: &[Source], ladder: &Ladder) -> (usize, Vec<String>) {
         let req = request(&data, ladder, &renditions, &pixels, 1);
         let job = Arc::new(CheckJob::from_request(&req));
         let report = checker.run(job, true).await.unwrap();
-        judged += renditions.len();
+        t.judged += renditions.len();
+        for (info, p) in report.infos.iter().zip(ladder.profiles()) {
+            if let Some(bps) = info.as_ref().and_then(|i| i.bitrate_bps()) {
+                eprintln!(
+                    "bitrate {:>24} {:>16}: {:>5.0}% of {} kb/s",
+                    s.name,
+                    p.name,
+                    bps as f64 * 100.0 / p.bitrate_bps as f64,
+                    p.bitrate_bps / 1000
+                );
+            }
+        }
         if let Some(f) = report.finding {
-            flagged.push(format!("{}: {:?} {}", s.name, f.kind, f.detail));
+            t.flagged
+                .push(format!("{}: {:?} {}", s.name, f.kind, f.detail));
+        }
+        if let Some(f) = report.calibration {
+            t.calibration
+                .push(format!("{}: {:?} {}", s.name, f.kind, f.detail));
         }
     }
-    (judged, flagged)
+    t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,15 +163,111 @@ async fn honest_renditions_of_real_world_media_are_never_faults() {
     let _ = software();
     let ladder = Ladder::from_preset_names("P360p30fps16x9,P240p30fps16x9").unwrap();
     let sources = matrix();
-    let (judged, flagged) = judge(&sources, &ladder).await;
+    let t = judge(&sources, &ladder).await;
     eprintln!(
-        "honest matrix: {} sources, {judged} renditions judged, {} flagged",
+        "honest matrix: {} sources, {} renditions judged, {} flagged, {} calibration faults",
         sources.len(),
-        flagged.len()
+        t.judged,
+        t.flagged.len(),
+        t.calibration.len()
     );
+    for c in &t.calibration {
+        eprintln!("calibration: {c}");
+    }
     assert!(
-        flagged.is_empty(),
+        t.flagged.is_empty(),
         "honest work flagged:\n{}",
-        flagged.join("\n")
+        t.flagged.join("\n")
     );
+}
+
+/// The larger matrix: every frame rate × every size, content rotating over patterns,
+/// fractals, grain, slides, dark scenes and bars, on three of Livepeer's presets. Prints
+/// renditions judged, flagged and calibration faults by kind. Minutes; run with
+/// `cargo test -p livepeer-verify --test it -- --ignored full_matrix --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "minutes: the full real-world media matrix"]
+async fn full_matrix() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let rates = [
+        "15",
+        "24000/1001",
+        "24",
+        "25",
+        "30000/1001",
+        "30",
+        "50",
+        "60000/1001",
+        "60",
+    ];
+    let sizes = [
+        "1280x720",
+        "854x480",
+        "640x272",
+        "720x1280",
+        "1080x1080",
+        "1366x768",
+        "1000x562",
+        "176x144",
+    ];
+    let contents = [
+        "testsrc2=size={s}:rate={r}",
+        "mandelbrot=size={s}:rate={r}",
+        "testsrc2=size={s}:rate={r},noise=alls=40:allf=t",
+        "color=c=0x203040:size={s}:rate={r},drawbox=x=20:y=20:w=100:h=30:color=white:t=fill",
+        "smptehdbars=size={s}:rate={r},eq=brightness=-0.4",
+        "smptehdbars=size={s}:rate={r},hue=H=2*PI*t",
+    ];
+    let settings: [&[&'static str]; 3] = [
+        BFRAMES,
+        PLAIN,
+        &["-preset", "veryfast", "-g", "1", "-b:v", "4M"],
+    ];
+    let mut sources = Vec::new();
+    let mut k = 0;
+    for r in rates {
+        for s in sizes {
+            let graph = contents[k % contents.len()]
+                .replace("{s}", s)
+                .replace("{r}", r);
+            sources.push(Source {
+                name: "matrix",
+                graph,
+                x264: settings[k % settings.len()].to_vec(),
+            });
+            k += 1;
+        }
+    }
+    let ladder = Ladder::from_preset_names("P720p30fps16x9,P360p30fps16x9,P240p30fps16x9").unwrap();
+    let t0 = std::time::Instant::now();
+    let t = judge(&sources, &ladder).await;
+    let by_kind = |v: &[String]| {
+        let mut m = std::collections::BTreeMap::<String, usize>::new();
+        for line in v {
+            let kind = line
+                .split(": ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or("?")
+                .to_owned();
+            *m.entry(kind).or_default() += 1;
+        }
+        m
+    };
+    eprintln!(
+        "full matrix: {} sources, {} renditions judged, {} flagged {:?}, {} calibration faults {:?}, {:.0} s",
+        sources.len(),
+        t.judged,
+        t.flagged.len(),
+        by_kind(&t.flagged),
+        t.calibration.len(),
+        by_kind(&t.calibration),
+        t0.elapsed().as_secs_f64()
+    );
+    for f in &t.flagged {
+        eprintln!("flagged: {f}");
+    }
+    assert!(t.flagged.is_empty());
 }
