@@ -4,8 +4,8 @@
 #   scripts/test.sh            everything
 #   SKIP_INSTALL=1 scripts/test.sh   skip the install stage (tools already present)
 #
-# Stages: install, fmt, clippy, doc, contracts, tests (nextest + doc tests), fuzz harness
-# check, bench build. Each prints how long it took; the run stops at the first failure.
+# Stages: install, fmt, clippy, doc, contracts, tests (nextest + doc tests), the demo
+# (README command 1 without nasm and ffmpeg on the PATH), fuzz harness check, bench build. Each prints how long it took; the run stops at the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -79,6 +79,53 @@ fuzz() {
   # against the current APIs.
   CARGO_TARGET_DIR="$ROOT/target" cargo check --manifest-path fuzz/Cargo.toml --bins --quiet
 }
+# A PATH holding every program of the current one except those named: what a new user's
+# machine has (a Rust toolchain and a C/C++ compiler, no nasm, no ffmpeg). Prints it.
+path_without() {
+  local bin="$ROOT/target/path-without" dir prog name
+  rm -rf "$bin"
+  mkdir -p "$bin"
+  local -a dirs
+  IFS=: read -r -a dirs <<<"$PATH"
+  for dir in "${dirs[@]}"; do
+    [ -d "$dir" ] || continue
+    for prog in "$dir"/*; do
+      name=${prog##*/}
+      [ -f "$prog" ] && [ -x "$prog" ] && [ ! -e "$bin/$name" ] || continue
+      case " $* " in *" $name "*) continue ;; esac
+      ln -s "$prog" "$bin/$name"
+    done
+  done
+  echo "$bin"
+}
+demo() {
+  # README command 1 as a new user runs it: nasm and ffmpeg off the PATH, and a target
+  # directory that only this stage builds, so every artifact in it was built without them
+  # (cold on a fresh checkout, then incremental). Its output must be quiet: no codec lines.
+  local path out prog rc=0
+  path=$(path_without nasm ndisasm ffmpeg ffprobe ffplay)
+  for prog in nasm ffmpeg ffprobe; do
+    if PATH=$path command -v "$prog"; then
+      echo "$prog is still on the PATH"
+      return 1
+    fi
+  done
+  out=$(mktemp -d)
+  env -u NASM PATH="$path" CARGO_TARGET_DIR="$ROOT/target/demo" \
+    cargo run --locked -p livepeer-examples --bin devnet -- --cheat --out "$out/devnet-out" \
+    2>"$out/stderr" || rc=$?
+  cat "$out/stderr" >&2
+  if [ "$rc" -eq 0 ] && grep -qF '[OpenH264]' "$out/stderr"; then
+    echo "codec library output on stderr"
+    rc=1
+  fi
+  if [ "$rc" -eq 0 ] && [ ! -s "$out/devnet-out/index.m3u8" ]; then
+    echo "no master playlist written"
+    rc=1
+  fi
+  rm -rf "$out"
+  return "$rc"
+}
 # Every criterion bench lives in the benches crate; building only it keeps the chain and
 # codec libraries out of the release build unless a bench uses them.
 bench() { cargo bench --locked -p livepeer-benches --benches --no-run; }
@@ -89,6 +136,7 @@ stage clippy clippy
 stage doc doc
 stage contracts contracts
 stage tests tests
+stage demo demo
 stage fuzz fuzz
 stage bench bench
 

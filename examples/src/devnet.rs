@@ -407,12 +407,11 @@ impl Devnet {
             segments_in: st.segments_in,
             segments_out: st.segments_out,
             segments_failed: st.segments_failed,
-            media_seconds: st.media.as_secs_f64(),
-            wall_seconds: st.wall.as_secs_f64(),
             master_playlist: st.master.display().to_string(),
             ..Summary::default()
         };
         summary.set_latencies(st.latencies.clone());
+        summary.set_times(st.media, st.wall);
         let per_orch = st.per_orchestrator;
 
         progress.stage("redeeming winning tickets");
@@ -425,9 +424,10 @@ impl Devnet {
 
         progress.stage("reading the results off the chain");
         let after = bcast.sender_info(bcast.account()).await?;
-        summary.wei_paid =
-            (funded_total - (after.deposit.0 + after.reserve_remaining.0)).to_string();
-        summary.wei_expected = st.wei_expected.to_string();
+        summary.set_payments(
+            funded_total.saturating_sub(after.deposit.0 + after.reserve_remaining.0),
+            st.wei_expected,
+        );
         summary.tickets_sent = b.tickets_sent();
         let records = b.ledger.all()?;
         summary.faults = reports.lock().map(|r| r.len() as u64).unwrap_or(0);

@@ -2,7 +2,32 @@
 
 use std::time::Duration;
 
+use livepeer_core::U256;
 use serde::{Deserialize, Serialize};
+
+/// Wei in one ether.
+const WEI_PER_ETH: u64 = 1_000_000_000_000_000_000;
+
+/// `wei` in ether, exactly, without trailing zeros: `0.004`, `1.5`, `0`.
+pub fn eth(wei: U256) -> String {
+    let (whole, frac) = wei.div_mod(U256::from(WEI_PER_ETH));
+    let frac = format!("{:0>18}", frac.to_string());
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        whole.to_string()
+    } else {
+        format!("{whole}.{frac}")
+    }
+}
+
+/// An approximate amount of ether to four significant digits: `0.005988`, `12.35`.
+fn eth_approx(eth: f64) -> String {
+    if !eth.is_finite() || eth <= 0.0 {
+        return "0".to_owned();
+    }
+    let decimals = (3 - eth.log10().floor() as i32).clamp(0, 18) as usize;
+    format!("{eth:.decimals$}")
+}
 
 /// One orchestrator's share of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -48,9 +73,19 @@ pub struct Summary {
     pub tickets_redeemed: u64,
     /// Wei the broadcaster's deposit and reserve went down by (what redemptions paid).
     pub wei_paid: String,
+    /// [`wei_paid`](Self::wei_paid) in ether (exact decimal).
+    pub eth_paid: String,
     /// Wei the work was worth at the quoted prices (pixels × price): what the tickets'
     /// expected value should approach.
     pub wei_expected: String,
+    /// [`wei_expected`](Self::wei_expected) in ether (exact decimal).
+    pub eth_expected: String,
+    /// The price of a minute of video: what the work was worth at the quoted prices per
+    /// minute of media, in ether.
+    pub eth_per_media_minute: f64,
+    /// What the winning tickets paid per minute of media, in ether (a lottery: it approaches
+    /// [`eth_per_media_minute`](Self::eth_per_media_minute) over long streams).
+    pub eth_paid_per_media_minute: f64,
     /// Faults the broadcaster's verification found.
     pub faults: u64,
     /// Challenges decided guilty on chain.
@@ -65,6 +100,8 @@ pub struct Summary {
     pub media_seconds: f64,
     /// Wall time of the stream, in seconds.
     pub wall_seconds: f64,
+    /// Seconds of media streamed per second of wall time (above 1: faster than real time).
+    pub media_seconds_per_wall_second: f64,
     /// Per orchestrator.
     pub orchestrators: Vec<OrchestratorSummary>,
     /// The master playlist written.
@@ -72,6 +109,37 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Sets the payment figures from wei: paid and expected, in wei and ether, and per
+    /// minute of media (call after [`media_seconds`](Self::media_seconds) is set).
+    pub fn set_payments(&mut self, paid: U256, expected: U256) {
+        self.wei_paid = paid.to_string();
+        self.eth_paid = eth(paid);
+        self.wei_expected = expected.to_string();
+        self.eth_expected = eth(expected);
+        let per_minute = |wei: U256| {
+            if self.media_seconds > 0.0 {
+                // f64 keeps 15 significant digits, plenty for a rate.
+                let wei: f64 = wei.to_string().parse().unwrap_or(f64::INFINITY);
+                wei / WEI_PER_ETH as f64 / (self.media_seconds / 60.0)
+            } else {
+                0.0
+            }
+        };
+        self.eth_per_media_minute = per_minute(expected);
+        self.eth_paid_per_media_minute = per_minute(paid);
+    }
+
+    /// Sets the media and wall times of the stream, and their ratio.
+    pub fn set_times(&mut self, media: Duration, wall: Duration) {
+        self.media_seconds = media.as_secs_f64();
+        self.wall_seconds = wall.as_secs_f64();
+        self.media_seconds_per_wall_second = if self.wall_seconds > 0.0 {
+            self.media_seconds / self.wall_seconds
+        } else {
+            0.0
+        };
+    }
+
     /// Median and maximum of per-segment latencies, in milliseconds.
     pub fn set_latencies(&mut self, mut lat: Vec<Duration>) {
         lat.sort();
@@ -96,12 +164,21 @@ impl Summary {
             self.profiles.join(", ")
         ));
         line(format!(
-            "tickets: {} sent, {} won, {} redeemed; paid {} wei for work worth {} wei",
+            "tickets: {} sent, {} won, {} redeemed; paid {} ETH ({} wei) for work worth {} ETH \
+             ({} wei)",
             self.tickets_sent,
             self.tickets_won,
             self.tickets_redeemed,
+            self.eth_paid,
             self.wei_paid,
+            self.eth_expected,
             self.wei_expected
+        ));
+        line(format!(
+            "price: {} ETH per minute of video at the quoted prices; the winning tickets paid {} \
+             ETH per minute",
+            eth_approx(self.eth_per_media_minute),
+            eth_approx(self.eth_paid_per_media_minute)
         ));
         line(format!(
             "verification: {} fault(s), {} challenge(s) won, slashed: {}",
@@ -114,8 +191,13 @@ impl Summary {
             }
         ));
         line(format!(
-            "time: median {:.0} ms per segment (max {:.0} ms); {:.1} s of media in {:.1} s",
-            self.median_segment_ms, self.max_segment_ms, self.media_seconds, self.wall_seconds
+            "time: median {:.0} ms per segment (max {:.0} ms); {:.1} s of media in {:.1} s \
+             ({:.2} s of media per second)",
+            self.median_segment_ms,
+            self.max_segment_ms,
+            self.media_seconds,
+            self.wall_seconds,
+            self.media_seconds_per_wall_second
         ));
         for o in &self.orchestrators {
             line(format!(
@@ -131,5 +213,68 @@ impl Summary {
         }
         line(format!("output: {}", self.master_playlist));
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wei_in_ether_is_exact() {
+        assert_eq!(eth(U256::zero()), "0");
+        assert_eq!(eth(U256::from(1u64)), "0.000000000000000001");
+        assert_eq!(eth(U256::from(4_000_000_000_000_000u64)), "0.004");
+        assert_eq!(eth(U256::from(1_197_504_000_000_000u64)), "0.001197504");
+        assert_eq!(eth(U256::from(WEI_PER_ETH) * 3), "3");
+        assert_eq!(
+            eth(U256::from(WEI_PER_ETH) * 1000 + U256::from(5u64)),
+            "1000.000000000000000005"
+        );
+        assert_eq!(eth(U256::MAX).len(), 79, "every digit kept");
+    }
+
+    #[test]
+    fn approximate_ether_keeps_four_digits() {
+        assert_eq!(eth_approx(0.005_987_52), "0.005988");
+        assert_eq!(eth_approx(12.345_67), "12.35");
+        assert_eq!(eth_approx(1234.6), "1235");
+        assert_eq!(eth_approx(0.0), "0");
+        assert_eq!(eth_approx(f64::NAN), "0");
+    }
+
+    #[test]
+    fn the_summary_shows_ether_price_per_minute_and_speed() {
+        let mut s = Summary::default();
+        s.set_times(Duration::from_secs(12), Duration::from_secs(5));
+        s.set_payments(
+            U256::from(1_000_000_000_000_000u64),
+            U256::from(1_197_504_000_000_000u64),
+        );
+        assert_eq!(
+            (s.eth_paid.as_str(), s.wei_paid.as_str()),
+            ("0.001", "1000000000000000")
+        );
+        assert_eq!(s.eth_expected, "0.001197504");
+        assert!((s.eth_per_media_minute - 0.005_987_52).abs() < 1e-12);
+        assert!((s.eth_paid_per_media_minute - 0.005).abs() < 1e-12);
+        assert!((s.media_seconds_per_wall_second - 2.4).abs() < 1e-12);
+        let text = s.to_text();
+        assert!(
+            text.contains("paid 0.001 ETH (1000000000000000 wei) for work worth 0.001197504 ETH"),
+            "{text}"
+        );
+        assert!(
+            text.contains("price: 0.005988 ETH per minute of video"),
+            "{text}"
+        );
+        assert!(text.contains("0.005000 ETH per minute"), "{text}");
+        assert!(text.contains("(2.40 s of media per second)"), "{text}");
+        // No media: no division by zero.
+        let mut empty = Summary::default();
+        empty.set_times(Duration::ZERO, Duration::ZERO);
+        empty.set_payments(U256::zero(), U256::zero());
+        assert_eq!(empty.eth_per_media_minute, 0.0);
+        assert_eq!(empty.media_seconds_per_wall_second, 0.0);
     }
 }

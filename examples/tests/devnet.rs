@@ -95,7 +95,10 @@ fn run_ok_from(
     ];
     all.extend_from_slice(args);
     let o = devnet_from(base, &all);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    // Codec libraries stay quiet: their messages go through tracing, below the default level.
+    assert!(!stderr.contains("OpenH264"), "{stderr}");
     let s = summary(&json);
     (dir, out, s, String::from_utf8_lossy(&o.stdout).into_owned())
 }
@@ -133,6 +136,25 @@ fn an_honest_run_streams_pays_and_writes_hls() {
     assert_eq!(s["tickets_redeemed"].as_u64().unwrap(), won, "{s}");
     let paid: u128 = s["wei_paid"].as_str().unwrap().parse().unwrap();
     assert_eq!(paid == 0, won == 0, "{s}");
+    // Human units beside the raw ones: ether, price per minute of video, speed.
+    let ether = |field: &str| -> f64 { s[field].as_str().unwrap().parse().unwrap() };
+    assert!(
+        (ether("eth_paid") - paid as f64 / 1e18).abs() < 1e-15,
+        "{s}"
+    );
+    assert!(
+        (ether("eth_expected") - expected as f64 / 1e18).abs() < 1e-15,
+        "{s}"
+    );
+    let per_minute = s["eth_per_media_minute"].as_f64().unwrap();
+    assert!(
+        (per_minute - expected as f64 / 1e18 / (8.0 / 60.0)).abs() < 1e-12,
+        "{s}"
+    );
+    let speed = s["media_seconds_per_wall_second"].as_f64().unwrap();
+    let wall = s["wall_seconds"].as_f64().unwrap();
+    assert!((speed * wall - 8.0).abs() < 1e-6, "{s}");
+    assert!(text.contains("ETH per minute of video"), "{text}");
     check_output(&out, 8);
 }
 

@@ -17,6 +17,7 @@ pub mod frame;
 pub mod hls;
 pub mod input;
 pub mod inspect;
+mod openh264_log;
 mod pipeline;
 pub mod scale;
 pub mod segmenter;

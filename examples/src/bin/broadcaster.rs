@@ -14,6 +14,7 @@ use livepeer_examples::broadcast::{
 use livepeer_examples::cli;
 use livepeer_examples::keys::KeyArgs;
 use livepeer_examples::rpc::{ChainArgs, parse_amount, parse_tokens};
+use livepeer_examples::summary::eth;
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 use livepeer_verify::FaultStatus;
 
@@ -173,17 +174,20 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     let mut lat = st.latencies.clone();
     lat.sort();
     println!(
-        "segments: {} in, {} out, {} failed; {:.1} s of media in {:.1} s; median {} ms per segment",
+        "segments: {} in, {} out, {} failed; {:.1} s of media in {:.1} s ({:.2} s of media per \
+         second); median {} ms per segment",
         st.segments_in,
         st.segments_out,
         st.segments_failed,
         st.media.as_secs_f64(),
         st.wall.as_secs_f64(),
+        st.media.as_secs_f64() / st.wall.as_secs_f64().max(1e-9),
         lat.get(lat.len() / 2).map_or(0, Duration::as_millis)
     );
     println!(
-        "tickets sent: {}; work worth {} wei; faults: {}",
+        "tickets sent: {}; work worth {} ETH ({} wei); faults: {}",
         node.tickets_sent(),
+        eth(st.wei_expected),
         st.wei_expected,
         node.ledger.all()?.len()
     );

@@ -31,22 +31,35 @@ pub fn cache_dir() -> PathBuf {
     }
 }
 
+/// The marker written last into a finished cache folder.
+const DONE: &str = ".done";
+
 /// Runs ffmpeg with `args` (output paths relative to a fresh cache folder named after the
 /// arguments) unless that folder already holds its result; returns the folder.
+///
+/// Safe to call from many threads and processes at once: each call that finds no result
+/// generates into a folder of its own (a unique name beside the cache folder) and renames it
+/// into place when complete. When several calls race, the first rename wins and the others
+/// discard their copy and use the winner's; a folder without its `.done` marker is never
+/// returned.
 pub fn ffmpeg_cached(args: &[&str]) -> Result<PathBuf, String> {
     let key = name_hash(args.join(" ").as_bytes());
-    let dir = cache_dir().join(&key[..16]);
-    let done = dir.join(".done");
-    if done.exists() {
+    let root = cache_dir();
+    let dir = root.join(&key[..16]);
+    if dir.join(DONE).exists() {
         return Ok(dir);
     }
-    let tmp = cache_dir().join(format!("{}.tmp{}", &key[..16], std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    // Removed on every early return; kept only by the rename below.
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("{}.", &key[..16]))
+        .suffix(".tmp")
+        .tempdir_in(&root)
+        .map_err(|e| format!("{}: {e}", root.display()))?;
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-y", "-v", "error"])
         .args(args)
-        .current_dir(&tmp)
+        .current_dir(tmp.path())
         .output()
         .map_err(|e| format!("ffmpeg: {e}"))?;
     if !out.status.success() {
@@ -55,12 +68,22 @@ pub fn ffmpeg_cached(args: &[&str]) -> Result<PathBuf, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    std::fs::write(tmp.join(".done"), b"").map_err(|e| e.to_string())?;
-    // Another process may have won the race; either copy is good.
-    if std::fs::rename(&tmp, &dir).is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::write(tmp.path().join(DONE), b"").map_err(|e| e.to_string())?;
+    match std::fs::rename(tmp.path(), &dir) {
+        Ok(()) => {
+            // The folder now lives under its final name; nothing is left to remove.
+            let _ = tmp.keep();
+            Ok(dir)
+        }
+        // Another thread or process won the race (a rename onto a non-empty folder fails);
+        // its copy is as good as ours, which `tmp` removes when dropped.
+        Err(_) if dir.join(DONE).exists() => Ok(dir),
+        Err(e) => Err(format!(
+            "{} -> {}: {e}",
+            tmp.path().display(),
+            dir.display()
+        )),
     }
-    Ok(dir)
 }
 
 fn name_hash(b: &[u8]) -> String {

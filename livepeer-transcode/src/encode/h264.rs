@@ -138,9 +138,11 @@ impl VideoEncoder for H264Encoder {
     fn start_segment(&mut self) -> Result<()> {
         // Dropping the old instance and creating a new one is the reset (see the type docs).
         self.inner = None;
-        self.inner = Some(
-            Encoder::with_api_config(OpenH264API::from_source(), self.config).map_err(backend)?,
-        );
+        let mut encoder =
+            Encoder::with_api_config(OpenH264API::from_source(), self.config).map_err(backend)?;
+        // Its messages go to `tracing`, from the parameter checks of its initialisation on.
+        crate::openh264_log::route(&mut encoder);
+        self.inner = Some(encoder);
         self.index = 0;
         self.queue.clear();
         self.flushed = false;
@@ -161,10 +163,15 @@ impl VideoEncoder for H264Encoder {
         self.index += 1;
         let bs = enc.encode_at(&Planes(frame), ts).map_err(backend)?;
         let kind = bs.frame_type();
+        let data = bs.to_vec();
+        if self.index == 1 {
+            // The first picture initialised OpenH264, after which the `openh264` crate set its
+            // configured (quiet) level: route the messages of the encoding itself too.
+            crate::openh264_log::route(enc);
+        }
         if matches!(kind, FrameType::Skip | FrameType::Invalid) {
             return Ok(());
         }
-        let data = bs.to_vec();
         self.queue.push_back(Packet::new(
             Bytes::from(data),
             frame.pts,
@@ -225,6 +232,74 @@ mod tests {
             outputs.push(pkts);
         }
         assert_eq!(outputs[0], outputs[1], "a reset encoder repeats itself");
+    }
+
+    /// A few frames of one segment at 240p.
+    fn encode_segment() -> Vec<Packet> {
+        let profile = VideoProfile::preset("240p").unwrap();
+        let mut enc = H264Encoder::new(&profile, Framerate::new(30, 1).unwrap()).unwrap();
+        for t in 0..6 {
+            enc.send_frame(&gradient(426, 240, t)).unwrap();
+        }
+        enc.flush().unwrap();
+        let mut pkts = Vec::new();
+        while let Output::Ready(p) = enc.receive_packet().unwrap() {
+            pkts.push(p);
+        }
+        pkts
+    }
+
+    /// What `f` logs on this thread with `tracing` recording up to `max`, as text.
+    fn logged<T>(max: tracing::Level, f: impl FnOnce() -> T) -> (T, String) {
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(max)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let out = tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+        (out, text)
+    }
+
+    #[test]
+    fn openh264_messages_go_to_tracing_and_its_expected_warning_is_debug() {
+        let (_, debug) = logged(tracing::Level::DEBUG, encode_segment);
+        let skip = debug
+            .lines()
+            .find(|l| l.contains("bEnableFrameSkip = 0"))
+            .unwrap_or_else(|| panic!("no frame-skip message in {debug:?}"));
+        assert!(
+            skip.contains("DEBUG") && skip.contains("openh264:"),
+            "{skip}"
+        );
+        assert!(!skip.contains("[OpenH264] this ="), "{skip}");
+        // At the binaries' default level nothing from OpenH264 shows.
+        let (_, warn) = logged(tracing::Level::WARN, encode_segment);
+        assert!(!warn.contains("openh264"), "{warn}");
+    }
+
+    #[test]
+    fn logging_does_not_change_the_bitstream() {
+        let quiet = encode_segment();
+        let (traced, text) = logged(tracing::Level::TRACE, encode_segment);
+        assert!(
+            text.contains("openh264"),
+            "OpenH264 logged nothing at trace level"
+        );
+        assert_eq!(quiet, traced);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod determinism;
 mod fuzz_corpus;
 #[cfg(feature = "hw")]
 mod hw;
+mod media_cache;
 mod parallel;
 mod roundtrip;
 mod segmenter;

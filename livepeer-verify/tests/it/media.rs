@@ -71,7 +71,11 @@ pub(crate) fn ffmpeg(args: &[&str], ext: &str) -> Vec<u8> {
 pub(crate) fn to_file(data: &[u8], ext: &str) -> String {
     let p = dir().join(format!("{}.{ext}", blake3::hash(data).to_hex()));
     if !p.exists() {
-        std::fs::write(&p, data).unwrap();
+        // Another thread may be reading the same content: write a file of this call's own and
+        // rename it into place, so the name never shows a partly written file.
+        let mut tmp = tempfile::NamedTempFile::new_in(dir()).unwrap();
+        std::io::Write::write_all(&mut tmp, data).unwrap();
+        tmp.persist(&p).unwrap();
     }
     p.to_string_lossy().into_owned()
 }
