@@ -73,7 +73,10 @@ pub struct QueueConfig {
     /// (300: the cost is at most a third). In the last round of a winner's validity any
     /// profit will do.
     pub profit_factor_pct: u32,
-    /// Replace a transaction still pending after this many blocks.
+    /// Replace a transaction still pending after this many blocks. When the round length is
+    /// known ([`ChainView::round_length`]), never more than a quarter of the blocks left
+    /// before the first of its tickets closes, so a stuck redemption is bumped several
+    /// times before its tickets expire.
     pub replace_after_blocks: u64,
     /// A replacement pays this many percent more gas (11, as go-livepeer).
     pub gas_bump_pct: u32,
@@ -81,6 +84,7 @@ pub struct QueueConfig {
     pub max_gas_price: U256,
     /// Blocks to wait before re-sending winners whose transaction's fate is unknown (a crash
     /// or a transport error during the send, or a transaction the node no longer knows).
+    /// Capped like `replace_after_blocks` by the blocks the tickets have left.
     pub unknown_grace_blocks: u64,
     /// Blocks to wait after a failed attempt; doubled with each further failure.
     pub backoff_blocks: u64,
@@ -121,6 +125,9 @@ pub struct ChainView {
     /// The redeeming account's next nonce, pending transactions included; `None` when the
     /// backend cannot tell ([`livepeer_core::chain::TicketRedeemer::next_nonce`]).
     pub next_nonce: Option<u64>,
+    /// Blocks per round (rounds start at multiples of it), when known: it lets the queue
+    /// count the blocks a winner has left and retry well before it closes.
+    pub round_length: Option<u64>,
 }
 
 impl ChainView {
@@ -132,7 +139,14 @@ impl ChainView {
             validity_rounds,
             gas_price,
             next_nonce: None,
+            round_length: None,
         }
+    }
+
+    /// The view with the round length.
+    pub fn with_round_length(mut self, blocks: Option<u64>) -> Self {
+        self.round_length = blocks.filter(|b| *b > 0);
+        self
     }
 
     /// The view with the redeeming account's next nonce.
