@@ -171,6 +171,11 @@ impl<St: Store + Send + 'static, C: NodeChain> OrchestratorNode<St, C> {
                 .with_broker(broker),
         );
         let mut config = spec.config;
+        if config.reset_key.is_none() {
+            // The same key in every run: broadcasters' connections to a previous run of this
+            // node end at its first answer instead of at their idle timeout.
+            config.reset_key = Some(tls::StatelessResetKey::derive(&spec.key.secret_bytes()));
+        }
         config
             .allowed_transcoders
             .extend(spec.remote.iter().map(|(_, _, k)| k.address()));
