@@ -103,11 +103,12 @@ fn rpc(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value 
 struct Net {
     anvil: AnvilInstance,
     dir: tempfile::TempDir,
-    port: u16,
+    /// The orchestrators' QUIC ports; orchestrator `i` has key `DEV_KEYS[2 + i]`.
+    ports: Vec<u16>,
 }
 
 impl Net {
-    fn new() -> Option<Net> {
+    fn new(orchestrators: usize) -> Option<Net> {
         let Some(anvil) = anvil_path() else {
             eprintln!("SKIPPED: anvil not found (run `npm ci` in contracts/ or set ANVIL_BIN)");
             return None;
@@ -120,22 +121,22 @@ impl Net {
         let net = Net {
             anvil,
             dir: tempfile::tempdir().unwrap(),
-            port: free_udp_port(),
+            ports: (0..orchestrators).map(|_| free_udp_port()).collect(),
         };
-        let orch: LocalWallet = DEV_KEYS[2].parse().unwrap();
-        let grant = format!("{:?}=100tokens", orch.address());
+        let grants: Vec<String> = (0..orchestrators)
+            .map(|i| {
+                let w: LocalWallet = DEV_KEYS[2 + i].parse().unwrap();
+                format!("--grant={:?}=100tokens", w.address())
+            })
+            .collect();
         ok(
             &Command::new(DEVNET)
                 .args(["deploy", "--rpc", &net.rpc(), "--chain-id", "31337"])
                 .args(["--key-env", "K0", "--write"])
                 .arg(net.path("contracts.json"))
                 .env("K0", DEV_KEYS[0])
-                .args([
-                    "--round-length",
-                    &ROUND_LENGTH.to_string(),
-                    "--grant",
-                    &grant,
-                ])
+                .args(["--round-length", &ROUND_LENGTH.to_string()])
+                .args(&grants)
                 .output()
                 .unwrap(),
             "deploy",
@@ -147,21 +148,23 @@ impl Net {
                 .unwrap(),
             "fund",
         );
-        ok(
-            &net.orch(&net.rpc())
-                .args(["bond", "--amount", "50tokens"])
-                .output()
-                .unwrap(),
-            "bond",
-        );
-        let uri = format!("quic://127.0.0.1:{}", net.port);
-        ok(
-            &net.orch(&net.rpc())
-                .args(["register", "--uri", &uri])
-                .output()
-                .unwrap(),
-            "register",
-        );
+        for i in 0..orchestrators {
+            ok(
+                &net.orch(i, &net.rpc())
+                    .args(["bond", "--amount", "50tokens"])
+                    .output()
+                    .unwrap(),
+                "bond",
+            );
+            let uri = format!("quic://127.0.0.1:{}", net.ports[i]);
+            ok(
+                &net.orch(i, &net.rpc())
+                    .args(["register", "--uri", &uri])
+                    .output()
+                    .unwrap(),
+                "register",
+            );
+        }
         Some(net)
     }
 
@@ -182,29 +185,30 @@ impl Net {
             .env("K0", DEV_KEYS[0])
             .env("K1", DEV_KEYS[1])
             .env("K2", DEV_KEYS[2])
+            .env("K3", DEV_KEYS[3])
             .env_remove("RUST_LOG");
         c
     }
 
-    fn orch(&self, rpc: &str) -> Command {
-        self.cmd(ORCH, "K2", rpc)
+    fn orch(&self, i: usize, rpc: &str) -> Command {
+        self.cmd(ORCH, &format!("K{}", 2 + i), rpc)
     }
 
     fn bcast(&self, rpc: &str) -> Command {
         self.cmd(BCAST, "K1", rpc)
     }
 
-    /// Starts the orchestrator node on `rpc`, its log in `log`, and waits until it serves.
-    fn start_node(&self, rpc: &str, log: &str) -> Kill {
+    /// Starts orchestrator `i` on `rpc`, its log in `log`, and waits until it serves.
+    fn start_node(&self, i: usize, rpc: &str, log: &str) -> Kill {
         let path = self.path(log);
         let file = std::fs::File::create(&path).unwrap();
         let mut node = Kill(
-            self.orch(rpc)
+            self.orch(i, rpc)
                 .arg("-v")
-                .args(["start", "--listen", &format!("127.0.0.1:{}", self.port)])
+                .args(["start", "--listen", &format!("127.0.0.1:{}", self.ports[i])])
                 .args(["--price", "1000000", "--ticket-ev", "0.001eth"])
                 .arg("--state-dir")
-                .arg(self.path("orch-state"))
+                .arg(self.path(&format!("orch-state-{i}")))
                 .stdout(Stdio::null())
                 .stderr(file)
                 .spawn()
@@ -224,7 +228,7 @@ impl Net {
         }
     }
 
-    /// Mines to the next round and waits until the node has initialized it and is active.
+    /// Mines to the next round and waits until the nodes are active in it.
     fn wait_active(&self) {
         let block = rpc(&self.rpc(), "eth_blockNumber", serde_json::json!([]));
         let block =
@@ -237,11 +241,15 @@ impl Net {
         );
         let t0 = Instant::now();
         loop {
-            let s = ok(
-                &self.orch(&self.rpc()).arg("status").output().unwrap(),
-                "status",
-            );
-            if s.contains("active: true") {
+            let s: String = (0..self.ports.len())
+                .map(|i| {
+                    ok(
+                        &self.orch(i, &self.rpc()).arg("status").output().unwrap(),
+                        "status",
+                    )
+                })
+                .collect();
+            if s.matches("active: true").count() == self.ports.len() {
                 // The node initializes the round at its next chain step (every second) and
                 // only then quotes params of the new round.
                 std::thread::sleep(Duration::from_secs(2));
@@ -269,13 +277,13 @@ impl Net {
         c
     }
 
-    /// Stops the node and lists its winners: (redeemed, pending, failed).
-    fn tickets(&self) -> (usize, usize, usize) {
+    /// Lists the winners of a stopped node `i`: (redeemed, pending, failed).
+    fn tickets(&self, i: usize) -> (usize, usize, usize) {
         let listed = ok(
             &self
-                .orch(&self.rpc())
+                .orch(i, &self.rpc())
                 .args(["tickets", "--state-dir"])
-                .arg(self.path("orch-state"))
+                .arg(self.path(&format!("orch-state-{i}")))
                 .arg("list")
                 .output()
                 .unwrap(),
@@ -303,76 +311,98 @@ fn segments_written(out: &Path) -> usize {
         .count()
 }
 
-/// Waits for the node's winners to be settled, then stops it and checks none expired.
-fn settle_winners(net: &Net, node: Kill, log: &str) {
-    // Params expire a few blocks after they are quoted; the node then redeems.
+/// Waits for the nodes' winners to be settled, then stops them and checks that none expired
+/// or is left pending: `(index, node, log file)` each.
+fn settle_winners(net: &Net, nodes: Vec<(usize, Kill, &str)>) {
+    // Params expire a few blocks after they are quoted; the nodes then redeem.
     std::thread::sleep(Duration::from_secs(2 * ROUND_LENGTH / 5 + 6));
-    drop(node);
-    let (redeemed, pending, failed) = net.tickets();
-    let log = std::fs::read_to_string(net.path(log)).unwrap_or_default();
-    assert_eq!(failed, 0, "winners lost: {log}");
-    assert_eq!(
-        pending, 0,
-        "winners still pending ({redeemed} redeemed): {log}"
-    );
-    eprintln!("winners redeemed: {redeemed}");
+    for (i, node, log) in nodes {
+        drop(node);
+        let (redeemed, pending, failed) = net.tickets(i);
+        let log = std::fs::read_to_string(net.path(log)).unwrap_or_default();
+        assert_eq!(failed, 0, "winners of node {i} lost: {log}");
+        assert_eq!(
+            pending, 0,
+            "winners of node {i} still pending ({redeemed} redeemed): {log}"
+        );
+        eprintln!("node {i}: winners redeemed: {redeemed}");
+    }
 }
 
-#[test]
-fn the_only_orchestrator_killed_and_restarted_loses_no_segment() {
-    let Some(net) = Net::new() else { return };
-    let node = net.start_node(&net.rpc(), "orch1.log");
-    net.wait_active();
+/// Waits for a stream to end (at most `limit`); returns its output and exit status.
+fn finish(mut stream: Kill, limit: Duration) -> (bool, String) {
+    let t0 = Instant::now();
+    let done = loop {
+        if let Some(st) = stream.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed() < limit, "stream stalled");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    (done.success(), stream.wait_with_output_ref())
+}
 
-    let out = net.path("out");
+/// Starts a stream of `seconds` into `out` and waits until `segments` are written.
+fn stream_until(net: &Net, out: &str, seconds: u64, segments: usize) -> Kill {
     let mut stream = Kill(
-        net.stream("out", 10)
+        net.stream(out, seconds)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
     let t0 = Instant::now();
-    while segments_written(&out) < 2 {
+    while segments_written(&net.path(out)) < segments {
         if t0.elapsed() > Duration::from_secs(60) || stream.0.try_wait().unwrap().is_some() {
             let _ = stream.0.kill();
-            let o = stream.wait_with_output_ref();
-            panic!("no segment out: {o}");
+            panic!("no segment out: {}", stream.wait_with_output_ref());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    stream
+}
+
+#[test]
+fn the_busy_one_of_two_orchestrators_killed_loses_no_segment_and_no_winner() {
+    let Some(net) = Net::new(2) else { return };
+    let a = net.start_node(0, &net.rpc(), "a1.log");
+    let b = net.start_node(1, &net.rpc(), "b.log");
+    net.wait_active();
+    let stream = stream_until(&net, "out", 16, 2);
+    drop(a);
+    let killed = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    let a = net.start_node(0, &net.rpc(), "a2.log");
+    let (ok, text) = finish(stream, Duration::from_secs(90));
+    assert!(ok, "{text}");
+    assert!(text.contains("segments: 8 in, 8 out, 0 failed"), "{text}");
+    eprintln!(
+        "kill of one of two: stream done {:.1} s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
+    settle_winners(&net, vec![(0, a, "a2.log"), (1, b, "b.log")]);
+}
+
+#[test]
+fn the_only_orchestrator_killed_and_restarted_loses_no_segment() {
+    let Some(net) = Net::new(1) else { return };
+    let node = net.start_node(0, &net.rpc(), "orch1.log");
+    net.wait_active();
+
+    let stream = stream_until(&net, "out", 10, 2);
     // SIGKILL: no chance to close anything.
     drop(node);
     let killed = Instant::now();
     std::thread::sleep(Duration::from_secs(2));
-    let node = net.start_node(&net.rpc(), "orch2.log");
-    let done = loop {
-        if let Some(st) = stream.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(60),
-            "stream stalled after the restart"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut text = String::new();
-    stream
-        .0
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    let mut err = String::new();
-    let _ = stream.0.stderr.take().unwrap().read_to_string(&mut err);
-    assert!(done.success(), "{text}\n{err}");
+    let node = net.start_node(0, &net.rpc(), "orch2.log");
+    let (ok, text) = finish(stream, Duration::from_secs(60));
+    assert!(ok, "{text}");
     assert!(text.contains("segments: 5 in, 5 out, 0 failed"), "{text}");
     eprintln!(
         "restart: stream done {:.1} s after the kill",
         killed.elapsed().as_secs_f64()
     );
-    settle_winners(&net, node, "orch2.log");
+    settle_winners(&net, vec![(0, node, "orch2.log")]);
 }
 
 /// A TCP proxy in front of the chain's RPC port that can refuse connections (closed: the
@@ -453,13 +483,15 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
 
 #[test]
 fn an_orchestrator_survives_its_chain_rpc_refusing_connections() {
-    let Some(net) = Net::new() else { return };
+    let Some(net) = Net::new(1) else { return };
     let upstream = SocketAddr::from(([127, 0, 0, 1], net.anvil.port()));
     let proxy = Proxy::start(upstream);
-    let mut node = net.start_node(&proxy.url(), "orch.log");
+    let mut node = net.start_node(0, &proxy.url(), "orch.log");
     net.wait_active();
 
     // The RPC port refuses connections for 5 s (the node syncs every second).
+    let log = || std::fs::read_to_string(net.path("orch.log")).unwrap_or_default();
+    let rewards_before = log().matches("reward minted").count();
     proxy.set_open(false);
     let down = Instant::now();
     // Meanwhile a stream through the node: whatever it manages, the broadcaster's exit
@@ -477,30 +509,44 @@ fn an_orchestrator_survives_its_chain_rpc_refusing_connections() {
     assert!(
         node.0.try_wait().unwrap().is_none(),
         "the node exited while its RPC refused connections: {}",
-        std::fs::read_to_string(net.path("orch.log")).unwrap_or_default()
+        log()
     );
     proxy.set_open(true);
 
-    // Back by itself: it syncs again and serves a whole stream.
+    // Back by itself: it follows the chain again (the reward of a later round is minted)
+    // and serves a whole stream.
     let t0 = Instant::now();
-    loop {
-        let log = std::fs::read_to_string(net.path("orch.log")).unwrap_or_default();
-        if log.contains("chain reachable again") {
-            break;
-        }
+    while log().matches("reward minted").count() <= rewards_before {
         assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "never back in sync: {log}"
+            t0.elapsed() < Duration::from_secs(30),
+            "never back on the chain: {}",
+            log()
         );
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!(
-        "rpc refused 5 s: back in sync {:.1} s after it reopened",
+        "rpc refused 5 s: a reward minted {:.1} s after it reopened",
         t0.elapsed().as_secs_f64()
     );
     let o = net.stream("out-up", 6).output().unwrap();
     let text = ok(&o, "stream after the outage");
     assert!(text.contains("segments: 3 in, 3 out, 0 failed"), "{text}");
     assert!(node.0.try_wait().unwrap().is_none(), "node exited");
-    settle_winners(&net, node, "orch.log");
+    settle_winners(&net, vec![(0, node, "orch.log")]);
+}
+
+#[test]
+fn the_proxy_refuses_connections_while_closed() {
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = Proxy::start(upstream.local_addr().unwrap());
+    assert!(TcpStream::connect(proxy.addr).is_ok());
+    proxy.set_open(false);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        TcpStream::connect(proxy.addr).is_err(),
+        "accepted while closed"
+    );
+    proxy.set_open(true);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(TcpStream::connect(proxy.addr).is_ok());
 }

@@ -225,7 +225,14 @@ async fn start(
                 return Ok(());
             }
         }
-        match chain_step(&chain, &node, &mut last_round).await {
+        let step = tokio::time::timeout(
+            CHAIN_STEP_TIMEOUT,
+            chain_step(&chain, &node, &mut last_round),
+        );
+        match step
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer in {CHAIN_STEP_TIMEOUT:?}")))
+        {
             Ok(()) => {
                 if failures > 0 {
                     info!(failures, "chain reachable again");
@@ -245,6 +252,10 @@ async fn start(
         }
     }
 }
+
+/// The longest one chain step may take: a transaction's receipt is awaited through RPC
+/// failures, so a step can otherwise wait for as long as the chain is away.
+const CHAIN_STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The longest pause between chain steps while the chain cannot be reached.
 const MAX_CHAIN_BACKOFF: Duration = Duration::from_secs(10);
