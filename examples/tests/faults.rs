@@ -528,6 +528,9 @@ fn an_orchestrator_survives_its_chain_rpc_refusing_connections() {
         "rpc refused 5 s: a reward minted {:.1} s after it reopened",
         t0.elapsed().as_secs_f64()
     );
+    // That step may have been waiting for its receipt through the outage: the next one
+    // (a second later) brings the node's block, and so its quotes, up to date.
+    std::thread::sleep(Duration::from_secs(3));
     let o = net.stream("out-up", 6).output().unwrap();
     let text = ok(&o, "stream after the outage");
     assert!(text.contains("segments: 3 in, 3 out, 0 failed"), "{text}");

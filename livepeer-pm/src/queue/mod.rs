@@ -272,22 +272,32 @@ pub struct RedemptionQueue<St> {
     events: VecDeque<QueueEvent>,
 }
 
+/// Every record of `recipient` in `store`, with the attempt counter and its raw bytes.
+#[allow(clippy::type_complexity)]
+fn load<St: Store>(
+    store: &St,
+    recipient: &Address,
+) -> Result<(BTreeMap<H256, Entry>, u64, Option<Vec<u8>>), QueueError> {
+    let mut records = BTreeMap::new();
+    for (key, raw) in store.scan_prefix(&winner_prefix(recipient), usize::MAX)? {
+        let rec: WinnerRecord = decode(&key, &raw)?;
+        records.insert(rec.hash(), Entry { rec, raw });
+    }
+    let akey = attempt_key(recipient);
+    let attempt_raw = store.get(&akey)?;
+    let next_attempt = match &attempt_raw {
+        Some(raw) => decode(&akey, raw)?,
+        None => 1,
+    };
+    Ok((records, next_attempt, attempt_raw))
+}
+
 impl<St: Store> RedemptionQueue<St> {
     /// Opens the queue of `recipient` in `store`, loading every record. Winners found
     /// `Sending` were being sent when the process stopped; they are reconciled with the chain
     /// before anything else is sent for them.
     pub fn open(store: St, recipient: Address, config: QueueConfig) -> Result<Self, QueueError> {
-        let mut records = BTreeMap::new();
-        for (key, raw) in store.scan_prefix(&winner_prefix(&recipient), usize::MAX)? {
-            let rec: WinnerRecord = decode(&key, &raw)?;
-            records.insert(rec.hash(), Entry { rec, raw });
-        }
-        let akey = attempt_key(&recipient);
-        let attempt_raw = store.get(&akey)?;
-        let next_attempt = match &attempt_raw {
-            Some(raw) => decode(&akey, raw)?,
-            None => 1,
-        };
+        let (records, next_attempt, attempt_raw) = load(&store, &recipient)?;
         debug!(
             ?recipient,
             winners = records.len(),
@@ -306,6 +316,22 @@ impl<St: Store> RedemptionQueue<St> {
             asked: Asked::default(),
             events: VecDeque::new(),
         })
+    }
+
+    /// Reads every record from the store again, as [`RedemptionQueue::open`] does. Call it
+    /// after a store failure of unknown outcome (a commit that failed at its last step may
+    /// have landed): memory then agrees with the store again, and no later batch fails on a
+    /// precondition that memory got wrong. What was in flight is reconciled with the chain as
+    /// after a restart.
+    pub fn reload(&mut self) -> Result<(), QueueError> {
+        let (records, next_attempt, attempt_raw) = load(&self.store, &self.recipient)?;
+        self.records = records;
+        self.next_attempt = next_attempt;
+        self.attempt_raw = attempt_raw;
+        self.in_flight.clear();
+        self.outbox.clear();
+        self.asked = Asked::default();
+        Ok(())
     }
 
     /// The recipient whose winners these are.

@@ -439,3 +439,23 @@ fn run_with_crash(
     assert_paid_once(&net, &o, &winners);
     crashed
 }
+
+#[test]
+fn reload_brings_memory_back_in_line_with_the_store() {
+    // A commit that landed although its caller saw it fail looks, to the queue, like a
+    // write by another hand: its memory is behind the store until it reloads.
+    let (_net, o, winners) = setup(2, QueueConfig::default());
+    let store = std::sync::Arc::new(livepeer_core::MemStore::new());
+    let me = o.signer.address();
+    let open =
+        || livepeer_pm::RedemptionQueue::open(store.clone(), me, QueueConfig::default()).unwrap();
+    let (mut behind, mut writer) = (open(), open());
+    assert_eq!(writer.add_winners(1, &winners).unwrap(), 2);
+    assert!(
+        behind.add_winners(1, &winners).is_err(),
+        "memory behind the store"
+    );
+    behind.reload().unwrap();
+    assert_eq!(behind.records().count(), 2);
+    assert_eq!(behind.add_winners(1, &winners).unwrap(), 0);
+}
