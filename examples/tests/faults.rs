@@ -531,6 +531,21 @@ fn an_orchestrator_survives_its_chain_rpc_refusing_connections() {
     // That step may have been waiting for its receipt through the outage: the next one
     // (a second later) brings the node's block, and so its quotes, up to date.
     std::thread::sleep(Duration::from_secs(3));
+    // `orchestrator status | grep -q active`: the reader is gone before anything is written.
+    let mut status = net
+        .orch(0, &net.rpc())
+        .arg("status")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(status.stdout.take());
+    let o = status.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && !err.contains("panicked"),
+        "status into a closed pipe: {err}"
+    );
     let o = net.stream("out-up", 6).output().unwrap();
     let text = ok(&o, "stream after the outage");
     assert!(text.contains("segments: 3 in, 3 out, 0 failed"), "{text}");
