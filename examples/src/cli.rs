@@ -158,6 +158,7 @@ where
     F: FnOnce(A) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
+    quiet_on_closed_stdout();
     let argv = args_with_config().unwrap_or_else(|e| exit_with(&e));
     let args = A::parse_from(argv);
     init_tracing(common(&args).verbose);
@@ -165,6 +166,25 @@ where
     if let Err(e) = rt.block_on(f(args)) {
         exit_with(&e);
     }
+}
+
+/// Ends the process quietly, with status 0, when standard output is a pipe its reader has
+/// closed (`orchestrator status | grep -q active`): printing there is pointless, not a bug.
+/// Any other panic reaches the default hook unchanged.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// A progress bar (on standard error, hidden when it is not a terminal) that follows a

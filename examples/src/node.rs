@@ -18,8 +18,8 @@ use livepeer_negotiate::{
 };
 use livepeer_pm::queue::{QueueChain, drive};
 use livepeer_pm::{
-    ExpirationParams, QueueConfig, Recipient, RecipientConfig, RecipientSecret, RedemptionQueue,
-    Winner, WinnerRecord,
+    ExpirationParams, QueueConfig, QueueError, Recipient, RecipientConfig, RecipientSecret,
+    RedemptionQueue, Winner, WinnerRecord,
 };
 use tokio::sync::Mutex;
 
@@ -38,6 +38,8 @@ impl<T: RoundInfo + GasPriceEstimator + TicketBrokerReader + TicketRedeemer + 's
 pub struct QueueSink<St: Store> {
     queue: Mutex<RedemptionQueue<St>>,
     won: StdMutex<Vec<Winner>>,
+    /// A store call failed: the queue reads the store again before its next use.
+    stale: std::sync::atomic::AtomicBool,
 }
 
 impl<St: Store> std::fmt::Debug for QueueSink<St> {
@@ -52,6 +54,7 @@ impl<St: Store + Send> QueueSink<St> {
         QueueSink {
             queue: Mutex::new(queue),
             won: StdMutex::new(Vec::new()),
+            stale: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -73,10 +76,31 @@ impl<St: Store + Send> QueueSink<St> {
         self.queue.lock().await.records().cloned().collect()
     }
 
+    /// The queue, read from the store again first when a store call failed since.
+    async fn queue(&self) -> Result<tokio::sync::MutexGuard<'_, RedemptionQueue<St>>, QueueError> {
+        use std::sync::atomic::Ordering;
+        let mut q = self.queue.lock().await;
+        if self.stale.load(Ordering::Acquire) {
+            q.reload()?;
+            self.stale.store(false, Ordering::Release);
+        }
+        Ok(q)
+    }
+
+    /// Notes a failure: after a store error the queue reads the store again before its next
+    /// use (a failed commit may have landed).
+    fn note<T>(&self, r: Result<T, QueueError>) -> Result<T, QueueError> {
+        if let Err(QueueError::Store(_)) = &r {
+            self.stale.store(true, std::sync::atomic::Ordering::Release);
+        }
+        r
+    }
+
     /// One pass of the redemption state machine against `chain`.
     pub async fn drive<C: NodeChain>(&self, chain: &C) -> Result<(), anyhow::Error> {
-        let mut q = self.queue.lock().await;
-        drive(&mut q, &QueueChain::from_backend(chain)).await?;
+        let mut q = self.note(self.queue().await)?;
+        let r = drive(&mut q, &QueueChain::from_backend(chain)).await;
+        self.note(r)?;
         Ok(())
     }
 }
@@ -84,9 +108,10 @@ impl<St: Store + Send> QueueSink<St> {
 #[async_trait]
 impl<St: Store + Send> WinnerSink for QueueSink<St> {
     async fn persist(&self, block: u64, winners: &[Winner]) -> Result<(), PaymentError> {
-        let mut q = self.queue.lock().await;
-        q.add_winners(block, winners)
-            .map_err(|e| PaymentError::Backend(e.to_string()))?;
+        let backend = |e: QueueError| PaymentError::Backend(e.to_string());
+        let mut q = self.note(self.queue().await).map_err(backend)?;
+        let r = q.add_winners(block, winners);
+        self.note(r).map_err(backend)?;
         drop(q);
         if let Ok(mut won) = self.won.lock() {
             for w in winners {
@@ -171,6 +196,11 @@ impl<St: Store + Send + 'static, C: NodeChain> OrchestratorNode<St, C> {
                 .with_broker(broker),
         );
         let mut config = spec.config;
+        if config.reset_key.is_none() {
+            // The same key in every run: broadcasters' connections to a previous run of this
+            // node end at its first answer instead of at their idle timeout.
+            config.reset_key = Some(tls::StatelessResetKey::derive(&spec.key.secret_bytes()));
+        }
         config
             .allowed_transcoders
             .extend(spec.remote.iter().map(|(_, _, k)| k.address()));

@@ -211,6 +211,13 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
         println!("waiting for {open} challenge(s) to be decided; serving their evidence");
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
+    if st.segments_failed > 0 {
+        anyhow::bail!(
+            "{} of {} segments failed",
+            st.segments_failed,
+            st.segments_in
+        );
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use livepeer_core::chain::{
     RegistryReader as _, ServiceOffer, Staking, StakingReader, TicketRedeemer as _,
 };
-use livepeer_core::store::RedbStore;
+use livepeer_core::store::{RedbStore, StoreError};
 use livepeer_core::transcode::Transcoder;
 use livepeer_core::{AddressExt, PixelPrice, Region, ServiceId, Wei, parse_address};
 use livepeer_examples::cli;
@@ -185,12 +185,7 @@ async fn start(
     }
     std::fs::create_dir_all(&s.state_dir)
         .with_context(|| format!("creating {}", s.state_dir.display()))?;
-    let store = RedbStore::open(s.state_dir.join("winners.redb")).with_context(|| {
-        format!(
-            "opening {} (is another orchestrator using it?)",
-            s.state_dir.display()
-        )
-    })?;
+    let store = open_store(&s.state_dir.join("winners.redb"), "another orchestrator")?;
     let mut local: Vec<(Arc<dyn Transcoder>, u64)> = Vec::new();
     for _ in 0..s.transcoders {
         let t = tokio::task::spawn_blocking(|| SoftwareTranscoder::new(SoftwareConfig::default()))
@@ -215,32 +210,98 @@ async fn start(
     }
     info!(address = %node.address().checksummed(), %uri, "orchestrator running");
     let every = Duration::from_secs_f64(s.sync_seconds.clamp(0.05, 60.0));
-    let mut tick = tokio::time::interval(every);
     let mut last_round = None;
+    // While the chain cannot be reached, steps are retried with a doubling pause (up to
+    // MAX_CHAIN_BACKOFF); the node keeps serving what it can check meanwhile.
+    let mut failures: u32 = 0;
+    // The first step at once: winners a previous run left pending are redeemed promptly.
+    let mut wait = Duration::ZERO;
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(wait) => {}
             r = tokio::signal::ctrl_c() => {
                 r?;
                 node.close();
                 return Ok(());
             }
         }
-        if let Err(e) = chain.initialize_round().await {
-            warn!("initializing the round: {e}");
-        }
-        if let Err(e) = node.sync().await {
-            warn!("chain sync: {e:#}");
-        }
-        let round = livepeer_core::chain::RoundInfo::last_initialized_round(&*chain).await?;
-        if last_round != Some(round) && chain.is_active(chain.account()).await.unwrap_or(false) {
-            match chain.reward().await {
-                Ok(_) => info!(round, "reward minted"),
-                Err(e) => warn!(round, "reward: {e}"),
+        let step = tokio::time::timeout(
+            CHAIN_STEP_TIMEOUT,
+            chain_step(&chain, &node, &mut last_round),
+        );
+        match step
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer in {CHAIN_STEP_TIMEOUT:?}")))
+        {
+            Ok(()) => {
+                if failures > 0 {
+                    info!(failures, "chain reachable again");
+                }
+                failures = 0;
+                wait = every;
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                wait = chain_backoff(every, failures);
+                warn!(
+                    failures,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "chain step failed; serving on and retrying: {e:#}"
+                );
             }
         }
-        last_round = Some(round);
     }
+}
+
+/// The longest one chain step may take: a transaction's receipt is awaited through RPC
+/// failures, so a step can otherwise wait for as long as the chain is away.
+const CHAIN_STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest pause between chain steps while the chain cannot be reached.
+const MAX_CHAIN_BACKOFF: Duration = Duration::from_secs(10);
+
+/// The pause before the next chain step after `failures` failed ones in a row: the sync
+/// interval, doubled with each failure, at most [`MAX_CHAIN_BACKOFF`] (or the interval when
+/// that is longer).
+fn chain_backoff(every: Duration, failures: u32) -> Duration {
+    let doubled = every.saturating_mul(1u32 << failures.min(16));
+    doubled.min(MAX_CHAIN_BACKOFF.max(every))
+}
+
+/// One step of following the chain: initialize the round, sync the node (blocks, gas,
+/// round, redemptions) and mint the round's reward. Every failure is returned, none ends
+/// the node.
+async fn chain_step(
+    chain: &Arc<RpcClient>,
+    node: &OrchestratorNode<RedbStore, RpcClient>,
+    last_round: &mut Option<u64>,
+) -> anyhow::Result<()> {
+    if let Err(e) = chain.initialize_round().await {
+        if e.is_transient() {
+            return Err(e.into());
+        }
+        warn!("initializing the round: {e}");
+    }
+    node.sync().await?;
+    let round = livepeer_core::chain::RoundInfo::last_initialized_round(&**chain).await?;
+    if *last_round != Some(round) && chain.is_active(chain.account()).await? {
+        match chain.reward().await {
+            Ok(_) => info!(round, "reward minted"),
+            // Tried again at the next step.
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => warn!(round, "reward: {e}"),
+        }
+    }
+    *last_round = Some(round);
+    Ok(())
+}
+
+/// Opens the winners' store; only a store another process holds is blamed on `holder`.
+fn open_store(path: &std::path::Path, holder: &str) -> anyhow::Result<RedbStore> {
+    RedbStore::open(path).map_err(|e| match e {
+        StoreError::InUse(_) => anyhow::anyhow!("{} is in use by {holder}", path.display()),
+        e => anyhow::anyhow!("opening {}: {e}", path.display()),
+    })
 }
 
 #[allow(clippy::print_stdout)]
@@ -253,8 +314,7 @@ async fn tickets(
     if !path.exists() {
         anyhow::bail!("no winners in {} (wrong --state-dir?)", state_dir.display());
     }
-    let store = RedbStore::open(&path)
-        .with_context(|| format!("opening {} (stop the running node first)", path.display()))?;
+    let store = open_store(&path, "the running node (stop it first)")?;
     let mut cfg = QueueConfig::default();
     if matches!(cmd, TicketsCommand::Redeem) {
         // Now: any profit will do.

@@ -50,6 +50,9 @@ pub enum StoreError {
     /// The backend failed (disk full, I/O error, corruption).
     #[error("store backend: {0}")]
     Backend(String),
+    /// The store is held by another process (or another handle in this one).
+    #[error("store in use: {0}")]
+    InUse(String),
 }
 
 impl StoreError {
@@ -57,7 +60,7 @@ impl StoreError {
     pub fn fault(&self) -> Fault {
         match self {
             StoreError::Conflict { .. } | StoreError::TooLarge { .. } => Fault::Misuse,
-            StoreError::Backend(_) => Fault::Backend,
+            StoreError::Backend(_) | StoreError::InUse(_) => Fault::Backend,
         }
     }
 

@@ -60,7 +60,12 @@ impl PaymentError {
 impl From<TicketError> for PaymentError {
     fn from(e: TicketError) -> Self {
         match e {
-            TicketError::ParamsExpired => PaymentError::TicketParamsExpired,
+            // Params whose recipientRand this node cannot derive were issued by another run
+            // of it (its secret is fresh at every start): to the sender they are as good as
+            // expired, and a new quote is the cure.
+            TicketError::ParamsExpired | TicketError::InvalidRecipientRand => {
+                PaymentError::TicketParamsExpired
+            }
             TicketError::LowPMBalance { .. } => PaymentError::LowPMBalance,
             TicketError::UnknownSender | TicketError::SenderUnlocking => {
                 PaymentError::SenderFunds(e.to_string())

@@ -286,6 +286,19 @@ impl Broadcaster {
         }
     }
 
+    /// Closes and forgets the cached connection to `addr` if it is still `conn` (a request on
+    /// it failed in a way that suggests it is dead); the next request dials afresh.
+    pub fn forget(&self, addr: &Address, conn: &quinn::Connection) {
+        let mut conns = self.lock_conns();
+        if conns
+            .get(addr)
+            .is_some_and(|c| c.stable_id() == conn.stable_id())
+        {
+            conns.remove(addr);
+            conn.close(0u8.into(), b"stale");
+        }
+    }
+
     /// Closes and forgets every open connection (the next request dials afresh).
     pub fn disconnect_all(&self) {
         for (_, c) in self.lock_conns().drain() {
@@ -345,20 +358,29 @@ impl Broadcaster {
         request: &SignedJobRequest,
     ) -> Result<(Quote, Duration), NegotiateError> {
         let t0 = Instant::now();
-        let limits = self.inner.config.read_limits.clone();
-        let ask = |conn: quinn::Connection| async move {
-            let (mut send, mut recv) = open_stream(&conn, limits.idle).await?;
-            write_msg(&mut send, &Message::JobRequest(request.clone())).await?;
-            let _ = send.finish();
-            let a = read_assembled(&mut recv, &[MessageType::Quote], limits).await?;
-            match a.head {
-                Message::Quote(q) => Ok(q),
-                _ => Err(NegotiateError::BadQuote("not a quote".into())),
+        let ask = |conn: quinn::Connection| {
+            let limits = self.inner.config.read_limits.clone();
+            async move {
+                let (mut send, mut recv) = open_stream(&conn, limits.idle).await?;
+                write_msg(&mut send, &Message::JobRequest(request.clone())).await?;
+                let _ = send.finish();
+                let a = read_assembled(&mut recv, &[MessageType::Quote], limits).await?;
+                match a.head {
+                    Message::Quote(q) => Ok(q),
+                    _ => Err(NegotiateError::BadQuote("not a quote".into())),
+                }
             }
         };
-        // A fresh connection carries the request right behind the address binding.
+        // A fresh connection carries the request right behind the address binding. A cached
+        // one that fails may be to a previous run of the orchestrator: dial once afresh.
         let q = match self.cached(&entry.address) {
-            Some(conn) => ask(conn).await?,
+            Some(conn) => match ask(conn.clone()).await {
+                Err(e) if e.is_connection_suspect() => {
+                    self.forget(&entry.address, &conn);
+                    self.dial(entry, ask).await?.1?
+                }
+                r => r?,
+            },
             None => self.dial(entry, ask).await?.1?,
         };
         self.validate_quote(entry, &q)?;

@@ -108,6 +108,15 @@ impl NegotiateError {
         }
     }
 
+    /// Whether the connection it happened on may be dead (a transport failure, a timeout,
+    /// a broken message): the next request should dial afresh.
+    pub fn is_connection_suspect(&self) -> bool {
+        matches!(
+            self,
+            NegotiateError::Transport(_) | NegotiateError::Proto(_) | NegotiateError::Closed
+        )
+    }
+
     /// Whether the peer was at capacity (connections or streams).
     pub fn is_at_capacity(&self) -> bool {
         matches!(self, NegotiateError::AtCapacity(_))

@@ -2,6 +2,7 @@
 //! remote transcoders, and the broadcaster session manager. It owns sockets, timers and
 //! tasks only; protocol decisions live in [`crate::proto`].
 
+mod admission;
 pub mod broadcaster;
 mod error;
 pub mod orchestrator;

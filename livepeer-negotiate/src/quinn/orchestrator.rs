@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::NegotiateError;
+use super::admission::{Admission, AdmissionLimits, HandshakeGuard, Verdict};
 use super::pool::{Pool, RemoteTranscoder, metas};
 use super::wire::{bind_server, read_assembled, read_vetted, send_error, write_body, write_msg};
 use crate::payment::{PaymentError, PaymentValidator};
@@ -35,8 +36,18 @@ pub struct OrchestratorConfig {
     pub services: Vec<ServiceId>,
     /// Regions served.
     pub regions: Vec<Region>,
-    /// Most connections at once; more are refused.
+    /// Most connections at once, finished handshakes or not; more are refused.
     pub max_connections: usize,
+    /// Most unfinished handshakes at once (a budget apart from, and well under, the
+    /// connection slots, so that peers who never finish cannot take them all).
+    pub max_handshakes: usize,
+    /// Most unfinished handshakes from one source address at once.
+    pub max_handshakes_per_source: usize,
+    /// Once this many handshakes are unfinished, a source that has not proven its address
+    /// is sent a stateless Retry first (a spoofed or fire-and-forget sender never answers).
+    pub retry_above_handshakes: usize,
+    /// A handshake not finished in this long is dropped.
+    pub handshake_timeout: Duration,
     /// Most concurrent streams per connection (enforced by QUIC flow control).
     pub max_streams_per_connection: u32,
     /// How long a quote holds.
@@ -53,6 +64,11 @@ pub struct OrchestratorConfig {
     /// until its stream is answered. A header whose declared body would pass it is refused
     /// with `OrchestratorCapped` before any of its body is read.
     pub max_body_bytes_in_flight: u64,
+    /// The stateless-reset secret; give one derived from the node's key
+    /// ([`super::tls::StatelessResetKey::derive`]) so that after a restart on the same port
+    /// the broadcasters' connections to the previous run end at once instead of at their
+    /// idle timeout. A random one when `None`.
+    pub reset_key: Option<super::tls::StatelessResetKey>,
 }
 
 impl Default for OrchestratorConfig {
@@ -62,6 +78,10 @@ impl Default for OrchestratorConfig {
             services: vec![ServiceId::cpu_transcoding()],
             regions: vec![Region::global()],
             max_connections: 1024,
+            max_handshakes: 256,
+            max_handshakes_per_source: 64,
+            retry_above_handshakes: 16,
+            handshake_timeout: Duration::from_secs(10),
             max_streams_per_connection: 32,
             quote_ttl: Duration::from_secs(60),
             read_limits: ReadLimits::default(),
@@ -69,6 +89,7 @@ impl Default for OrchestratorConfig {
             transcoder_secret: None,
             task_timeout_factor: 2.0,
             max_body_bytes_in_flight: 1 << 30,
+            reset_key: None,
         }
     }
 }
@@ -227,7 +248,11 @@ impl OrchestratorBuilder {
     /// Binds and starts serving. Must be called inside a tokio runtime.
     pub fn start(self) -> Result<Orchestrator, NegotiateError> {
         let server = super::tls::server_config(self.config.max_streams_per_connection)?;
-        let endpoint = super::tls::endpoint(self.config.bind, Some(server))?;
+        let endpoint = super::tls::endpoint_with(
+            self.config.bind,
+            Some(server),
+            self.config.reset_key.clone(),
+        )?;
         let pool = Arc::new(Pool::new(
             self.config.task_timeout_factor,
             Duration::from_secs(2),
@@ -248,17 +273,39 @@ impl OrchestratorBuilder {
         });
         let ep = endpoint.clone();
         let i = inner.clone();
+        let c = &inner.config;
+        let admission = Admission::new(AdmissionLimits {
+            max_connections: c.max_connections,
+            max_handshakes: c.max_handshakes,
+            max_handshakes_per_source: c.max_handshakes_per_source,
+            retry_above_handshakes: c.retry_above_handshakes,
+        });
         tokio::spawn(async move {
             while let Some(incoming) = ep.accept().await {
-                if i.connections.load(Ordering::Relaxed) >= i.config.max_connections {
-                    debug!("connection limit reached; refusing");
-                    incoming.refuse();
-                    continue;
-                }
+                let connections = i.connections.load(Ordering::Relaxed);
+                let source = incoming.remote_address().ip();
+                let guard = match admission.decide(
+                    source,
+                    incoming.remote_address_validated(),
+                    connections,
+                ) {
+                    Verdict::Admit(g) => g,
+                    Verdict::Retry => {
+                        if let Err(e) = incoming.retry() {
+                            e.into_incoming().ignore();
+                        }
+                        continue;
+                    }
+                    Verdict::Refuse(what) => {
+                        debug!(%source, what, "at capacity; refusing a connection");
+                        incoming.refuse();
+                        continue;
+                    }
+                };
                 i.connections.fetch_add(1, Ordering::Relaxed);
                 let i = i.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = serve_connection(&i, incoming).await {
+                    if let Err(e) = serve_connection(&i, incoming, guard).await {
                         debug!(error = %e, "connection ended");
                     }
                     i.connections.fetch_sub(1, Ordering::Relaxed);
@@ -270,8 +317,16 @@ impl OrchestratorBuilder {
     }
 }
 
-async fn serve_connection(i: &Arc<Inner>, incoming: quinn::Incoming) -> Result<(), NegotiateError> {
-    let conn = incoming.await.map_err(NegotiateError::transport)?;
+async fn serve_connection(
+    i: &Arc<Inner>,
+    incoming: quinn::Incoming,
+    handshake: HandshakeGuard,
+) -> Result<(), NegotiateError> {
+    let conn = tokio::time::timeout(i.config.handshake_timeout, incoming)
+        .await
+        .map_err(|_| NegotiateError::Transport("handshake timed out".into()))?
+        .map_err(NegotiateError::transport)?;
+    drop(handshake);
     let alpn = conn
         .handshake_data()
         .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())

@@ -396,17 +396,22 @@ impl Attempt {
         // Stale params or credit, found by the orchestrator or by our own payment source
         // (params that expired while quoted): re-quote the same orchestrator once before
         // giving up on it.
+        // A connection that failed may have been to a previous run of the orchestrator,
+        // whose params died with it: a fresh quote (on a fresh connection) settles both.
         let stale = match r.as_ref().err() {
             Some(NegotiateError::Payment(PaymentError::TicketParamsExpired)) => true,
+            Some(e) if e.is_connection_suspect() => true,
             Some(e) => matches!(
                 e.remote_code(),
                 Some(ErrorCode::TicketParamsExpired | ErrorCode::LowPMBalance)
             ),
             None => false,
         };
+        let timeout = self.b.inner.config.quote_timeout;
         if stale
             && let Ok(req) = self.b.job_request(self.stream_id, &self.ladder)
-            && let Ok((q, rtt)) = self.b.quote(&self.entry, &req).await
+            && let Ok(Ok((q, rtt))) =
+                tokio::time::timeout(timeout, self.b.quote(&self.entry, &req)).await
         {
             if let Ok(mut t) = self.table.write() {
                 t.insert(self.entry.address, (self.entry.clone(), q.clone(), rtt));
@@ -436,6 +441,24 @@ impl Attempt {
         let fee = fee_estimate(&quote.price, &self.ladder, seg.duration);
         let payment = b.inner.payments.pay(quote, self.stream_id, fee).await?;
         let conn = b.connection(&self.entry).await?;
+        let r = self.exchange(&conn, payment, t0).await;
+        if let Err(e) = &r
+            && e.is_connection_suspect()
+        {
+            b.forget(&self.entry.address, &conn);
+        }
+        r
+    }
+
+    /// Sends the segment with its payment on `conn` and checks the result.
+    async fn exchange(
+        &self,
+        conn: &quinn::Connection,
+        payment: Option<crate::payment::TicketBatch>,
+        t0: Instant,
+    ) -> Result<SegmentResult, NegotiateError> {
+        let b = &self.b;
+        let seg = &self.segment;
         let input_hash = seg.keccak();
         let head = Message::SegmentHeader(SegmentHeader {
             stream_id: self.stream_id,
@@ -448,7 +471,7 @@ impl Attempt {
             body_len: seg.data.len() as u64,
             payment,
         });
-        let (mut send, mut recv) = open_stream(&conn, b.inner.config.read_limits.idle).await?;
+        let (mut send, mut recv) = open_stream(conn, b.inner.config.read_limits.idle).await?;
         write_msg(&mut send, &head).await?;
         write_body(&mut send, &seg.data).await?;
         let _ = send.finish();

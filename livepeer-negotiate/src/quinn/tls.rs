@@ -205,20 +205,83 @@ pub fn udp_socket(addr: SocketAddr) -> Result<std::net::UdpSocket, NegotiateErro
     Ok(s.into())
 }
 
+/// The secret behind a server's stateless resets. quinn draws a random one per endpoint, so
+/// a server restarted on the same port cannot reset the connections of its previous run:
+/// each client then waits out its idle timeout (30 s) before it dials again. Derived from
+/// the node's key instead, the restarted server's resets are recognised at once.
+#[derive(Clone)]
+pub struct StatelessResetKey([u8; 32]);
+
+impl std::fmt::Debug for StatelessResetKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatelessResetKey(..)")
+    }
+}
+
+impl StatelessResetKey {
+    /// The key derived from a node's secret (its signing key's bytes): the same secret
+    /// gives the same key in every run, and the key reveals nothing of the secret.
+    pub fn derive(secret: &[u8]) -> Self {
+        StatelessResetKey(livepeer_core::crypto::keccak256_concat(&[
+            b"livepeer-rs quic stateless reset v1",
+            secret,
+        ]))
+    }
+
+    fn mac(&self, data: &[u8]) -> [u8; 32] {
+        // Keyed keccak-256 is a PRF (keccak has no length extension).
+        livepeer_core::crypto::keccak256_concat(&[&self.0, data])
+    }
+}
+
+impl quinn::crypto::HmacKey for StatelessResetKey {
+    fn sign(&self, data: &[u8], signature_out: &mut [u8]) {
+        let mac = self.mac(data);
+        let n = signature_out.len().min(mac.len());
+        signature_out[..n].copy_from_slice(&mac[..n]);
+    }
+
+    fn signature_len(&self) -> usize {
+        32
+    }
+
+    fn verify(&self, data: &[u8], signature: &[u8]) -> Result<(), quinn::crypto::CryptoError> {
+        let mac = self.mac(data);
+        // Constant time over the length compared.
+        let diff = mac
+            .iter()
+            .zip(signature)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if signature.len() == mac.len() && diff == 0 {
+            Ok(())
+        } else {
+            Err(quinn::crypto::CryptoError)
+        }
+    }
+}
+
 /// A quinn endpoint on `addr` with a large receive buffer; a server when `server` is set.
 /// Must be called inside a tokio runtime.
 pub fn endpoint(
     addr: SocketAddr,
     server: Option<quinn::ServerConfig>,
 ) -> Result<quinn::Endpoint, NegotiateError> {
+    endpoint_with(addr, server, None)
+}
+
+/// [`endpoint`] whose stateless resets use `reset_key` (a random key when `None`).
+pub fn endpoint_with(
+    addr: SocketAddr,
+    server: Option<quinn::ServerConfig>,
+    reset_key: Option<StatelessResetKey>,
+) -> Result<quinn::Endpoint, NegotiateError> {
     let socket = udp_socket(addr)?;
-    quinn::Endpoint::new(
-        quinn::EndpointConfig::default(),
-        server,
-        socket,
-        Arc::new(quinn::TokioRuntime),
-    )
-    .map_err(|e| NegotiateError::Transport(format!("endpoint: {e}")))
+    let config = match reset_key {
+        Some(k) => quinn::EndpointConfig::new(Arc::new(k)),
+        None => quinn::EndpointConfig::default(),
+    };
+    quinn::Endpoint::new(config, server, socket, Arc::new(quinn::TokioRuntime))
+        .map_err(|e| NegotiateError::Transport(format!("endpoint: {e}")))
 }
 
 /// The connection's TLS exporter keying material (RFC 8446 §7.5) under the binding label and

@@ -461,3 +461,45 @@ async fn the_risk_policy_stops_work_before_it_starts() {
     }
     assert_eq!(v.credit(b_key.address(), stream), credit, "nothing taken");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_handshakes_do_not_lock_out_a_paying_broadcaster() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    let mut spec = Spec::new(50, 1);
+    spec.config.max_connections = 64;
+    let o = orchestrator(spec, &registry).await;
+    let target = o.orch.local_addr().unwrap();
+    // Twice as many handshakes as there are connection slots, opened and never finished:
+    // real Initial packets (captured from a client talking to a silent socket), sent on
+    // from a socket that never reads an answer.
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let attacker = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let client_ep = tls::endpoint("127.0.0.1:0".parse().unwrap(), None).unwrap();
+    let client = tls::client_config(livepeer_negotiate::ALPN, 4).unwrap();
+    let mut held = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    for _ in 0..128 {
+        held.push(
+            client_ep
+                .connect_with(client.clone(), silent.local_addr().unwrap(), "x")
+                .unwrap(),
+        );
+        let n = tokio::time::timeout(Duration::from_secs(2), silent.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        attacker.send_to(&buf[..n], target).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A paying broadcaster still gets in, at once.
+    let (b, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(1)));
+    let entry = b.discover().await.unwrap().pop().unwrap();
+    let req = b.job_request(StreamId::from_name("s"), &ladder()).unwrap();
+    tokio::time::timeout(Duration::from_secs(3), b.quote(&entry, &req))
+        .await
+        .expect("quote in time")
+        .expect("a quote, not a refusal");
+    assert!(o.orch.connections() < 64, "{}", o.orch.connections());
+    drop(held);
+}

@@ -62,7 +62,10 @@ pub async fn read_view(chain: &QueueChain<'_>) -> Result<ChainView, ChainError> 
     let validity_rounds = chain.broker.ticket_validity_period().await?;
     let gas_price = chain.gas.gas_price().await?;
     let next_nonce = chain.redeemer.next_nonce().await?;
-    Ok(ChainView::new(block, round, validity_rounds, gas_price).with_next_nonce(next_nonce))
+    let round_length = chain.rounds.round_length().await?;
+    Ok(ChainView::new(block, round, validity_rounds, gas_price)
+        .with_next_nonce(next_nonce)
+        .with_round_length(Some(round_length)))
 }
 
 /// Runs the queue for the current block: reads the view, then carries out and answers every

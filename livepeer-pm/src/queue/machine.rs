@@ -46,6 +46,31 @@ impl<St: Store> RedemptionQueue<St> {
         view.round.saturating_add(1) >= rec.closes_at_round(view.validity_rounds)
     }
 
+    /// Blocks left before the first of `hashes` closes, when the round length is known.
+    fn blocks_left(&self, hashes: &[H256], view: &ChainView) -> Option<u64> {
+        let len = view.round_length?;
+        hashes
+            .iter()
+            .filter_map(|h| self.records.get(h))
+            .map(|e| {
+                e.rec
+                    .closes_at_round(view.validity_rounds)
+                    .saturating_mul(len)
+                    .saturating_sub(view.block)
+            })
+            .min()
+    }
+
+    /// `wait` blocks, but never more than a quarter of the blocks the first of `hashes` to
+    /// close has left (at least one): a redemption stuck, replaced or dropped is retried
+    /// several times before its tickets expire, whatever the configured waits.
+    fn patience(&self, wait: u64, hashes: &[H256], view: &ChainView) -> u64 {
+        match self.blocks_left(hashes, view) {
+            Some(left) => wait.min((left / 4).max(1)),
+            None => wait,
+        }
+    }
+
     fn backoff(&self, failures: u32) -> u64 {
         let shift = failures.saturating_sub(1).min(16);
         (self.config.backoff_blocks.saturating_mul(1 << shift)).min(self.config.max_backoff_blocks)
@@ -256,7 +281,8 @@ impl<St: Store> RedemptionQueue<St> {
                 .iter()
                 .filter_map(|h| self.records.get(h))
                 .any(|e| self.in_last_round(&e.rec, view));
-            let grace_over = block >= since.saturating_add(self.config.unknown_grace_blocks);
+            let grace = self.patience(self.config.unknown_grace_blocks, &hashes, view);
+            let grace_over = block >= since.saturating_add(grace);
             let Some(n) = nonce else {
                 if urgent || grace_over {
                     info!(
@@ -268,7 +294,8 @@ impl<St: Store> RedemptionQueue<St> {
                 }
                 continue;
             };
-            if !urgent && block < since.saturating_add(self.config.replace_after_blocks) {
+            let replace_after = self.patience(self.config.replace_after_blocks, &hashes, view);
+            if !urgent && block < since.saturating_add(replace_after) {
                 continue;
             }
             let price = self.bumped(gas_price, view);
@@ -598,10 +625,8 @@ impl<St: Store> RedemptionQueue<St> {
             warn!(attempt, "redemption reverted; re-queueing");
             self.requeue(&members, block, true)
         } else if pending {
-            if block
-                < tx.bumped_block
-                    .saturating_add(self.config.replace_after_blocks)
-            {
+            let replace_after = self.patience(self.config.replace_after_blocks, &members, view);
+            if block < tx.bumped_block.saturating_add(replace_after) {
                 return Ok(());
             }
             let price = self.bumped(tx.gas_price, view);
@@ -628,9 +653,11 @@ impl<St: Store> RedemptionQueue<St> {
             return Ok(());
         } else if all_gone
             && block
-                >= tx
-                    .bumped_block
-                    .saturating_add(self.config.unknown_grace_blocks)
+                >= tx.bumped_block.saturating_add(self.patience(
+                    self.config.unknown_grace_blocks,
+                    &members,
+                    view,
+                ))
         {
             info!(attempt, "redemption dropped; re-queueing");
             self.requeue(&members, block, false)

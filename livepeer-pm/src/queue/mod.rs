@@ -73,7 +73,10 @@ pub struct QueueConfig {
     /// (300: the cost is at most a third). In the last round of a winner's validity any
     /// profit will do.
     pub profit_factor_pct: u32,
-    /// Replace a transaction still pending after this many blocks.
+    /// Replace a transaction still pending after this many blocks. When the round length is
+    /// known ([`ChainView::round_length`]), never more than a quarter of the blocks left
+    /// before the first of its tickets closes, so a stuck redemption is bumped several
+    /// times before its tickets expire.
     pub replace_after_blocks: u64,
     /// A replacement pays this many percent more gas (11, as go-livepeer).
     pub gas_bump_pct: u32,
@@ -81,6 +84,7 @@ pub struct QueueConfig {
     pub max_gas_price: U256,
     /// Blocks to wait before re-sending winners whose transaction's fate is unknown (a crash
     /// or a transport error during the send, or a transaction the node no longer knows).
+    /// Capped like `replace_after_blocks` by the blocks the tickets have left.
     pub unknown_grace_blocks: u64,
     /// Blocks to wait after a failed attempt; doubled with each further failure.
     pub backoff_blocks: u64,
@@ -121,6 +125,9 @@ pub struct ChainView {
     /// The redeeming account's next nonce, pending transactions included; `None` when the
     /// backend cannot tell ([`livepeer_core::chain::TicketRedeemer::next_nonce`]).
     pub next_nonce: Option<u64>,
+    /// Blocks per round (rounds start at multiples of it), when known: it lets the queue
+    /// count the blocks a winner has left and retry well before it closes.
+    pub round_length: Option<u64>,
 }
 
 impl ChainView {
@@ -132,7 +139,14 @@ impl ChainView {
             validity_rounds,
             gas_price,
             next_nonce: None,
+            round_length: None,
         }
+    }
+
+    /// The view with the round length.
+    pub fn with_round_length(mut self, blocks: Option<u64>) -> Self {
+        self.round_length = blocks.filter(|b| *b > 0);
+        self
     }
 
     /// The view with the redeeming account's next nonce.
@@ -258,22 +272,32 @@ pub struct RedemptionQueue<St> {
     events: VecDeque<QueueEvent>,
 }
 
+/// Every record of `recipient` in `store`, with the attempt counter and its raw bytes.
+#[allow(clippy::type_complexity)]
+fn load<St: Store>(
+    store: &St,
+    recipient: &Address,
+) -> Result<(BTreeMap<H256, Entry>, u64, Option<Vec<u8>>), QueueError> {
+    let mut records = BTreeMap::new();
+    for (key, raw) in store.scan_prefix(&winner_prefix(recipient), usize::MAX)? {
+        let rec: WinnerRecord = decode(&key, &raw)?;
+        records.insert(rec.hash(), Entry { rec, raw });
+    }
+    let akey = attempt_key(recipient);
+    let attempt_raw = store.get(&akey)?;
+    let next_attempt = match &attempt_raw {
+        Some(raw) => decode(&akey, raw)?,
+        None => 1,
+    };
+    Ok((records, next_attempt, attempt_raw))
+}
+
 impl<St: Store> RedemptionQueue<St> {
     /// Opens the queue of `recipient` in `store`, loading every record. Winners found
     /// `Sending` were being sent when the process stopped; they are reconciled with the chain
     /// before anything else is sent for them.
     pub fn open(store: St, recipient: Address, config: QueueConfig) -> Result<Self, QueueError> {
-        let mut records = BTreeMap::new();
-        for (key, raw) in store.scan_prefix(&winner_prefix(&recipient), usize::MAX)? {
-            let rec: WinnerRecord = decode(&key, &raw)?;
-            records.insert(rec.hash(), Entry { rec, raw });
-        }
-        let akey = attempt_key(&recipient);
-        let attempt_raw = store.get(&akey)?;
-        let next_attempt = match &attempt_raw {
-            Some(raw) => decode(&akey, raw)?,
-            None => 1,
-        };
+        let (records, next_attempt, attempt_raw) = load(&store, &recipient)?;
         debug!(
             ?recipient,
             winners = records.len(),
@@ -292,6 +316,22 @@ impl<St: Store> RedemptionQueue<St> {
             asked: Asked::default(),
             events: VecDeque::new(),
         })
+    }
+
+    /// Reads every record from the store again, as [`RedemptionQueue::open`] does. Call it
+    /// after a store failure of unknown outcome (a commit that failed at its last step may
+    /// have landed): memory then agrees with the store again, and no later batch fails on a
+    /// precondition that memory got wrong. What was in flight is reconciled with the chain as
+    /// after a restart.
+    pub fn reload(&mut self) -> Result<(), QueueError> {
+        let (records, next_attempt, attempt_raw) = load(&self.store, &self.recipient)?;
+        self.records = records;
+        self.next_attempt = next_attempt;
+        self.attempt_raw = attempt_raw;
+        self.in_flight.clear();
+        self.outbox.clear();
+        self.asked = Asked::default();
+        Ok(())
     }
 
     /// The recipient whose winners these are.

@@ -222,6 +222,33 @@ fn replaces_a_stuck_transaction_with_more_gas() {
 }
 
 #[test]
+fn a_stuck_redemption_is_bumped_well_before_its_tickets_close() {
+    // An operator's long replacement wait must not outlast the tickets: with 60 blocks
+    // left, the stuck transaction is bumped within a quarter of them, not after 50.
+    let mut config = QueueConfig::default();
+    config.replace_after_blocks = 50;
+    let (net, mut o, winners) = setup(1, config);
+    net.chain
+        .set_inclusion_price(U256::from(GAS_PRICE * 105 / 100));
+    let round_length = 100;
+    let closes = (winners[0].ticket.ticket.creation_round + 2) * round_length;
+    net.chain.mine(closes - 60 - net.chain.block());
+    o.drive().unwrap();
+    assert_eq!(net.chain.sends(), 1);
+    for _ in 0..15 {
+        net.chain.mine(1);
+        o.drive().unwrap();
+    }
+    assert_eq!(
+        net.chain.sends(),
+        2,
+        "bumped within 15 of the 60 blocks left"
+    );
+    settle(&net, &mut o, 5);
+    assert_paid_once(&net, &o, &winners);
+}
+
+#[test]
 fn replacement_gas_stops_at_the_cap() {
     let mut config = QueueConfig::default();
     config.max_gas_price = U256::from(GAS_PRICE * 105 / 100);
@@ -411,4 +438,24 @@ fn run_with_crash(
     }
     assert_paid_once(&net, &o, &winners);
     crashed
+}
+
+#[test]
+fn reload_brings_memory_back_in_line_with_the_store() {
+    // A commit that landed although its caller saw it fail looks, to the queue, like a
+    // write by another hand: its memory is behind the store until it reloads.
+    let (_net, o, winners) = setup(2, QueueConfig::default());
+    let store = std::sync::Arc::new(livepeer_core::MemStore::new());
+    let me = o.signer.address();
+    let open =
+        || livepeer_pm::RedemptionQueue::open(store.clone(), me, QueueConfig::default()).unwrap();
+    let (mut behind, mut writer) = (open(), open());
+    assert_eq!(writer.add_winners(1, &winners).unwrap(), 2);
+    assert!(
+        behind.add_winners(1, &winners).is_err(),
+        "memory behind the store"
+    );
+    behind.reload().unwrap();
+    assert_eq!(behind.records().count(), 2);
+    assert_eq!(behind.add_winners(1, &winners).unwrap(), 0);
 }

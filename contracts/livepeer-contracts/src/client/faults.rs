@@ -11,7 +11,7 @@ use livepeer_core::chain::{
 use livepeer_core::receipt::{Receipt, SegmentClaim, SignedReceipt, SignedSegmentClaim};
 use livepeer_core::{H256, ServiceId, Signature, StreamId, Wei};
 
-use super::{ChainClient, send};
+use super::ChainClient;
 use crate::bindings::fault_verifier::{self, ChallengeOpenedFilter, OpenChallengeCall};
 use crate::error::{contract_error, middleware_error};
 
@@ -61,7 +61,7 @@ impl<M: Middleware + 'static> FaultChallenger for ChainClient<M> {
                 ev.service.to_bytes32().0,
             )
             .value(bond.0);
-        send(call).await?;
+        self.send(call).await?;
         Ok(ChallengeId(ev.receipt.receipt.hash()))
     }
 
@@ -84,7 +84,7 @@ impl<M: Middleware + 'static> FaultChallenger for ChainClient<M> {
     }
 
     async fn close_expired(&self, id: ChallengeId) -> Result<TxOutcome, ChainError> {
-        send(self.fault.close_expired_challenge(id.0.0)).await
+        self.send(self.fault.close_expired_challenge(id.0.0)).await
     }
 
     async fn challenge_bond(&self) -> Result<Wei, ChainError> {
@@ -154,7 +154,7 @@ impl<M: Middleware + 'static> VerdictPoster for ChainClient<M> {
     }
 
     async fn vote(&self, id: ChallengeId, guilty: bool) -> Result<TxOutcome, ChainError> {
-        send(self.trusted.vote(id.0.0, guilty)).await
+        self.send(self.trusted.vote(id.0.0, guilty)).await
     }
 }
 

@@ -5,6 +5,7 @@
 //! the code this crate was built with, before anything is sent.
 
 mod faults;
+mod nonce;
 mod payments;
 mod registry;
 
@@ -12,11 +13,12 @@ pub use faults::OpenedChallenge;
 pub use registry::OrchestratorSetup;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use ethers::contract::builders::ContractCall;
-use ethers::providers::Middleware;
-use ethers::types::{Address, U256};
+use ethers::providers::{Middleware, PendingTransaction};
+use ethers::types::{Address, BlockNumber, U256};
 use livepeer_core::H256;
 use livepeer_core::chain::{ChainError, RoundInfo, TxOutcome};
 
@@ -41,6 +43,7 @@ pub struct ChainClient<M> {
     broker: TicketBroker<M>,
     fault: FaultVerifier<M>,
     trusted: TrustedVerifier<M>,
+    nonces: nonce::NonceManager,
 }
 
 impl<M> std::fmt::Debug for ChainClient<M> {
@@ -105,6 +108,7 @@ impl<M: Middleware + 'static> ChainClient<M> {
             client,
             account,
             addresses,
+            nonces: nonce::NonceManager::default(),
         }
     }
 
@@ -134,7 +138,7 @@ impl<M: Middleware + 'static> ChainClient<M> {
         if done {
             return Ok(None);
         }
-        send(self.rounds.initialize_round()).await.map(Some)
+        self.send(self.rounds.initialize_round()).await.map(Some)
     }
 
     /// Mines `n` blocks (anvil's and the embedded chain's `anvil_mine`): for tests and devnets.
@@ -163,8 +167,9 @@ impl<M: Middleware + 'static> ChainClient<M> {
         amount: U256,
         to: Address,
     ) -> Result<TxOutcome, ChainError> {
-        send(self.token.approve(self.addresses.bonding_manager, amount)).await?;
-        send(self.bonding.bond(amount, to)).await
+        self.send(self.token.approve(self.addresses.bonding_manager, amount))
+            .await?;
+        self.send(self.bonding.bond(amount, to)).await
     }
 
     /// Transfers stake tokens.
@@ -173,7 +178,7 @@ impl<M: Middleware + 'static> ChainClient<M> {
         to: Address,
         amount: U256,
     ) -> Result<TxOutcome, ChainError> {
-        send(self.token.transfer(to, amount)).await
+        self.send(self.token.transfer(to, amount)).await
     }
 
     /// Stake token balance of `who`.
@@ -191,7 +196,7 @@ impl<M: Middleware + 'static> ChainClient<M> {
         reward_cut_ppm: u32,
         fee_share_ppm: u32,
     ) -> Result<TxOutcome, ChainError> {
-        send(
+        self.send(
             self.bonding
                 .register_orchestrator(U256::from(reward_cut_ppm), U256::from(fee_share_ppm)),
         )
@@ -199,28 +204,79 @@ impl<M: Middleware + 'static> ChainClient<M> {
     }
 }
 
-/// Sends a contract call and waits for it to be mined; a mined revert is an error.
-pub(crate) async fn send<M: Middleware + 'static, D: ethers::abi::Detokenize>(
-    call: ContractCall<M, D>,
-) -> Result<TxOutcome, ChainError> {
-    let pending = call.send().await.map_err(contract_error)?;
-    let hash = pending.tx_hash();
-    let receipt = pending
-        .await
-        .map_err(middleware_error)?
-        .ok_or_else(|| ChainError::NotFound(format!("receipt of {hash:?}")))?;
-    let outcome = TxOutcome {
-        hash: H256::from(hash.0),
-        block: receipt.block_number.map_or(0, |b| b.as_u64()),
-        gas_used: receipt.gas_used.map_or(0, |g| g.low_u64()),
-    };
-    if receipt.status.map(|s| s.as_u64()) != Some(1) {
-        return Err(ChainError::Reverted {
-            name: "unknown".into(),
-            data: Vec::new(),
-        });
+impl<M: Middleware + 'static> ChainClient<M> {
+    /// Sends a contract call and waits for it to be mined; a mined revert is an error. Its
+    /// nonce comes from the account's one sequence.
+    pub(crate) async fn send<D: ethers::abi::Detokenize>(
+        &self,
+        call: ContractCall<M, D>,
+    ) -> Result<TxOutcome, ChainError> {
+        let (hash, _) = self.submit(call, None).await?;
+        let receipt = PendingTransaction::new(hash, self.client.provider())
+            .await
+            .map_err(middleware_error)?
+            .ok_or_else(|| ChainError::NotFound(format!("receipt of {hash:?}")))?;
+        let outcome = TxOutcome {
+            hash: H256::from(hash.0),
+            block: receipt.block_number.map_or(0, |b| b.as_u64()),
+            gas_used: receipt.gas_used.map_or(0, |g| g.low_u64()),
+        };
+        if receipt.status.map(|s| s.as_u64()) != Some(1) {
+            return Err(ChainError::Reverted {
+                name: "unknown".into(),
+                data: Vec::new(),
+            });
+        }
+        Ok(outcome)
     }
-    Ok(outcome)
+
+    /// Hands `call` to the node at `nonce`, or at the account's next nonce when `None`, and
+    /// returns its hash and nonce once the node has accepted it. Sends are serialized: no
+    /// other send of this client chooses a nonce until the node has answered this one.
+    pub(crate) async fn submit<D: ethers::abi::Detokenize>(
+        &self,
+        call: ContractCall<M, D>,
+        nonce: Option<u64>,
+    ) -> Result<(ethers::types::H256, u64), ChainError> {
+        let mut hint = self.nonces.lock().await;
+        let n = match nonce {
+            Some(n) => n,
+            None => hint.next(self.pending_count().await?, Instant::now()),
+        };
+        match call.nonce(n).send().await {
+            Ok(pending) => {
+                hint.taken(n, Instant::now());
+                Ok((pending.tx_hash(), n))
+            }
+            Err(e) => {
+                let e = contract_error(e);
+                // A send that may have left, or a nonce the node says is used: the node's
+                // count decides the next nonce.
+                let too_low =
+                    matches!(&e, ChainError::Reverted { name, .. } if name == "NonceTooLow");
+                if e.is_transient() || too_low {
+                    hint.forget();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The node's count of the account's transactions, pending ones included.
+    async fn pending_count(&self) -> Result<u64, ChainError> {
+        self.client
+            .get_transaction_count(self.account, Some(BlockNumber::Pending.into()))
+            .await
+            .map(|n| n.low_u64())
+            .map_err(middleware_error)
+    }
+
+    /// The account's next nonce as this client would choose it now: the node's pending
+    /// count, or more when this client sent a transaction the node does not count yet.
+    pub(crate) async fn chosen_nonce(&self) -> Result<u64, ChainError> {
+        let hint = self.nonces.lock().await;
+        Ok(hint.next(self.pending_count().await?, Instant::now()))
+    }
 }
 
 #[async_trait]

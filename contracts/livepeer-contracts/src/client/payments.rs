@@ -11,7 +11,7 @@ use livepeer_core::chain::{
 use livepeer_core::ticket::WinningTicket;
 use livepeer_core::{H256, Wei};
 
-use super::{ChainClient, send};
+use super::ChainClient;
 use crate::bindings::ticket_broker::Ticket;
 use crate::error::{contract_error, middleware_error};
 
@@ -136,27 +136,19 @@ impl<M: Middleware + 'static> TicketRedeemer for ChainClient<M> {
                 .map_err(middleware_error)?,
         };
         call = call.gas_price(gas_price);
-        let nonce = match opts.nonce {
-            Some(n) => U256::from(n),
-            None => self
-                .client
-                .get_transaction_count(
-                    self.account,
-                    Some(ethers::types::BlockNumber::Pending.into()),
-                )
-                .await
-                .map_err(middleware_error)?,
-        };
-        call = call.nonce(nonce);
         if let Some(limit) = opts.gas_limit {
             call = call.gas(limit);
         }
-        let pending = call.send().await.map_err(contract_error)?;
+        let (hash, nonce) = self.submit(call, opts.nonce).await?;
         Ok(PendingTx {
-            hash: H256::from(pending.tx_hash().0),
-            nonce: nonce.low_u64(),
+            hash: H256::from(hash.0),
+            nonce,
             gas_price,
         })
+    }
+
+    async fn next_nonce(&self) -> Result<Option<u64>, ChainError> {
+        self.chosen_nonce().await.map(Some)
     }
 
     async fn tx_status(&self, tx: &PendingTx) -> Result<TxStatus, ChainError> {
@@ -213,7 +205,7 @@ impl<M: Middleware + 'static> TicketFunding for ChainClient<M> {
                 name: "AmountOverflow".into(),
                 data: Vec::new(),
             })?;
-        send(
+        self.send(
             self.broker
                 .fund_deposit_and_reserve(deposit.0, reserve.0)
                 .value(total.0),
@@ -221,12 +213,12 @@ impl<M: Middleware + 'static> TicketFunding for ChainClient<M> {
         .await
     }
     async fn unlock(&self) -> Result<TxOutcome, ChainError> {
-        send(self.broker.unlock()).await
+        self.send(self.broker.unlock()).await
     }
     async fn cancel_unlock(&self) -> Result<TxOutcome, ChainError> {
-        send(self.broker.cancel_unlock()).await
+        self.send(self.broker.cancel_unlock()).await
     }
     async fn withdraw(&self) -> Result<TxOutcome, ChainError> {
-        send(self.broker.withdraw()).await
+        self.send(self.broker.withdraw()).await
     }
 }

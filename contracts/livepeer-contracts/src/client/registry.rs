@@ -9,7 +9,7 @@ use livepeer_core::chain::{
 };
 use livepeer_core::{H256, Region, ServiceId};
 
-use super::{ChainClient, send};
+use super::ChainClient;
 use crate::bindings::service_registry::{Entry, Service};
 use crate::error::contract_error;
 
@@ -152,7 +152,7 @@ impl<M: Middleware + 'static> ChainClient<M> {
         offers: &[ServiceOffer],
         serves: &[Region],
     ) -> Result<TxOutcome, ChainError> {
-        send(
+        self.send(
             self.registry
                 .register(uri.to_owned(), services(offers), regions(serves)),
         )
@@ -163,13 +163,15 @@ impl<M: Middleware + 'static> ChainClient<M> {
 #[async_trait]
 impl<M: Middleware + 'static> RegistryWriter for ChainClient<M> {
     async fn set_service_uri(&self, uri: &str) -> Result<TxOutcome, ChainError> {
-        send(self.registry.set_service_uri(uri.to_owned())).await
+        self.send(self.registry.set_service_uri(uri.to_owned()))
+            .await
     }
     async fn set_services(&self, offers: &[ServiceOffer]) -> Result<TxOutcome, ChainError> {
-        send(self.registry.set_services(services(offers))).await
+        self.send(self.registry.set_services(services(offers)))
+            .await
     }
     async fn set_regions(&self, serves: &[Region]) -> Result<TxOutcome, ChainError> {
-        send(self.registry.set_regions(regions(serves))).await
+        self.send(self.registry.set_regions(regions(serves))).await
     }
 }
 
@@ -203,26 +205,26 @@ impl<M: Middleware + 'static> StakingReader for ChainClient<M> {
 #[async_trait]
 impl<M: Middleware + 'static> Staking for ChainClient<M> {
     async fn bond(&self, amount: U256, to: Address) -> Result<TxOutcome, ChainError> {
-        send(self.bonding.bond(amount, to)).await
+        self.send(self.bonding.bond(amount, to)).await
     }
     async fn unbond(&self, amount: U256) -> Result<TxOutcome, ChainError> {
-        send(self.bonding.unbond(amount)).await
+        self.send(self.bonding.unbond(amount)).await
     }
     async fn withdraw_stake(&self) -> Result<TxOutcome, ChainError> {
-        send(self.bonding.withdraw_stake()).await
+        self.send(self.bonding.withdraw_stake()).await
     }
     async fn claim_earnings(&self) -> Result<TxOutcome, ChainError> {
-        send(self.bonding.claim_earnings()).await
+        self.send(self.bonding.claim_earnings()).await
     }
     async fn reward(&self) -> Result<TxOutcome, ChainError> {
-        send(self.bonding.reward()).await
+        self.send(self.bonding.reward()).await
     }
     async fn set_rates(
         &self,
         reward_cut_ppm: u32,
         fee_share_ppm: u32,
     ) -> Result<TxOutcome, ChainError> {
-        send(
+        self.send(
             self.bonding
                 .set_orchestrator_params(U256::from(reward_cut_ppm), U256::from(fee_share_ppm)),
         )

@@ -13,7 +13,7 @@ use ethers::utils::Anvil;
 use livepeer_contracts::embedded::DEV_KEYS;
 use livepeer_contracts::{DeployConfig, EmbeddedChain, OrchestratorSetup, deploy};
 use livepeer_core::chain::{
-    GasPriceEstimator, RoundInfo, ServiceOffer, TicketBrokerReader, TicketFunding,
+    GasPriceEstimator, RegistryWriter, RoundInfo, ServiceOffer, TicketBrokerReader, TicketFunding,
 };
 use livepeer_core::entropy::OsEntropy;
 use livepeer_core::{
@@ -21,11 +21,23 @@ use livepeer_core::{
 };
 use livepeer_pm::queue::{QueueChain, drive};
 use livepeer_pm::{
-    ExpirationParams, IssueContext, QueueConfig, Recipient, RecipientConfig, RecipientSecret,
-    RedemptionQueue, Sender, SenderConfig, SenderMonitor, WinnerState, monitor::fetch_funds,
+    ExpirationParams, IssueContext, QueueConfig, QueueEvent, Recipient, RecipientConfig,
+    RecipientSecret, RedemptionQueue, Sender, SenderConfig, SenderMonitor, WinnerState,
+    monitor::fetch_funds,
 };
 
 async fn run<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64) {
+    run_with(p, chain_id, false).await;
+}
+
+/// With `interleave`, the orchestrator sends another transaction (as its main loop sends
+/// round initializations and rewards) right after each pass of the queue, while the
+/// redemption may still wait in the mempool.
+async fn run_with<P: JsonRpcClient + Clone + 'static>(
+    p: Provider<P>,
+    chain_id: u64,
+    interleave: bool,
+) {
     let w = DEV_KEYS[0]
         .parse::<LocalWallet>()
         .unwrap()
@@ -130,8 +142,15 @@ async fn run<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64) 
 
     // Drive the queue block by block until every winner is redeemed on chain.
     let chain = QueueChain::from_backend(&orch);
+    let mut events = Vec::new();
     for _ in 0..200 {
         drive(&mut queue, &chain).await.unwrap();
+        events.extend(std::iter::from_fn(|| queue.poll_event()));
+        if interleave {
+            RegistryWriter::set_service_uri(&orch, "quic://127.0.0.1:7001")
+                .await
+                .unwrap();
+        }
         if winners.iter().all(|w| {
             matches!(
                 queue.record(&w.ticket.ticket.hash()).map(|r| &r.state),
@@ -152,6 +171,14 @@ async fn run<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64) 
             WinnerState::Redeemed { .. }
         ));
     }
+    // Each redemption was mined as sent: none was replaced by another transaction of the
+    // same account and had to be queued again.
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, QueueEvent::Requeued { .. })),
+        "{events:?}"
+    );
     let paid: U256 = winners
         .iter()
         .map(|w| w.ticket.ticket.face_value)
@@ -181,4 +208,23 @@ async fn pm_queue_redeems_real_winners_on_anvil() {
         .unwrap()
         .interval(std::time::Duration::from_millis(10));
     run(p, anvil.chain_id()).await;
+}
+
+#[tokio::test]
+async fn pm_queue_redemptions_survive_other_sends_of_the_same_key_on_anvil() {
+    let Some(path) = crate::conformance::anvil_path() else {
+        eprintln!("SKIPPED: anvil not found (run `npm ci` in contracts/ or set ANVIL_BIN)");
+        return;
+    };
+    // Interval mining: a redemption waits in the mempool while the next send goes out.
+    let anvil = Anvil::at(path)
+        .arg("--hardfork")
+        .arg("cancun")
+        .arg("--block-time")
+        .arg("0.2")
+        .spawn();
+    let p = Provider::<Http>::try_from(anvil.endpoint())
+        .unwrap()
+        .interval(std::time::Duration::from_millis(10));
+    run_with(p, anvil.chain_id(), true).await;
 }
