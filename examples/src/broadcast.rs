@@ -492,8 +492,38 @@ impl<C: BroadcastChain> BroadcastNode<C> {
         out: &Path,
         progress: &dyn Progress,
     ) -> anyhow::Result<StreamStats> {
+        let hls = HlsWriter::create(out, ladder)?;
+        self.stream_into(source, ladder, out, progress, hls, None)
+            .await
+    }
+
+    /// [`Self::stream`], going on with the stream a previous run left under `out` (after a
+    /// crash): the same source and ladder; the segments already written are skipped.
+    pub async fn resume(
+        &self,
+        source: &mut SegmentSource,
+        ladder: &Ladder,
+        out: &Path,
+        progress: &dyn Progress,
+    ) -> anyhow::Result<StreamStats> {
+        let (hls, last) = HlsWriter::resume(out, ladder)?;
+        if let Some(l) = last {
+            tracing::info!(last = l, "resuming after the last segment written");
+        }
+        self.stream_into(source, ladder, out, progress, hls, last)
+            .await
+    }
+
+    async fn stream_into(
+        &self,
+        source: &mut SegmentSource,
+        ladder: &Ladder,
+        out: &Path,
+        progress: &dyn Progress,
+        mut hls: HlsWriter,
+        skip_through: Option<u64>,
+    ) -> anyhow::Result<StreamStats> {
         progress.total(source.known_len());
-        let mut hls = HlsWriter::create(out, ladder)?;
         let session = self
             .broadcaster
             .start_stream(
@@ -505,6 +535,9 @@ impl<C: BroadcastChain> BroadcastNode<C> {
         let t0 = Instant::now();
         let mut st = StreamStats::default();
         while let Some(seg) = source.next_segment()? {
+            if skip_through.is_some_and(|l| seg.seq <= l) {
+                continue;
+            }
             st.segments_in += 1;
             st.media += seg.duration;
             let seq = seg.seq;

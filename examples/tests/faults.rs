@@ -568,3 +568,34 @@ fn the_proxy_refuses_connections_while_closed() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(TcpStream::connect(proxy.addr).is_ok());
 }
+
+#[test]
+fn a_killed_broadcaster_resumes_into_its_own_output() {
+    let Some(net) = Net::new(1) else { return };
+    let node = net.start_node(0, &net.rpc(), "orch.log");
+    net.wait_active();
+    // SIGKILL the broadcaster once two segments are out.
+    drop(stream_until(&net, "out", 10, 2));
+    // A plain rerun refuses the directory and says how to go on.
+    let refused = net.stream("out", 10).output().unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--resume"), "{err}");
+    // --resume goes on after the last whole segment: nothing written twice, nothing lost.
+    let resumed = Kill(
+        net.stream("out", 10)
+            .arg("--resume")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (ok, text) = finish(resumed, Duration::from_secs(60));
+    assert!(ok, "{text}");
+    assert!(text.contains(" 0 failed"), "{text}");
+    let media = std::fs::read_to_string(net.path("out").join("240p").join("index.m3u8")).unwrap();
+    assert_eq!(media.matches("#EXTINF").count(), 5, "{media}");
+    assert!(!media.contains("DISCONTINUITY"), "{media}");
+    assert!(media.contains("#EXT-X-ENDLIST"), "{media}");
+    settle_winners(&net, vec![(0, node, "orch.log")]);
+}

@@ -152,6 +152,59 @@ impl HlsWriter {
         if dir.join(MASTER).exists() {
             return Err(HlsError::NotEmpty(dir.to_owned()));
         }
+        Self::open(dir, ladder)
+    }
+
+    /// Reopens the stream a writer for the same `ladder` left under `dir` (it crashed, or
+    /// was stopped), to go on after its last segment; creates it when `dir` holds none.
+    /// Every rung's media playlist is read back; a segment that not every rung lists is
+    /// dropped from all of them (it is written again); every listed file must be there.
+    /// Returns the writer and the last segment it holds.
+    pub fn resume(dir: &Path, ladder: &Ladder) -> Result<(Self, Option<u64>), HlsError> {
+        let mut w = Self::open(dir, ladder)?;
+        if !dir.join(MASTER).exists() {
+            return Ok((w, None));
+        }
+        let mut lists = Vec::with_capacity(w.tracks.len());
+        for t in &w.tracks {
+            lists.push(read_back(&dir.join(&t.dir))?);
+        }
+        // The last segment every rung holds (rungs are written in order, so a crash can
+        // only leave the later rungs one playlist behind).
+        let last = lists
+            .iter()
+            .map(|l| l.last().map(|(seq, _)| *seq))
+            .min()
+            .flatten();
+        for (t, list) in w.tracks.iter_mut().zip(lists) {
+            for (_, seg) in list.into_iter().filter(|(q, _)| Some(*q) <= last) {
+                let path = dir.join(&t.dir).join(&seg.uri);
+                let data = fs::read(&path).map_err(io(&path))?;
+                let secs = f64::from(seg.duration);
+                t.bytes += data.len() as u64;
+                t.media_secs += secs;
+                if secs > 0.0 {
+                    t.peak_bps = t
+                        .peak_bps
+                        .max((data.len() as f64 * 8.0 / secs).ceil() as u64);
+                }
+                if t.codecs.is_none() {
+                    let (codecs, size) = codecs_of(&data, t.profile.codec);
+                    t.codecs = codecs;
+                    t.size = size;
+                }
+                t.segments.push(seg);
+            }
+        }
+        w.last_seq = last;
+        for t in &w.tracks {
+            w.write_media(t, false)?;
+        }
+        w.write_master()?;
+        Ok((w, last))
+    }
+
+    fn open(dir: &Path, ladder: &Ladder) -> Result<Self, HlsError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let mut tracks: Vec<Track> = Vec::new();
         for p in ladder.profiles() {
@@ -335,6 +388,39 @@ impl HlsWriter {
         master.write_to(&mut out).map_err(io(&path))?;
         write_atomic(&path, &out)
     }
+}
+
+/// The segments a rung's media playlist under `track_dir` lists, with their sequence
+/// numbers (from `<seq>.ts`); none when the playlist is not there yet.
+fn read_back(track_dir: &Path) -> Result<Vec<(u64, MediaSegment)>, HlsError> {
+    let path = track_dir.join(MASTER);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let bad = |reason: String| HlsError::BadPlaylist {
+        path: path.clone(),
+        reason,
+    };
+    let playlist = m3u8_rs::parse_media_playlist_res(&bytes)
+        .map_err(|_| bad("not a media playlist this writer wrote".into()))?;
+    let mut out: Vec<(u64, MediaSegment)> = Vec::with_capacity(playlist.segments.len());
+    for seg in playlist.segments {
+        let seq = seg
+            .uri
+            .strip_suffix(".ts")
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| bad(format!("segment {} is not named <seq>.ts", seg.uri)))?;
+        if out.last().is_some_and(|(q, _)| *q >= seq) {
+            return Err(bad(format!("segment {seq} out of order")));
+        }
+        if !track_dir.join(&seg.uri).is_file() {
+            return Err(bad(format!("segment {} is missing", seg.uri)));
+        }
+        out.push((seq, seg));
+    }
+    Ok(out)
 }
 
 /// A rung name as a directory name: ASCII letters, digits, `-` and `_`.

@@ -70,9 +70,13 @@ struct Stream {
     /// pattern when not given.
     #[arg(long, env = "LIVEPEER_INPUT", value_name = "PATH")]
     input: Option<PathBuf>,
-    /// Where to write the HLS output (must not hold a stream already).
+    /// Where to write the HLS output (must not hold a stream already, unless --resume).
     #[arg(long, env = "LIVEPEER_OUT", value_name = "DIR")]
     out: PathBuf,
+    /// Go on with the stream a previous run of this command left in --out (it crashed or was
+    /// stopped): the same input and ladder, the segments already written are skipped.
+    #[arg(long)]
+    resume: bool,
     /// The ladder: preset names, or a JSON or TOML ladder.
     #[arg(long, env = "LIVEPEER_PROFILES", default_value = "360p,240p")]
     profiles: String,
@@ -110,9 +114,10 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
         (854, 480),
         s.pattern_seconds.div_ceil(2).max(1),
     )?;
-    if s.out.join(livepeer_transcode::hls::MASTER).exists() {
+    if !s.resume && s.out.join(livepeer_transcode::hls::MASTER).exists() {
         anyhow::bail!(
-            "{} already holds an HLS stream; choose an empty directory",
+            "{} already holds an HLS stream; choose an empty directory, or --resume to go on \
+             with it",
             s.out.display()
         );
     }
@@ -167,7 +172,11 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
             }
         })
     };
-    let st = node.stream(&mut source, &ladder, &s.out, &*bar).await;
+    let st = if s.resume {
+        node.resume(&mut source, &ladder, &s.out, &*bar).await
+    } else {
+        node.stream(&mut source, &ladder, &s.out, &*bar).await
+    };
     follow.abort();
     bar.0.finish_and_clear();
     let st = st?;

@@ -213,3 +213,59 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_stream_left_by_a_crash_is_resumed_after_its_last_whole_segment() {
+    let t = SoftwareTranscoder::new(SoftwareConfig::default()).unwrap();
+    let ladder: Ladder = "240p,144p".parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Nothing there yet: resume creates.
+    let (w, last) = HlsWriter::resume(&out, &ladder).unwrap();
+    assert_eq!(last, None);
+    drop(w);
+    // An empty resume writes no master: a fresh writer still takes the directory.
+    let mut w = HlsWriter::create(&out, &ladder).unwrap();
+    for seq in 0..3 {
+        w.write_segment(seq, &renditions(&t, &ladder, seq)).unwrap();
+    }
+    // The process dies while writing segment 2's playlists: the second rung's playlist
+    // still lists segments 0 and 1 only.
+    drop(w);
+    let second = out.join("144p").join(MASTER);
+    let text = fs::read_to_string(&second).unwrap();
+    let cut = text.find("2.ts").unwrap();
+    let head = &text[..text[..cut].rfind("#EXTINF").unwrap()];
+    fs::write(&second, head).unwrap();
+    // A fresh writer refuses the directory; resuming goes on after segment 1.
+    assert!(matches!(
+        HlsWriter::create(&out, &ladder),
+        Err(HlsError::NotEmpty(_))
+    ));
+    let (mut w, last) = HlsWriter::resume(&out, &ladder).unwrap();
+    assert_eq!(last, Some(1));
+    assert!(matches!(
+        w.write_segment(1, &renditions(&t, &ladder, 1)),
+        Err(HlsError::OutOfOrder { seq: 1, last: 1 })
+    ));
+    for seq in 2..4 {
+        w.write_segment(seq, &renditions(&t, &ladder, seq)).unwrap();
+    }
+    let summary = w.finish().unwrap();
+    assert_eq!(summary.segments, 4);
+    assert!((summary.duration.as_secs_f64() - 4.0).abs() < 0.01);
+    for media in &summary.media {
+        let m = fs::read_to_string(media).unwrap();
+        assert_eq!(m.matches("#EXTINF").count(), 4, "{m}");
+        assert!(!m.contains("DISCONTINUITY"), "{m}");
+        assert!(m.contains("#EXT-X-ENDLIST"), "{m}");
+    }
+    let master = fs::read_to_string(&summary.master).unwrap();
+    assert!(master.contains("RESOLUTION=320x180"), "{master}");
+    // A playlist naming a file that is gone is refused, not papered over.
+    fs::remove_file(out.join("240p").join("0.ts")).unwrap();
+    assert!(matches!(
+        HlsWriter::resume(&out, &ladder),
+        Err(HlsError::BadPlaylist { .. })
+    ));
+}
