@@ -207,6 +207,9 @@ impl Net {
                 .arg("-v")
                 .args(["start", "--listen", &format!("127.0.0.1:{}", self.ports[i])])
                 .args(["--price", "1000000", "--ticket-ev", "0.001eth"])
+                // Face value four times the EV (above the redemption cost): about one ticket in
+                // four wins, so the checks that no winner is lost have winners to check.
+                .args(["--max-face-value", "0.004eth"])
                 .arg("--state-dir")
                 .arg(self.path(&format!("orch-state-{i}")))
                 .stdout(Stdio::null())

@@ -123,6 +123,10 @@ struct Start {
     /// Expected value of one ticket (wei, or e.g. 0.0001eth).
     #[arg(long, env = "LIVEPEER_TICKET_EV", default_value = "1000000000000")]
     ticket_ev: String,
+    /// A cap on a ticket's face value (wei, or e.g. 0.01eth): lower caps mean more, smaller
+    /// winners (go-livepeer's `-maxFaceValue`). Never below the ticket's expected value.
+    #[arg(long, env = "LIVEPEER_MAX_FACE_VALUE")]
+    max_face_value: Option<String>,
     /// Blocks the quoted ticket params stay valid; keep it well under two rounds.
     #[arg(long, env = "LIVEPEER_PARAMS_VALIDITY_BLOCKS")]
     params_validity_blocks: Option<u64>,
@@ -172,6 +176,13 @@ async fn start(
     let round_length = livepeer_core::chain::RoundInfo::round_length(&*chain).await?;
     let mut rc = RecipientConfig::default();
     rc.ticket_ev = ev;
+    if let Some(cap) = &s.max_face_value {
+        let cap = parse_amount(cap)?;
+        if cap.0 < ev.0 {
+            anyhow::bail!("--max-face-value is below --ticket-ev: no ticket could be issued");
+        }
+        rc.max_face_value = Some(cap);
+    }
     rc.params_validity_blocks = s
         .params_validity_blocks
         .unwrap_or((round_length * 2 / 5).clamp(1, 40));
