@@ -318,6 +318,11 @@ fn real_world_media_streams_without_a_fault() {
             [(24.0, 640, 272), (24.0, 426, 182)],
         ),
         (
+            "anamorphic-4:3-pixels",
+            "testsrc2=size=480x360:rate=25,setsar=4/3",
+            [(25.0, 640, 360), (25.0, 426, 240)],
+        ),
+        (
             "50fps",
             "testsrc2=size=480x270:rate=50",
             [(30.0, 480, 270), (30.0, 426, 240)],

@@ -5,8 +5,10 @@
 //! A [`VideoProfile`] names a *box* (width × height), a frame-rate *ceiling* and a bitrate.
 //! What comes out for a particular source is a [`RungOutput`]:
 //!
-//! - **Size.** The source's picture (its display size after SPS cropping; square pixels) is
-//!   fitted inside the box keeping its aspect ratio, each side rounded to the nearest even
+//! - **Size.** The source's picture as displayed (its size after SPS cropping, widened or
+//!   narrowed by its sample aspect ratio when the VUI gives one: an anamorphic 480×360 at
+//!   4:3 displays as 640×360) is fitted inside the box keeping its aspect ratio, with square
+//!   pixels out, each side rounded to the nearest even
 //!   number. A portrait source (taller than wide) turns a landscape box (720p becomes
 //!   720×1280). A source smaller than the box in both directions is never enlarged: it keeps
 //!   its own size (rounded down to even). See [`fit_box`].
@@ -54,6 +56,57 @@ pub struct SourceShape {
     pub height: u32,
     /// The source's frame rate, when known (see [`Framerate::from_timestamps`]).
     pub frame_rate: Option<Framerate>,
+    /// The source's sample (pixel) aspect ratio, `width:height`, when its VUI gives one other
+    /// than 1:1 (see [`sample_aspect`]).
+    pub sample_aspect: Option<(u32, u32)>,
+}
+
+impl SourceShape {
+    /// The picture's size as displayed: the width scaled by the sample aspect ratio, rounded
+    /// to the nearest pixel.
+    pub fn display_size(&self) -> (u32, u32) {
+        match self.sample_aspect {
+            Some((n, d)) if n > 0 && d > 0 && n != d => {
+                let w =
+                    (u64::from(self.width) * u64::from(n) * 2 + u64::from(d)) / (2 * u64::from(d));
+                (u32::try_from(w).unwrap_or(u32::MAX), self.height)
+            }
+            _ => (self.width, self.height),
+        }
+    }
+}
+
+/// The sample aspect ratio an H.264 VUI declares (Table E-1): `aspect_ratio_idc`, and for
+/// 255 (Extended_SAR) the explicit `sar_width:sar_height`. `None` for unspecified, 1:1,
+/// reserved values and zero fields. Both the transcoders and the verifier read it here.
+pub fn sample_aspect(idc: u8, extended: Option<(u16, u16)>) -> Option<(u32, u32)> {
+    const TABLE: [(u32, u32); 16] = [
+        (1, 1),
+        (12, 11),
+        (10, 11),
+        (16, 11),
+        (40, 33),
+        (24, 11),
+        (20, 11),
+        (32, 11),
+        (80, 33),
+        (18, 11),
+        (15, 11),
+        (64, 33),
+        (160, 99),
+        (4, 3),
+        (3, 2),
+        (2, 1),
+    ];
+    let (n, d) = match idc {
+        1..=16 => TABLE[usize::from(idc - 1)],
+        255 => {
+            let (w, h) = extended?;
+            (u32::from(w), u32::from(h))
+        }
+        _ => return None,
+    };
+    (n > 0 && d > 0 && n != d).then_some((n, d))
 }
 
 /// What a rung promises for one source: see the [module documentation](self).
@@ -75,7 +128,8 @@ pub struct RungOutput {
 impl RungOutput {
     /// The output of `profile` for `source`.
     pub fn for_source(profile: &VideoProfile, source: &SourceShape) -> RungOutput {
-        let (width, height) = fit_box(profile.width, profile.height, source.width, source.height);
+        let (sw, sh) = source.display_size();
+        let (width, height) = fit_box(profile.width, profile.height, sw, sh);
         let frame_rate = output_rate(profile.framerate, source.frame_rate);
         let drops_frames = source
             .frame_rate

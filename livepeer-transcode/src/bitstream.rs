@@ -175,6 +175,8 @@ pub(crate) struct SpsInfo {
     pub height: u32,
     /// Whether pictures may be coded as fields (PAFF or MBAFF): `frame_mbs_only_flag` is 0.
     pub interlaced: bool,
+    /// The sample aspect ratio the VUI declares, other than 1:1.
+    pub sample_aspect: Option<(u32, u32)>,
 }
 
 /// Parses the dimensions out of an SPS NAL unit (with its header byte).
@@ -259,11 +261,26 @@ pub(crate) fn parse_sps(sps: &[u8]) -> Result<SpsInfo> {
             .checked_sub(crop_h)
             .ok_or_else(|| invalid("SPS crop taller than the picture"))?;
     }
+    // VUI: only the sample aspect ratio, its first field. A VUI cut short leaves it unknown.
+    let mut sar = || -> Result<Option<(u32, u32)>> {
+        if r.bit()? == 0 || r.bit()? == 0 {
+            return Ok(None);
+        }
+        let idc = r.bits(8)? as u8;
+        let extended = if idc == 255 {
+            Some((r.bits(16)? as u16, r.bits(16)? as u16))
+        } else {
+            None
+        };
+        Ok(livepeer_core::rung::sample_aspect(idc, extended))
+    };
+    let sample_aspect = sar().ok().flatten();
     Ok(SpsInfo {
         profile_idc,
         width: u32::try_from(width).map_err(|_| invalid("SPS width overflows"))?,
         height: u32::try_from(height).map_err(|_| invalid("SPS height overflows"))?,
         interlaced: frame_mbs_only == 0,
+        sample_aspect,
     })
 }
 

@@ -96,6 +96,7 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
         ));
     }
     let (width, height) = sps.map_or((0, 0), |s| (s.width, s.height));
+    let sample_aspect = sps.and_then(|s| s.sample_aspect);
     Ok(Prepared {
         media,
         fps,
@@ -103,6 +104,7 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
             width,
             height,
             frame_rate: Some(fps),
+            sample_aspect,
         },
         leading_dropped: first_key,
     })

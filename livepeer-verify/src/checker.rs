@@ -646,6 +646,8 @@ pub struct SourceTiming {
     pub pts: Vec<i64>,
     /// The source's frame rate.
     pub frame_rate: Option<livepeer_core::Framerate>,
+    /// The source's sample aspect ratio, other than 1:1.
+    pub sample_aspect: Option<(u32, u32)>,
 }
 
 impl SourceTiming {
@@ -657,6 +659,7 @@ impl SourceTiming {
             .map(|i| SourceTiming {
                 pts: i.pts.clone(),
                 frame_rate: i.frame_rate,
+                sample_aspect: i.sample_aspect,
             })
             .unwrap_or_default()
     }
@@ -674,6 +677,7 @@ impl SourceTiming {
                 width,
                 height,
                 frame_rate: self.frame_rate,
+                sample_aspect: self.sample_aspect,
             },
         )
     }

@@ -126,6 +126,7 @@ impl SourceFacts {
             width: i.width,
             height: i.height,
             frame_rate: i.frame_rate,
+            sample_aspect: i.sample_aspect,
         })
     }
 

@@ -245,6 +245,7 @@ async fn check(c: Check) -> anyhow::Result<()> {
     let timing = SourceTiming {
         pts: src_info.pts.clone(),
         frame_rate: src_info.frame_rate,
+        sample_aspect: src_info.sample_aspect,
     };
     let promised = timing.output(&profile, src_info.width, src_info.height);
     let perceptual = if c.cheap {

@@ -11,6 +11,7 @@ fn shape(w: u32, h: u32, fps: Option<Framerate>) -> SourceShape {
         width: w,
         height: h,
         frame_rate: fps,
+        sample_aspect: None,
     }
 }
 
@@ -160,4 +161,26 @@ proptest! {
         prop_assert!(!kept.is_empty() && kept.len() <= most);
         prop_assert!(kept.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 > w[0].1));
     }
+}
+
+#[test]
+fn anamorphic_sources_are_fitted_as_displayed() {
+    assert_eq!(sample_aspect(14, None), Some((4, 3)));
+    assert_eq!(sample_aspect(1, None), None);
+    assert_eq!(sample_aspect(0, None), None);
+    assert_eq!(sample_aspect(17, None), None);
+    assert_eq!(sample_aspect(255, Some((64, 45))), Some((64, 45)));
+    assert_eq!(sample_aspect(255, Some((0, 45))), None);
+    let profile = VideoProfile::preset("P360p30fps16x9").unwrap();
+    // DV widescreen: 720x480 stored, 64:45... here PAL-style 4:3 pixels on 480x360.
+    let mut s = shape(480, 360, Some(rate(25, 1)));
+    s.sample_aspect = Some((4, 3));
+    assert_eq!(s.display_size(), (640, 360));
+    let out = RungOutput::for_source(&profile, &s);
+    assert_eq!((out.width, out.height), (640, 360));
+    // 1440x1080 HDV at 4:3 displays as 1920x1080.
+    let mut s = shape(1440, 1080, Some(rate(25, 1)));
+    s.sample_aspect = Some((4, 3));
+    let out = RungOutput::for_source(&profile, &s);
+    assert_eq!((out.width, out.height), (640, 360));
 }

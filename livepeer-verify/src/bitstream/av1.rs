@@ -228,6 +228,7 @@ pub(crate) fn inspect_ivf(data: &[u8]) -> Result<StreamInfo, BitstreamError> {
         key_frames,
         pts,
         frame_rate,
+        sample_aspect: None,
         duration,
         video_bytes,
     })

@@ -73,6 +73,8 @@ pub(crate) struct Sps {
     pub(crate) height: u32,
     /// `(num_units_in_tick, time_scale)` from the VUI when present.
     pub(crate) timing: Option<(u32, u32)>,
+    /// The sample aspect ratio from the VUI, other than 1:1.
+    pub(crate) sample_aspect: Option<(u32, u32)>,
 }
 
 fn skip_scaling_list(r: &mut BitReader<'_>, size: u32) -> Result<(), BitstreamError> {
@@ -174,10 +176,10 @@ pub(crate) fn parse_sps(unit: &[u8]) -> Result<Sps, BitstreamError> {
         width -= cw as u32;
         height -= ch as u32;
     }
-    let timing = if r.bit()? {
+    let (sample_aspect, timing) = if r.bit()? {
         parse_vui_timing(&mut r)?
     } else {
-        None
+        (None, None)
     };
     Ok(Sps {
         id,
@@ -192,12 +194,25 @@ pub(crate) fn parse_sps(unit: &[u8]) -> Result<Sps, BitstreamError> {
         width,
         height,
         timing,
+        sample_aspect,
     })
 }
 
-fn parse_vui_timing(r: &mut BitReader<'_>) -> Result<Option<(u32, u32)>, BitstreamError> {
-    if r.bit()? && r.bits(8)? == 255 {
-        r.skip(32)?; // sar_width, sar_height
+/// The VUI's sample aspect ratio (other than 1:1) and timing (`num_units_in_tick`,
+/// `time_scale`).
+#[allow(clippy::type_complexity)]
+fn parse_vui_timing(
+    r: &mut BitReader<'_>,
+) -> Result<(Option<(u32, u32)>, Option<(u32, u32)>), BitstreamError> {
+    let mut sar = None;
+    if r.bit()? {
+        let idc = r.bits(8)? as u8;
+        let extended = if idc == 255 {
+            Some((r.bits(16)? as u16, r.bits(16)? as u16))
+        } else {
+            None
+        };
+        sar = livepeer_core::rung::sample_aspect(idc, extended);
     }
     if r.bit()? {
         r.skip(1)?; // overscan_appropriate_flag
@@ -218,9 +233,9 @@ fn parse_vui_timing(r: &mut BitReader<'_>) -> Result<Option<(u32, u32)>, Bitstre
         if units == 0 || scale == 0 {
             return Err(BitstreamError::Invalid("VUI timing with a zero field"));
         }
-        return Ok(Some((units, scale)));
+        return Ok((sar, Some((units, scale))));
     }
-    Ok(None)
+    Ok((sar, None))
 }
 
 /// The fields of a picture parameter set a slice header needs.

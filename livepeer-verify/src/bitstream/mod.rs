@@ -100,6 +100,9 @@ pub struct StreamInfo {
     pub pts: Vec<i64>,
     /// Frame rate from the timestamps, else from the stream's timing info.
     pub frame_rate: Option<Framerate>,
+    /// The sample (pixel) aspect ratio the stream declares, other than 1:1.
+    #[serde(default)]
+    pub sample_aspect: Option<(u32, u32)>,
     /// Media duration: timestamp span plus one frame, else frames over the frame rate.
     pub duration: Option<Duration>,
     /// Video elementary-stream bytes, padding (filler data) excluded.
@@ -278,6 +281,7 @@ impl H264Accumulator {
             key_frames: self.key_frames,
             pts: self.pts,
             frame_rate,
+            sample_aspect: sps.sample_aspect,
             duration,
             video_bytes: self.video_bytes,
         })

@@ -58,6 +58,11 @@ fn matrix() -> Vec<Source> {
         src("1000x562", "testsrc2=size=1000x562:rate=30", PLAIN),
         src("QCIF 176x144", "testsrc2=size=176x144:rate=25", PLAIN),
         src(
+            "anamorphic 480x360 at 4:3 pixels",
+            "testsrc2=size=480x360:rate=25,setsar=4/3",
+            BFRAMES,
+        ),
+        src(
             "all-intra",
             "testsrc2=size=480x270:rate=30",
             &["-preset", "veryfast", "-g", "1", "-b:v", "3M"],
