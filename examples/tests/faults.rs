@@ -16,7 +16,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,60 +25,10 @@ use ethers::signers::{LocalWallet, Signer as _};
 use ethers::utils::{Anvil, AnvilInstance};
 use livepeer_contracts::embedded::DEV_KEYS;
 
-const DEVNET: &str = env!("CARGO_BIN_EXE_devnet");
-const ORCH: &str = env!("CARGO_BIN_EXE_orchestrator");
-const BCAST: &str = env!("CARGO_BIN_EXE_broadcaster");
+mod common;
+use common::{BCAST, DEVNET, Kill, ORCH, anvil_path, free_udp_port, ok};
+
 const ROUND_LENGTH: u64 = 10;
-
-fn anvil_path() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("ANVIL_BIN")
-        && !p.is_empty()
-    {
-        return Some(p.into());
-    }
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/.bin/anvil");
-    local.exists().then_some(local)
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn ok(o: &Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what}: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-struct Kill(Child);
-impl Kill {
-    /// Waits for the child and returns what it wrote to its piped stdout and stderr.
-    fn wait_with_output_ref(&mut self) -> String {
-        let _ = self.0.wait();
-        let mut text = String::new();
-        if let Some(mut o) = self.0.stdout.take() {
-            let _ = o.read_to_string(&mut text);
-        }
-        if let Some(mut e) = self.0.stderr.take() {
-            let _ = e.read_to_string(&mut text);
-        }
-        text
-    }
-}
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// One JSON-RPC call over plain HTTP (the harness needs no runtime).
 fn rpc(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value {

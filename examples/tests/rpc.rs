@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use ethers::signers::{LocalWallet, Signer as _};
@@ -13,15 +13,8 @@ use ethers::utils::{Anvil, AnvilInstance};
 use livepeer_contracts::embedded::DEV_KEYS;
 use livepeer_core::AddressExt as _;
 
-fn anvil_path() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("ANVIL_BIN")
-        && !p.is_empty()
-    {
-        return Some(p.into());
-    }
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/.bin/anvil");
-    local.exists().then_some(local)
-}
+mod common;
+use common::{BCAST, DEVNET, Kill, ORCH, VERIFIER, anvil_path, free_udp_port, ok};
 
 struct Net {
     _anvil: AnvilInstance,
@@ -50,43 +43,12 @@ impl Net {
     }
 }
 
-fn ok(o: &Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what}: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 fn one_line_error(o: &Output, what: &str, needle: &str) {
     assert!(!o.status.success(), "{what}: accepted");
     let err = String::from_utf8_lossy(&o.stderr);
     let lines: Vec<_> = err.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(lines.len(), 1, "{what}: {err}");
     assert!(lines[0].contains(needle), "{what}: {err}");
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-const DEVNET: &str = env!("CARGO_BIN_EXE_devnet");
-const ORCH: &str = env!("CARGO_BIN_EXE_orchestrator");
-const BCAST: &str = env!("CARGO_BIN_EXE_broadcaster");
-const VERIFIER: &str = env!("CARGO_BIN_EXE_verifier");
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

@@ -150,7 +150,7 @@ impl RungOutput {
 
     /// A selector that picks and stamps the output pictures in display order.
     pub fn selector(&self) -> FrameSelector {
-        FrameSelector::new(self.frame_rate, self.source_rate, self.drops_frames)
+        FrameSelector::new(self.frame_rate, self.source_rate)
     }
 
     /// The pictures the output keeps from a source with these display-order timestamps
@@ -166,8 +166,7 @@ impl RungOutput {
 
     /// How many frames the output holds for a source with these display-order timestamps.
     pub fn expected_frames(&self, source_pts: &[i64]) -> usize {
-        let mut s = self.selector();
-        source_pts.iter().filter(|&&p| s.offer(p).is_some()).count()
+        self.select(source_pts).len()
     }
 }
 
@@ -303,9 +302,10 @@ pub struct FrameSelector {
 }
 
 impl FrameSelector {
-    /// A selector for output rate `out` from a source at `source` (when known); `drops` is
-    /// whether the output rate is below the source's ([`RungOutput::drops_frames`]).
-    pub fn new(out: Framerate, source: Option<Framerate>, drops: bool) -> Self {
+    /// A selector for output rate `out` from a source at `source` (when known): it drops
+    /// pictures only when `out` is below the source's rate.
+    pub fn new(out: Framerate, source: Option<Framerate>) -> Self {
+        let drops = source.is_some_and(|s| compare_rates(out, s) == Ordering::Less);
         let half_source_step = source.map_or(0, |s| {
             i64::from(TIMESCALE) * i64::from(s.den) / (2 * i64::from(s.num))
         });

@@ -45,12 +45,7 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
     if seg.codec != VideoCodec::H264 {
         return Err(unsupported(format!("decoding {}", seg.codec)));
     }
-    let mut media = match seg.container {
-        Container::MpegTs => container::ts_demux::demux(&seg.data, seg.codec)?,
-        Container::Mp4 => container::mp4::demux(&seg.data, seg.codec)?,
-        Container::AnnexB => container::annexb::demux(&seg.data)?,
-        other => return Err(unsupported(format!("reading {other}"))),
-    };
+    let mut media = demux(seg)?;
     let dur90k = i64::try_from(seg.duration.as_micros() * 9 / 100).unwrap_or(i64::MAX);
     let origin = i64::try_from(seg.seq).unwrap_or(0).saturating_mul(dur90k);
     match media.timing {
@@ -83,11 +78,7 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
         return Err(invalid("segment media is longer than 5 minutes"));
     }
     let fps = estimate_fps(&pts, dur90k);
-    let sps = media
-        .video
-        .iter()
-        .find_map(|a| crate::bitstream::find_nal(&a.data, crate::bitstream::nal::SPS))
-        .and_then(|sps| crate::bitstream::parse_sps(sps).ok());
+    let sps = first_sps(&media);
     if sps.is_some_and(|s| s.interlaced) {
         // OpenH264 decodes progressive pictures only; say so rather than fail mid-decode.
         return Err(unsupported(
@@ -110,21 +101,31 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
     })
 }
 
-/// Whether the segment's H.264 is coded with fields (PAFF or MBAFF), per its first SPS.
-pub(crate) fn is_interlaced(seg: &livepeer_core::Segment) -> bool {
-    let media = match seg.container {
+/// The segment's access units, by its container.
+fn demux(seg: &livepeer_core::Segment) -> Result<Demuxed> {
+    match seg.container {
         Container::MpegTs => container::ts_demux::demux(&seg.data, seg.codec),
         Container::Mp4 => container::mp4::demux(&seg.data, seg.codec),
         Container::AnnexB => container::annexb::demux(&seg.data),
-        _ => return false,
-    };
-    media.is_ok_and(|m| {
-        m.video
-            .iter()
-            .find_map(|a| crate::bitstream::find_nal(&a.data, crate::bitstream::nal::SPS))
-            .and_then(|sps| crate::bitstream::parse_sps(sps).ok())
-            .is_some_and(|s| s.interlaced)
-    })
+        other => Err(unsupported(format!("reading {other}"))),
+    }
+}
+
+/// What the first SPS of the stream says, where one parses.
+fn first_sps(media: &Demuxed) -> Option<crate::bitstream::SpsInfo> {
+    media
+        .video
+        .iter()
+        .find_map(|a| crate::bitstream::find_nal(&a.data, crate::bitstream::nal::SPS))
+        .and_then(|sps| crate::bitstream::parse_sps(sps).ok())
+}
+
+/// Whether the segment's H.264 is coded with fields (PAFF or MBAFF), per its first SPS.
+pub(crate) fn is_interlaced(seg: &livepeer_core::Segment) -> bool {
+    demux(seg)
+        .ok()
+        .and_then(|m| first_sps(&m))
+        .is_some_and(|s| s.interlaced)
 }
 
 /// The frame rate from the timestamps (the shared definition,

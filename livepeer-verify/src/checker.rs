@@ -201,7 +201,8 @@ impl Checker {
     /// this content ([`CheckReport::calibration`]); no fault.
     pub async fn run(&self, job: Arc<CheckJob>, deep: bool) -> Result<CheckReport, CheckError> {
         let mut report = self.check_blocking(&job, deep, None, Vec::new()).await?;
-        let mut reference: Option<Vec<Bytes>> = None;
+        // The honest reference encode, made at most once and only on a suspected fault.
+        let mut reference: Option<Arc<Vec<Bytes>>> = None;
         let mut excused: Vec<(usize, FaultKind)> = Vec::new();
         let mut calibration = None;
         let mut relaxed = false;
@@ -216,10 +217,12 @@ impl Checker {
             };
             let ours = match &reference {
                 Some(o) => o.clone(),
-                None => crate::reencode::encode(t, &job).await?,
+                None => {
+                    let o = Arc::new(crate::reencode::encode(t, &job).await?);
+                    reference = Some(o.clone());
+                    o
+                }
             };
-            reference = Some(ours.clone());
-            let ours = Arc::new(ours);
             let again = if matches!(
                 f.kind,
                 FaultKind::PerceptualMismatch | FaultKind::BitrateOutOfBounds

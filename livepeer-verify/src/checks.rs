@@ -136,7 +136,7 @@ impl SourceFacts {
     }
 }
 
-/// Frames a rendition of `profile` should hold, with the tolerance below it: exactly the
+/// The frames a rendition of `profile` should hold, as `(fewest, most)`: exactly the
 /// pictures the rung's frame selection keeps from the source's own timestamps
 /// ([`RungOutput`]), less at most the pictures before the source's first key frame (a
 /// transcoder starts there). Without timestamps for every picture, the duration times the
@@ -145,14 +145,15 @@ pub fn expected_frames(profile: &VideoProfile, source: &SourceFacts) -> Option<(
     let info = source.info.as_ref()?;
     let out = source.output(profile)?;
     let leading = u64::from(info.key_frames.first().copied().unwrap_or(0));
-    Some(if info.pts.len() == info.frames as usize {
-        (out.expected_frames(&info.pts) as u64, leading)
+    let (want, slack) = if info.pts.len() == info.frames as usize {
+        (out.expected_frames(&info.pts) as u64, 0)
     } else if out.drops_frames {
         let secs = source.duration.as_secs_f64();
-        ((secs * out.frame_rate.as_f64()).round() as u64, 1 + leading)
+        ((secs * out.frame_rate.as_f64()).round() as u64, 1)
     } else {
-        (u64::from(info.frames), leading)
-    })
+        (u64::from(info.frames), 0)
+    };
+    Some((want.saturating_sub(slack + leading), want + slack))
 }
 
 /// Runs the header checks on one rendition: format, resolution, timing, bitrate, key frames
@@ -241,14 +242,18 @@ pub fn check_rendition(
             ),
         );
     }
-    if let Some((want, tol)) = expected_frames(profile, source) {
-        let got = u64::from(info.frames);
-        if got > want + u64::from(tol > leading_of(source)) || got + tol < want {
-            return fail(
-                FaultKind::WrongTiming,
-                format!("{} frames where {want} were expected", info.frames),
-            );
-        }
+    if let Some((fewest, most)) = expected_frames(profile, source)
+        && !(fewest..=most).contains(&u64::from(info.frames))
+    {
+        let want = if fewest == most {
+            format!("{most}")
+        } else {
+            format!("{fewest} to {most}")
+        };
+        return fail(
+            FaultKind::WrongTiming,
+            format!("{} frames where {want} were expected", info.frames),
+        );
     }
     let frame = rate.map_or(Duration::ZERO, |r| {
         Duration::from_secs_f64(f64::from(r.den) / f64::from(r.num))
@@ -292,14 +297,6 @@ pub fn check_rendition(
         );
     }
     Ok(info)
-}
-
-/// Pictures before the source's first key frame.
-fn leading_of(source: &SourceFacts) -> u64 {
-    source
-        .info
-        .as_ref()
-        .map_or(0, |i| u64::from(i.key_frames.first().copied().unwrap_or(0)))
 }
 
 fn duration_gap(a: Duration, b: Duration) -> Duration {
