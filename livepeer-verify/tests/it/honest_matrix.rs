@@ -1,5 +1,5 @@
 //! Honest work is never a fault: sources made the way real encoders make them (frame rates
-//! from 15 to 60 including the NTSC ones, cinema crop, portrait, square, odd sizes, B-frames,
+//! from 12.5 to 120 including the NTSC ones, cinema crop, portrait, square, odd sizes, B-frames,
 //! open and long GOPs, a stream that halves its rate, timestamps starting late or wrapping at
 //! 33 bits, grain, slides, dark scenes) through the software transcoder, then every check a
 //! `transcode/cpu` broadcaster runs on a sampled segment (headers, every picture compared,
@@ -34,7 +34,39 @@ const BFRAMES: &[&str] = &["-preset", "veryfast", "-bf", "3", "-g", "48", "-crf"
 
 /// The matrix CI runs: every dimension at least once, small pictures to keep it fast.
 fn matrix() -> Vec<Source> {
-    let mut v = Vec::new();
+    let mut v = vec![
+        src("12.5 fps", "testsrc2=size=480x270:rate=25/2", BFRAMES),
+        src("48 fps", "mandelbrot=size=480x270:rate=48", PLAIN),
+        src("100 fps", "testsrc2=size=320x180:rate=100", BFRAMES),
+        src(
+            "120 fps",
+            "smptehdbars=size=320x180:rate=120,hue=H=2*PI*t",
+            PLAIN,
+        ),
+        src(
+            "PAL 720x576 16:11 pixels",
+            "testsrc2=size=720x576:rate=25,setsar=16/11",
+            BFRAMES,
+        ),
+        src(
+            "1920x800 scope 23.976",
+            "mandelbrot=size=960x400:rate=24000/1001",
+            BFRAMES,
+        ),
+        src("odd 642x362", "testsrc2=size=642x362:rate=30", PLAIN),
+        src("tall 400x1000", "smptehdbars=size=400x1000:rate=30", PLAIN),
+        src(
+            "life pattern",
+            "life=size=480x270:rate=30:mold=10:ratio=0.2",
+            BFRAMES,
+        ),
+        src("cellauto", "cellauto=size=480x270:rate=24:rule=110", PLAIN),
+        src(
+            "gradients 29.97",
+            "gradients=size=480x270:rate=30000/1001:speed=0.05",
+            BFRAMES,
+        ),
+    ];
     for (name, rate) in [
         ("15 fps", "15"),
         ("23.976 fps", "24000/1001"),
@@ -166,7 +198,7 @@ async fn honest_renditions_of_real_world_media_are_never_faults() {
         return;
     }
     let _ = software();
-    let ladder = Ladder::from_preset_names("P360p30fps16x9,P240p30fps16x9").unwrap();
+    let ladder = Ladder::from_preset_names("P360p30fps16x9,P240p30fps16x9,P144p30fps16x9").unwrap();
     let sources = matrix();
     let t = judge(&sources, &ladder).await;
     eprintln!(
