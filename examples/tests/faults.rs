@@ -156,12 +156,17 @@ impl Net {
             self.orch(i, rpc)
                 .arg("-v")
                 .args(["start", "--listen", &format!("127.0.0.1:{}", self.ports[i])])
-                .args(["--price", "1000000", "--ticket-ev", "0.001eth"])
+                .args(["--price", "200000000", "--ticket-ev", "0.001eth"])
                 // Face value four times the EV (above the redemption cost): about one ticket in
                 // four wins, so the checks that no winner is lost have winners to check.
                 .args(["--max-face-value", "0.004eth"])
                 .arg("--state-dir")
                 .arg(self.path(&format!("orch-state-{i}")))
+                // The per-segment line tells the tests which node is busy.
+                .env(
+                    "RUST_LOG",
+                    "info,livepeer_negotiate::quinn::orchestrator=debug",
+                )
                 .stdout(Stdio::null())
                 .stderr(file)
                 .spawn()
@@ -299,6 +304,8 @@ fn finish(mut stream: Kill, limit: Duration) -> (bool, String) {
 fn stream_until(net: &Net, out: &str, seconds: u64, segments: usize) -> Kill {
     let mut stream = Kill(
         net.stream(out, seconds)
+            // Failed attempts and failovers, for the stall figures.
+            .env("RUST_LOG", "warn,livepeer_negotiate::quinn::session=debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -315,25 +322,57 @@ fn stream_until(net: &Net, out: &str, seconds: u64, segments: usize) -> Kill {
     stream
 }
 
+/// Segments orchestrator log `log` says it transcoded.
+fn transcoded(net: &Net, log: &str) -> usize {
+    std::fs::read_to_string(net.path(log))
+        .unwrap_or_default()
+        .matches("segment transcoded")
+        .count()
+}
+
 #[test]
 fn the_busy_one_of_two_orchestrators_killed_loses_no_segment_and_no_winner() {
     let Some(net) = Net::new(2) else { return };
-    let a = net.start_node(0, &net.rpc(), "a1.log");
-    let b = net.start_node(1, &net.rpc(), "b.log");
+    let mut nodes = vec![
+        Some(net.start_node(0, &net.rpc(), "n0-a.log")),
+        Some(net.start_node(1, &net.rpc(), "n1-a.log")),
+    ];
     net.wait_active();
-    let stream = stream_until(&net, "out", 16, 2);
-    drop(a);
+    let stream = stream_until(&net, "out", 24, 3);
+    let busy = usize::from(transcoded(&net, "n1-a.log") > transcoded(&net, "n0-a.log"));
+    let idle = 1 - busy;
+    let before = transcoded(&net, &format!("n{idle}-a.log"));
+    nodes[busy] = None;
     let killed = Instant::now();
-    std::thread::sleep(Duration::from_secs(3));
-    let a = net.start_node(0, &net.rpc(), "a2.log");
+    // It stays down for the rest of the stream, then comes back to redeem its winners.
     let (ok, text) = finish(stream, Duration::from_secs(90));
+    let done = killed.elapsed().as_secs_f64();
+    let failed_attempts = text.matches("attempt failed").count();
+    let restarted = net.start_node(busy, &net.rpc(), &format!("n{busy}-b.log"));
     assert!(ok, "{text}");
-    assert!(text.contains("segments: 8 in, 8 out, 0 failed"), "{text}");
+    assert!(text.contains("segments: 12 in, 12 out, 0 failed"), "{text}");
     eprintln!(
-        "kill of one of two: stream done {:.1} s after the kill",
-        killed.elapsed().as_secs_f64()
+        "kill of the busy one of two: stream done {done:.1} s after the kill; \
+         the other took {} segments; {failed_attempts} attempts failed",
+        transcoded(&net, &format!("n{idle}-a.log")) - before
     );
-    settle_winners(&net, vec![(0, a, "a2.log"), (1, b, "b.log")]);
+    // The attempt in flight at the kill, and at most one probe when its first suspension
+    // ends while it is still down.
+    assert!(failed_attempts <= 2, "{text}");
+    // A dead orchestrator costs one attempt timeout, once: the scheduler does not go back to
+    // it while it is down, so the remaining ten or so segments (20 s of media) finish well
+    // within their own real time plus one stall.
+    assert!(
+        done < 40.0,
+        "second stall: stream done {done:.1} s after the kill"
+    );
+    let idle_node = nodes[idle].take().unwrap();
+    let (a, b) = if busy == 0 {
+        ((0, restarted, "n0-b.log"), (1, idle_node, "n1-a.log"))
+    } else {
+        ((0, idle_node, "n0-a.log"), (1, restarted, "n1-b.log"))
+    };
+    settle_winners(&net, vec![a, b]);
 }
 
 #[test]

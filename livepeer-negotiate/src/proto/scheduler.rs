@@ -60,8 +60,11 @@ impl Default for SchedulerConfig {
 pub enum AttemptOutcome {
     /// A verified result.
     Success,
-    /// The orchestrator failed (error, dead connection, bad reply); try another.
+    /// The orchestrator failed (error answer, bad reply, attempt timeout); try another.
     Failed,
+    /// The orchestrator could not be reached (the connection died or timed out, and a fresh
+    /// one failed too): it is suspended at once, so no later segment waits on a dead node.
+    Unreachable,
     /// The input is at fault: another orchestrator would fail the same way.
     InputRejected,
     /// Verification proved a fault: suspend the orchestrator for the longest time.
@@ -251,6 +254,7 @@ impl Scheduler {
                     board.record_success(a.orchestrator, now - a.started, duration)
                 }
                 AttemptOutcome::Failed => board.record_failure(a.orchestrator, now),
+                AttemptOutcome::Unreachable => board.record_unreachable(a.orchestrator, now),
                 AttemptOutcome::Fault => board.record_fault(a.orchestrator, now),
                 AttemptOutcome::InputRejected => {}
             }
@@ -268,7 +272,9 @@ impl Scheduler {
                 self.complete(now, a.seq, duration);
             }
             AttemptOutcome::InputRejected => self.fail(a.seq, FailReason::InputRejected),
-            AttemptOutcome::Failed | AttemptOutcome::Fault => self.retry_or_fail(now, a.seq),
+            AttemptOutcome::Failed | AttemptOutcome::Unreachable | AttemptOutcome::Fault => {
+                self.retry_or_fail(now, a.seq)
+            }
         }
     }
 

@@ -122,13 +122,24 @@ impl Scoreboard {
         );
     }
 
-    /// A failed segment (error, timeout, dead connection): averages it in and, after
+    /// A failed segment (error answer, bad reply, timeout): averages it in and, after
     /// `suspend_after` failures in a row, suspends the orchestrator for a time that doubles
     /// with each further failure in a row.
     pub fn record_failure(&mut self, addr: Address, now: Instant) {
+        let after = self.config.suspend_after.max(1);
+        self.failed(addr, now, after);
+    }
+
+    /// An orchestrator that could not be reached (dead connection, and a fresh one failed
+    /// too): counted as a failure and suspended at once, for a time that doubles with each
+    /// failure in a row. Sending it the next segment would only wait out another timeout.
+    pub fn record_unreachable(&mut self, addr: Address, now: Instant) {
+        self.failed(addr, now, 1);
+    }
+
+    fn failed(&mut self, addr: Address, now: Instant, after: u32) {
         let a = self.config.alpha;
         let (base, max) = (self.config.base_suspension, self.config.max_suspension);
-        let after = self.config.suspend_after.max(1);
         let s = self.stats.entry(addr).or_default();
         s.failure_rate += a * (1.0 - s.failure_rate);
         s.consecutive_failures = s.consecutive_failures.saturating_add(1);

@@ -662,6 +662,7 @@ async fn segment(
     })?;
     i.payments
         .debit(peer, h.stream_id, price.fee(out.total_pixels()));
+    debug!(seq = h.seq, broadcaster = ?peer, "segment transcoded");
     let receipt = Receipt {
         orchestrator: i.signer.address(),
         broadcaster: peer,

@@ -427,6 +427,8 @@ impl Attempt {
                         AttemptOutcome::InputRejected
                     }
                     NegotiateError::BadResult(_) => AttemptOutcome::Fault,
+                    // Still a dead or refused connection after the fresh quote above.
+                    e if e.is_connection_suspect() => AttemptOutcome::Unreachable,
                     _ => AttemptOutcome::Failed,
                 };
                 (outcome, None)

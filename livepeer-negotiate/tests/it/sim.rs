@@ -284,3 +284,63 @@ fn excluded_orchestrators_never_get_the_segment() {
     assert!(!sent.contains(&addrs[0]), "{sent:?}");
     assert!(failed);
 }
+
+/// A dead orchestrator costs one attempt, not one per segment: once found unreachable it is
+/// suspended at once, the following segments go to the others, and it is tried again only
+/// when its suspension ends.
+#[test]
+fn an_unreachable_orchestrator_gets_no_later_segment_while_suspended() {
+    let addrs: Vec<Address> = (1..=2u64).map(Address::from_low_u64_be).collect();
+    let board = Arc::new(Mutex::new(Scoreboard::new(ScoreConfig::default())));
+    let mut config = SchedulerConfig::default();
+    config.hedge_fraction = None;
+    let mut sched = Scheduler::new(config, Arc::new(DefaultPolicy::default()), board.clone());
+    sched.set_candidates(
+        addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Candidate {
+                address: *a,
+                // The dead one is the cheapest, so the policy would rank it first.
+                price: PixelPrice::per_pixel(if i == 0 { 1 } else { 5 }),
+                stake: U256::from(100),
+                capacity_pps: 1,
+                quote_rtt: Duration::from_millis(20),
+            })
+            .collect(),
+    );
+    let t0 = Instant::now();
+    let mut sent = Vec::new();
+    for seq in 0..10u64 {
+        let now = t0 + SEG * u32::try_from(seq).unwrap_or(0);
+        sched.handle_segment(now, seq, SEG);
+        while let Some(ev) = sched.poll_event() {
+            if let SchedEvent::Dispatch {
+                attempt,
+                orchestrator,
+                ..
+            } = ev
+            {
+                sent.push((seq, orchestrator));
+                let outcome = if orchestrator == addrs[0] {
+                    AttemptOutcome::Unreachable
+                } else {
+                    AttemptOutcome::Success
+                };
+                sched.handle_outcome(now, attempt, outcome);
+            }
+        }
+    }
+    let to_dead: Vec<u64> = sent
+        .iter()
+        .filter(|(_, o)| *o == addrs[0])
+        .map(|(s, _)| *s)
+        .collect();
+    // Tried on segment 0, suspended for 10 s (five segments), tried again on segment 5 and
+    // then suspended for 20 s: two attempts in ten segments, each retried elsewhere.
+    assert_eq!(to_dead, vec![0, 5], "{sent:?}");
+    assert_eq!(sent.len(), 12, "{sent:?}");
+    let b = board.lock().unwrap_or_else(|e| e.into_inner());
+    assert_eq!(b.stats(&addrs[0]).map(|s| s.failures), Some(2));
+    assert!(b.is_suspended(&addrs[0], t0 + Duration::from_secs(29)));
+}
