@@ -1,0 +1,174 @@
+//! The chain's RPC port refusing connections and coming back.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::ok;
+use crate::net::{Net, settle_winners};
+
+/// A TCP proxy in front of the chain's RPC port that can refuse connections (closed: the
+/// port is not listening and open connections are cut) and accept them again (reopened), as
+/// a node whose RPC port goes away.
+struct Proxy {
+    addr: SocketAddr,
+    open: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = Arc::new(AtomicBool::new(true));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (flag, list) = (open.clone(), conns.clone());
+        std::thread::spawn(move || {
+            let mut listener = Some(listener);
+            loop {
+                if !flag.load(Ordering::SeqCst) {
+                    listener = None;
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                let l = match &listener {
+                    Some(l) => l,
+                    None => match TcpListener::bind(addr) {
+                        Ok(l) => listener.insert(l),
+                        Err(_) => {
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
+                        }
+                    },
+                };
+                l.set_nonblocking(true).unwrap();
+                match l.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(server) = TcpStream::connect(upstream) else {
+                            continue;
+                        };
+                        let mut held = list.lock().unwrap();
+                        held.push(client.try_clone().unwrap());
+                        held.push(server.try_clone().unwrap());
+                        pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                        pipe(server, client);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Proxy { addr, open, conns }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn set_open(&self, open: bool) {
+        self.open.store(open, Ordering::SeqCst);
+        if !open {
+            for c in self.conns.lock().unwrap().drain(..) {
+                let _ = c.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// Copies `from` to `to` on a thread until either ends.
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
+}
+
+#[test]
+fn an_orchestrator_survives_its_chain_rpc_refusing_connections() {
+    let Some(net) = Net::new(1) else { return };
+    let upstream = SocketAddr::from(([127, 0, 0, 1], net.anvil.port()));
+    let proxy = Proxy::start(upstream);
+    let mut node = net.start_node(0, &proxy.url(), "orch.log");
+    net.wait_active();
+
+    // The RPC port refuses connections for 5 s (the node syncs every second).
+    let log = || std::fs::read_to_string(net.path("orch.log")).unwrap_or_default();
+    let rewards_before = log().matches("reward minted").count();
+    proxy.set_open(false);
+    let down = Instant::now();
+    // Meanwhile a stream through the node: whatever it manages, the broadcaster's exit
+    // status says whether segments failed.
+    let o = net.stream("out-down", 4).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.success(),
+        text.contains(", 0 failed"),
+        "exit status and failed segments disagree: {text}"
+    );
+    while down.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        node.0.try_wait().unwrap().is_none(),
+        "the node exited while its RPC refused connections: {}",
+        log()
+    );
+    proxy.set_open(true);
+
+    // Back by itself: it follows the chain again (the reward of a later round is minted)
+    // and serves a whole stream.
+    let t0 = Instant::now();
+    while log().matches("reward minted").count() <= rewards_before {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "never back on the chain: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "rpc refused 5 s: a reward minted {:.1} s after it reopened",
+        t0.elapsed().as_secs_f64()
+    );
+    // That step may have been waiting for its receipt through the outage: the next one
+    // (a second later) brings the node's block, and so its quotes, up to date.
+    std::thread::sleep(Duration::from_secs(3));
+    // `orchestrator status | grep -q active`: the reader is gone before anything is written.
+    let mut status = net
+        .orch(0, &net.rpc())
+        .arg("status")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(status.stdout.take());
+    let o = status.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && !err.contains("panicked"),
+        "status into a closed pipe: {err}"
+    );
+    let o = net.stream("out-up", 6).output().unwrap();
+    let text = ok(&o, "stream after the outage");
+    assert!(text.contains("segments: 3 in, 3 out, 0 failed"), "{text}");
+    assert!(node.0.try_wait().unwrap().is_none(), "node exited");
+    settle_winners(&net, vec![(0, node, "orch.log")]);
+}
+
+#[test]
+fn the_proxy_refuses_connections_while_closed() {
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = Proxy::start(upstream.local_addr().unwrap());
+    assert!(TcpStream::connect(proxy.addr).is_ok());
+    proxy.set_open(false);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        TcpStream::connect(proxy.addr).is_err(),
+        "accepted while closed"
+    );
+    proxy.set_open(true);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(TcpStream::connect(proxy.addr).is_ok());
+}
