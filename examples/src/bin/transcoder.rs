@@ -250,22 +250,46 @@ async fn join(a: Join) -> anyhow::Result<()> {
     );
     let pps = t.capabilities().pixels_per_second;
     let ep = tls::endpoint(([0, 0, 0, 0], 0).into(), None)?;
-    let node = TranscoderNode::connect(
-        &ep,
-        a.orchestrator,
-        orchestrator,
-        Arc::new(key.signer),
-        t,
-        pps,
-        a.max_tasks,
-        a.secret,
-    )
-    .await
-    .with_context(|| format!("joining the pool at {}", a.orchestrator))?;
+    let signer: Arc<dyn livepeer_core::Signer> = Arc::new(key.signer);
+    let t: Arc<dyn livepeer_core::transcode::Transcoder> = t;
+    let connect = || {
+        TranscoderNode::connect(
+            &ep,
+            a.orchestrator,
+            orchestrator,
+            signer.clone(),
+            t.clone(),
+            pps,
+            a.max_tasks,
+            a.secret.clone(),
+        )
+    };
+    // The first join must succeed: a wrong address or secret is the operator's to fix.
+    let mut node = connect()
+        .await
+        .with_context(|| format!("joining the pool at {}", a.orchestrator))?;
     tracing::info!(capacity_pps = pps, "joined the pool");
-    tokio::select! {
-        () = node.closed() => anyhow::bail!("the orchestrator closed the connection"),
-        r = tokio::signal::ctrl_c() => { r?; node.close(); Ok(()) }
+    loop {
+        tokio::select! {
+            () = node.closed() => {}
+            r = tokio::signal::ctrl_c() => { r?; node.close(); return Ok(()); }
+        }
+        // The orchestrator restarted or the network failed: rejoin by itself, backing off
+        // to one try every 5 s, for as long as it takes.
+        tracing::warn!(orchestrator = %a.orchestrator, "lost the orchestrator; rejoining");
+        let mut wait = Duration::from_millis(250);
+        node = loop {
+            tokio::select! {
+                r = connect() => match r {
+                    Ok(n) => break n,
+                    Err(e) => tracing::debug!(error = %e, "rejoin failed"),
+                },
+                r = tokio::signal::ctrl_c() => { r?; return Ok(()); }
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        };
+        tracing::info!(capacity_pps = pps, "rejoined the pool");
     }
 }
 

@@ -11,6 +11,7 @@ pub(crate) const DEVNET: &str = env!("CARGO_BIN_EXE_devnet");
 pub(crate) const ORCH: &str = env!("CARGO_BIN_EXE_orchestrator");
 pub(crate) const BCAST: &str = env!("CARGO_BIN_EXE_broadcaster");
 pub(crate) const VERIFIER: &str = env!("CARGO_BIN_EXE_verifier");
+pub(crate) const TRANSCODER: &str = env!("CARGO_BIN_EXE_transcoder");
 
 /// anvil from `ANVIL_BIN`, else the contracts' npm install; `None` where there is neither.
 pub(crate) fn anvil_path() -> Option<PathBuf> {

@@ -18,5 +18,6 @@ mod common;
 
 mod chain;
 mod disk;
+mod hosts;
 mod kill;
 mod net;

@@ -33,30 +33,94 @@ pub(crate) fn rpc(url: &str, method: &str, params: serde_json::Value) -> serde_j
     serde_json::from_str::<serde_json::Value>(json).unwrap()["result"].clone()
 }
 
+/// Where one orchestrator runs.
+#[derive(Clone, Debug)]
+pub(crate) struct Place {
+    /// The network namespace it runs in; `None`: this one.
+    pub(crate) ns: Option<String>,
+    /// Where it listens, IP:PORT.
+    pub(crate) listen: String,
+    /// The URI it registers (where broadcasters reach it).
+    pub(crate) uri: String,
+}
+
+/// Where the processes run: everything on loopback, or hosts in network namespaces.
+#[derive(Clone, Debug)]
+pub(crate) struct Layout {
+    /// The address the nodes reach the chain's RPC at; anvil then listens on every address.
+    pub(crate) chain_host: Option<String>,
+    /// The orchestrators.
+    pub(crate) orchestrators: Vec<Place>,
+    /// The broadcaster's network namespace.
+    pub(crate) broadcaster_ns: Option<String>,
+    /// Blocks a round (anvil mines one a second).
+    pub(crate) round_length: u64,
+}
+
+impl Layout {
+    /// `orchestrators` on loopback, each on a free port.
+    pub(crate) fn loopback(orchestrators: usize) -> Layout {
+        Layout {
+            chain_host: None,
+            orchestrators: (0..orchestrators)
+                .map(|_| {
+                    let addr = format!("127.0.0.1:{}", free_udp_port());
+                    Place {
+                        ns: None,
+                        uri: format!("quic://{addr}"),
+                        listen: addr,
+                    }
+                })
+                .collect(),
+            broadcaster_ns: None,
+            round_length: ROUND_LENGTH,
+        }
+    }
+}
+
+/// `bin`, run in network namespace `ns` if given.
+pub(crate) fn command_in(ns: Option<&str>, bin: &str) -> Command {
+    match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, bin]);
+            c
+        }
+        None => Command::new(bin),
+    }
+}
+
 /// A chain with the contracts deployed, a funded broadcaster and a bonded, registered
 /// orchestrator that is active from the next round.
 pub(crate) struct Net {
     pub(crate) anvil: AnvilInstance,
     dir: tempfile::TempDir,
-    /// The orchestrators' QUIC ports; orchestrator `i` has key `DEV_KEYS[2 + i]`.
-    pub(crate) ports: Vec<u16>,
+    /// Where the processes run; orchestrator `i` has key `DEV_KEYS[2 + i]`.
+    pub(crate) layout: Layout,
 }
 
 impl Net {
     pub(crate) fn new(orchestrators: usize) -> Option<Net> {
+        Net::with_layout(Layout::loopback(orchestrators))
+    }
+
+    pub(crate) fn with_layout(layout: Layout) -> Option<Net> {
         let Some(anvil) = anvil_path() else {
             eprintln!("SKIPPED: anvil not found (run `npm ci` in contracts/ or set ANVIL_BIN)");
             return None;
         };
-        let anvil = Anvil::at(anvil)
+        let mut anvil = Anvil::at(anvil)
             .arg("--hardfork")
             .arg("cancun")
-            .block_time(1u64)
-            .spawn();
+            .block_time(1u64);
+        if layout.chain_host.is_some() {
+            anvil = anvil.arg("--host").arg("0.0.0.0");
+        }
+        let orchestrators = layout.orchestrators.len();
         let net = Net {
-            anvil,
+            anvil: anvil.spawn(),
             dir: tempfile::tempdir().unwrap(),
-            ports: (0..orchestrators).map(|_| free_udp_port()).collect(),
+            layout,
         };
         let grants: Vec<String> = (0..orchestrators)
             .map(|i| {
@@ -70,7 +134,7 @@ impl Net {
                 .args(["--key-env", "K0", "--write"])
                 .arg(net.path("contracts.json"))
                 .env("K0", DEV_KEYS[0])
-                .args(["--round-length", &ROUND_LENGTH.to_string()])
+                .args(["--round-length", &net.layout.round_length.to_string()])
                 .args(&grants)
                 .output()
                 .unwrap(),
@@ -91,10 +155,9 @@ impl Net {
                     .unwrap(),
                 "bond",
             );
-            let uri = format!("quic://127.0.0.1:{}", net.ports[i]);
             ok(
                 &net.orch(i, &net.rpc())
-                    .args(["register", "--uri", &uri])
+                    .args(["register", "--uri", &net.layout.orchestrators[i].uri])
                     .output()
                     .unwrap(),
                 "register",
@@ -103,8 +166,17 @@ impl Net {
         Some(net)
     }
 
+    /// The chain's RPC, as this process reaches it.
     pub(crate) fn rpc(&self) -> String {
         self.anvil.endpoint()
+    }
+
+    /// The chain's RPC, as the nodes reach it from where they run.
+    pub(crate) fn node_rpc(&self) -> String {
+        match &self.layout.chain_host {
+            Some(h) => format!("http://{h}:{}", self.anvil.port()),
+            None => self.rpc(),
+        }
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
@@ -113,7 +185,12 @@ impl Net {
 
     /// `bin` on `rpc` with the key in the environment variable `key`.
     pub(crate) fn cmd(&self, bin: &str, key: &str, rpc: &str) -> Command {
-        let mut c = Command::new(bin);
+        self.cmd_in(None, bin, key, rpc)
+    }
+
+    /// `bin` in network namespace `ns`, on `rpc` with the key in the variable `key`.
+    pub(crate) fn cmd_in(&self, ns: Option<&str>, bin: &str, key: &str, rpc: &str) -> Command {
+        let mut c = command_in(ns, bin);
         c.args(["--rpc", rpc, "--chain-id", "31337", "--contracts"])
             .arg(self.path("contracts.json"))
             .args(["--key-env", key])
@@ -121,6 +198,8 @@ impl Net {
             .env("K1", DEV_KEYS[1])
             .env("K2", DEV_KEYS[2])
             .env("K3", DEV_KEYS[3])
+            .env("K4", DEV_KEYS[4])
+            .env("K5", DEV_KEYS[5])
             .env_remove("RUST_LOG");
         c
     }
@@ -135,12 +214,19 @@ impl Net {
 
     /// Starts orchestrator `i` on `rpc`, its log in `log`, and waits until it serves.
     pub(crate) fn start_node(&self, i: usize, rpc: &str, log: &str) -> Kill {
+        self.start_node_with(i, rpc, log, &[])
+    }
+
+    /// [`Net::start_node`] where it is placed, with `extra` arguments to `start`.
+    pub(crate) fn start_node_with(&self, i: usize, rpc: &str, log: &str, extra: &[&str]) -> Kill {
         let path = self.path(log);
         let file = std::fs::File::create(&path).unwrap();
+        let place = &self.layout.orchestrators[i];
         let mut node = Kill(
-            self.orch(i, rpc)
+            self.cmd_in(place.ns.as_deref(), ORCH, &format!("K{}", 2 + i), rpc)
                 .arg("-v")
-                .args(["start", "--listen", &format!("127.0.0.1:{}", self.ports[i])])
+                .args(["start", "--listen", &place.listen])
+                .args(extra)
                 .args(["--price", "200000000", "--ticket-ev", "0.001eth"])
                 // Face value four times the EV (above the redemption cost): about one ticket in
                 // four wins, so the checks that no winner is lost have winners to check.
@@ -176,7 +262,8 @@ impl Net {
         let block = rpc(&self.rpc(), "eth_blockNumber", serde_json::json!([]));
         let block =
             u64::from_str_radix(block.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
-        let to_next = ROUND_LENGTH - block % ROUND_LENGTH;
+        let round = self.layout.round_length;
+        let to_next = round - block % round;
         rpc(
             &self.rpc(),
             "anvil_mine",
@@ -184,7 +271,7 @@ impl Net {
         );
         let t0 = Instant::now();
         loop {
-            let s: String = (0..self.ports.len())
+            let s: String = (0..self.layout.orchestrators.len())
                 .map(|i| {
                     ok(
                         &self.orch(i, &self.rpc()).arg("status").output().unwrap(),
@@ -192,7 +279,7 @@ impl Net {
                     )
                 })
                 .collect();
-            if s.matches("active: true").count() == self.ports.len() {
+            if s.matches("active: true").count() == self.layout.orchestrators.len() {
                 // The node initializes the round at its next chain step (every second) and
                 // only then quotes params of the new round.
                 std::thread::sleep(Duration::from_secs(2));
@@ -205,7 +292,8 @@ impl Net {
 
     /// `broadcaster stream` of `seconds` of test pattern into `out`.
     pub(crate) fn stream(&self, out: &str, seconds: u64) -> Command {
-        let mut c = self.bcast(&self.rpc());
+        let ns = self.layout.broadcaster_ns.as_deref();
+        let mut c = self.cmd_in(ns, BCAST, "K1", &self.node_rpc());
         c.arg("stream")
             .arg("--out")
             .arg(self.path(out))
@@ -258,7 +346,7 @@ pub(crate) fn segments_written(out: &Path) -> usize {
 /// or is left pending: `(index, node, log file)` each.
 pub(crate) fn settle_winners(net: &Net, nodes: Vec<(usize, Kill, &str)>) {
     // Params expire a few blocks after they are quoted; the nodes then redeem.
-    std::thread::sleep(Duration::from_secs(2 * ROUND_LENGTH / 5 + 6));
+    std::thread::sleep(Duration::from_secs(2 * net.layout.round_length / 5 + 6));
     for (i, node, log) in nodes {
         drop(node);
         let (redeemed, pending, failed) = net.tickets(i);
@@ -279,7 +367,10 @@ pub(crate) fn finish(mut stream: Kill, limit: Duration) -> (bool, String) {
         if let Some(st) = stream.0.try_wait().unwrap() {
             break st;
         }
-        assert!(t0.elapsed() < limit, "stream stalled");
+        if t0.elapsed() > limit {
+            let _ = stream.0.kill();
+            panic!("stream stalled: {}", stream.wait_with_output_ref());
+        }
         std::thread::sleep(Duration::from_millis(100));
     };
     (done.success(), stream.wait_with_output_ref())
@@ -300,6 +391,15 @@ pub(crate) fn stream_until(net: &Net, out: &str, seconds: u64, segments: usize) 
     while segments_written(&net.path(out)) < segments {
         if t0.elapsed() > Duration::from_secs(60) || stream.0.try_wait().unwrap().is_some() {
             let _ = stream.0.kill();
+            for e in std::fs::read_dir(net.path(".")).unwrap().flatten() {
+                if e.path().extension().is_some_and(|x| x == "log") {
+                    eprintln!(
+                        "==== {:?}\n{}",
+                        e.path(),
+                        std::fs::read_to_string(e.path()).unwrap_or_default()
+                    );
+                }
+            }
             panic!("no segment out: {}", stream.wait_with_output_ref());
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -26,7 +26,8 @@ use crate::proto::{
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct BroadcasterConfig {
-    /// Where the client socket binds (port 0).
+    /// Where the client socket binds: every IPv4 address on a free port by default, so
+    /// orchestrators on other hosts are reachable (a loopback bind reaches only this host).
     pub bind: SocketAddr,
     /// The service wanted.
     pub service: ServiceId,
@@ -49,7 +50,7 @@ pub struct BroadcasterConfig {
 impl Default for BroadcasterConfig {
     fn default() -> Self {
         BroadcasterConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bind: SocketAddr::from(([0, 0, 0, 0], 0)),
             service: ServiceId::cpu_transcoding(),
             region: Region::global(),
             min_stake: U256::zero(),

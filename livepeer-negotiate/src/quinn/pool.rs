@@ -15,7 +15,9 @@ use livepeer_core::{Address, Pixels, Signer};
 use tracing::{debug, warn};
 
 use super::NegotiateError;
-use super::wire::{bind_client, read_assembled, send_error, write_body, write_msg};
+use super::wire::{
+    bind_client, finish_delivered, read_assembled, send_error, write_body, write_msg,
+};
 use crate::proto::{
     ErrorCode, Message, MessageType, POOL_ALPN, ReadLimits, Register, RenditionMeta, Role,
     TaskHeader, TaskResult, WireError, ladder_rate,
@@ -262,7 +264,9 @@ impl Transcoder for RemoteTranscoder {
         write_body(&mut send, &job.segment.data)
             .await
             .map_err(backend)?;
-        let _ = send.finish();
+        finish_delivered(&mut send, self.limits.total)
+            .await
+            .map_err(backend)?;
         let a = match read_assembled(&mut recv, &[MessageType::TaskResult], self.limits.clone())
             .await
         {

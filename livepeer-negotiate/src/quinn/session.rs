@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 
 use super::NegotiateError;
 use super::broadcaster::Broadcaster;
-use super::wire::{open_stream, read_assembled, write_body, write_msg};
+use super::wire::{finish_delivered, open_stream, read_assembled, write_body, write_msg};
 use crate::payment::PaymentError;
 use crate::proto::{
     AttemptId, AttemptOutcome, Candidate, ErrorCode, Message, MessageType, Quote, SchedEvent,
@@ -476,7 +476,7 @@ impl Attempt {
         let (mut send, mut recv) = open_stream(conn, b.inner.config.read_limits.idle).await?;
         write_msg(&mut send, &head).await?;
         write_body(&mut send, &seg.data).await?;
-        let _ = send.finish();
+        finish_delivered(&mut send, b.inner.config.read_limits.total).await?;
         let a = read_assembled(
             &mut recv,
             &[MessageType::ResultHeader],

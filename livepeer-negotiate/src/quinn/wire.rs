@@ -26,6 +26,23 @@ pub(crate) async fn open_stream(
     }
 }
 
+/// Finishes `send` and waits until the peer holds all of it (at most `total`).
+///
+/// The last write returns once the data fits the flow-control window, so on a slow or lossy
+/// uplink much of a body may still be on its way: a reply's idle deadline must start only
+/// after this. A peer that stops the stream early (an error answer) or a dead connection
+/// ends the wait at once; the reply (or the connection's error) is then read as usual.
+pub(crate) async fn finish_delivered(
+    send: &mut quinn::SendStream,
+    total: Duration,
+) -> Result<(), NegotiateError> {
+    let _ = send.finish();
+    tokio::time::timeout(total, send.stopped())
+        .await
+        .map(|_| ())
+        .map_err(|_| NegotiateError::Proto(crate::proto::ProtoError::Timeout("upload deadline")))
+}
+
 /// Writes one message.
 pub(crate) async fn write_msg(
     send: &mut quinn::SendStream,
