@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{Kill, ok};
-use crate::net::{Net, finish, segments_written, settle_winners, stream_until, transcoded};
+use crate::net::{Net, finish, segments_written, settle_two, stream_until, transcoded};
 
 /// A small tmpfs mounted at a directory, unmounted on drop.
 struct SmallFs(PathBuf);
@@ -116,11 +116,10 @@ fn a_full_state_disk_loses_no_segment_and_no_winner_and_recovers_when_freed() {
     let busy_node = nodes[busy].take().unwrap();
     let busy_log = format!("n{busy}-a.log");
     let idle_log = format!("n{idle}-b.log");
-    let mut settle = vec![
+    settle_two(
+        &net,
         (busy, busy_node, busy_log.as_str()),
         (idle, restarted, idle_log.as_str()),
-    ];
-    settle.sort_by_key(|(i, _, _)| *i);
-    settle_winners(&net, settle);
+    );
     drop(disks);
 }

@@ -18,9 +18,7 @@ use livepeer_contracts::embedded::DEV_KEYS;
 use rand::{Rng as _, SeedableRng as _};
 
 use crate::common::{Kill, TRANSCODER, ok};
-use crate::net::{
-    Layout, Net, Place, command_in, finish, settle_winners, stream_until, transcoded,
-};
+use crate::net::{Layout, Net, Place, command_in, finish, settle_two, stream_until, transcoded};
 
 /// The address this namespace serves the chain at (on its loopback device).
 const CHAIN_IP: &str = "10.77.100.1";
@@ -320,7 +318,7 @@ fn hosts_in_namespaces_ride_out_loss_jitter_and_a_partition_with_nothing_lost() 
             Some(net.start_node_with(i, &net.node_rpc(), &log, &extra))
         })
         .collect();
-    let transcoders: Vec<Kill> = (0..2)
+    let _transcoders: Vec<Kill> = (0..2)
         .map(|i| {
             let log = std::fs::File::create(net.path(&format!("t{i}.log"))).unwrap();
             Kill(
@@ -399,20 +397,37 @@ fn hosts_in_namespaces_ride_out_loss_jitter_and_a_partition_with_nothing_lost() 
         text.matches("attempt failed").count(),
         rejoin.as_secs_f64()
     );
-    drop(transcoders);
+    // The stopped orchestrator comes back; its transcoder, waiting all along, rejoins it by
+    // itself, and it redeems its own winners.
+    let allow = address(4 + idle);
     let restarted = net.start_node_with(
         idle,
         &net.node_rpc(),
         &format!("n{idle}-b.log"),
-        &["--transcoders", "1"],
+        &["--transcoders", "0", "--allow-transcoder", &allow],
+    );
+    let back = Instant::now();
+    let t_log = format!("t{idle}.log");
+    assert!(
+        wait_log(
+            &net,
+            &t_log,
+            "rejoined the pool",
+            1,
+            Duration::from_secs(30)
+        ),
+        "the transcoder never rejoined its restarted orchestrator"
+    );
+    eprintln!(
+        "namespaces: the transcoder rejoined its restarted orchestrator {:.1} s after it started",
+        back.elapsed().as_secs_f64()
     );
     let busy_node = nodes[busy].take().unwrap();
     let idle_log = format!("n{idle}-b.log");
-    let mut settle = vec![
+    settle_two(
+        &net,
         (busy, busy_node, busy_log.as_str()),
         (idle, restarted, idle_log.as_str()),
-    ];
-    settle.sort_by_key(|(i, _, _)| *i);
-    settle_winners(&net, settle);
+    );
     drop(relays);
 }

@@ -414,3 +414,10 @@ pub(crate) fn transcoded(net: &Net, log: &str) -> usize {
         .matches("segment transcoded")
         .count()
 }
+
+/// [`settle_winners`] for the two nodes of a test: `(index, node, log)` each, in any order.
+pub(crate) fn settle_two(net: &Net, a: (usize, Kill, &str), b: (usize, Kill, &str)) {
+    let mut nodes = vec![a, b];
+    nodes.sort_by_key(|(i, _, _)| *i);
+    settle_winners(net, nodes);
+}

@@ -31,16 +31,22 @@ pub(crate) async fn open_stream(
 /// The last write returns once the data fits the flow-control window, so on a slow or lossy
 /// uplink much of a body may still be on its way: a reply's idle deadline must start only
 /// after this. A peer that stops the stream early (an error answer) or a dead connection
-/// ends the wait at once; the reply (or the connection's error) is then read as usual.
+/// ends the wait at once (the reply, if any, is then read as usual).
 pub(crate) async fn finish_delivered(
+    conn: &quinn::Connection,
     send: &mut quinn::SendStream,
     total: Duration,
 ) -> Result<(), NegotiateError> {
     let _ = send.finish();
-    tokio::time::timeout(total, send.stopped())
+    let delivered = async {
+        tokio::select! {
+            _ = send.stopped() => Ok(()),
+            e = conn.closed() => Err(NegotiateError::transport(e)),
+        }
+    };
+    tokio::time::timeout(total, delivered)
         .await
-        .map(|_| ())
-        .map_err(|_| NegotiateError::Proto(crate::proto::ProtoError::Timeout("upload deadline")))
+        .map_err(|_| NegotiateError::Proto(crate::proto::ProtoError::Timeout("upload deadline")))?
 }
 
 /// Writes one message.
