@@ -40,11 +40,11 @@ fn the_busy_one_of_two_orchestrators_killed_loses_no_segment_and_no_winner() {
     if done > 25.0 {
         eprintln!("{text}");
     }
-    // A dead orchestrator costs one attempt timeout, once: the scheduler does not go back to
-    // it while it is down, so the remaining ten or so segments (20 s of media) finish well
-    // within their own real time plus one stall.
+    // A dead orchestrator costs one attempt timeout (30 s in the binary), once: the
+    // scheduler does not go back to it while it is down, so a second stall would take the
+    // stream past a minute.
     assert!(
-        done < 40.0,
+        done < 55.0,
         "second stall: stream done {done:.1} s after the kill"
     );
     let idle_node = nodes[idle].take().unwrap();
