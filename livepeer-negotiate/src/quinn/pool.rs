@@ -264,7 +264,7 @@ impl Transcoder for RemoteTranscoder {
         write_body(&mut send, &job.segment.data)
             .await
             .map_err(backend)?;
-        finish_delivered(&self.conn, &mut send, self.limits.total)
+        finish_delivered(&self.conn, &mut send, &self.limits)
             .await
             .map_err(backend)?;
         let a = match read_assembled(&mut recv, &[MessageType::TaskResult], self.limits.clone())

@@ -476,7 +476,7 @@ impl Attempt {
         let (mut send, mut recv) = open_stream(conn, b.inner.config.read_limits.idle).await?;
         write_msg(&mut send, &head).await?;
         write_body(&mut send, &seg.data).await?;
-        finish_delivered(conn, &mut send, b.inner.config.read_limits.total).await?;
+        finish_delivered(conn, &mut send, &b.inner.config.read_limits).await?;
         let a = read_assembled(
             &mut recv,
             &[MessageType::ResultHeader],

@@ -26,27 +26,44 @@ pub(crate) async fn open_stream(
     }
 }
 
-/// Finishes `send` and waits until the peer holds all of it (at most `total`).
+/// Finishes `send` and waits until the peer holds all of it.
 ///
 /// The last write returns once the data fits the flow-control window, so on a slow or lossy
 /// uplink much of a body may still be on its way: a reply's idle deadline must start only
-/// after this. A peer that stops the stream early (an error answer) or a dead connection
-/// ends the wait at once (the reply, if any, is then read as usual).
+/// after this. The wait keeps the same deadlines as a read: it fails once the peer has sent
+/// nothing at all (not even an acknowledgement) for `limits.idle`, or after `limits.total`.
+/// A peer that stops the stream early (an error answer) or a closed connection ends the
+/// wait at once (the reply, if any, is then read as usual).
 pub(crate) async fn finish_delivered(
     conn: &quinn::Connection,
     send: &mut quinn::SendStream,
-    total: Duration,
+    limits: &ReadLimits,
 ) -> Result<(), NegotiateError> {
     let _ = send.finish();
-    let delivered = async {
+    let timeout = |what| NegotiateError::Proto(crate::proto::ProtoError::Timeout(what));
+    let end = Instant::now() + limits.total;
+    let heard = || conn.stats().udp_rx.datagrams;
+    let (mut last, mut since) = (heard(), Instant::now());
+    let tick = (limits.idle / 4).max(Duration::from_millis(10));
+    let stopped = send.stopped();
+    tokio::pin!(stopped);
+    loop {
         tokio::select! {
-            _ = send.stopped() => Ok(()),
-            e = conn.closed() => Err(NegotiateError::transport(e)),
+            _ = &mut stopped => return Ok(()),
+            e = conn.closed() => return Err(NegotiateError::transport(e)),
+            () = tokio::time::sleep(tick) => {}
         }
-    };
-    tokio::time::timeout(total, delivered)
-        .await
-        .map_err(|_| NegotiateError::Proto(crate::proto::ProtoError::Timeout("upload deadline")))?
+        let now = Instant::now();
+        if now >= end {
+            return Err(timeout("upload deadline"));
+        }
+        let rx = heard();
+        if rx != last {
+            (last, since) = (rx, now);
+        } else if now - since >= limits.idle {
+            return Err(timeout("idle deadline"));
+        }
+    }
 }
 
 /// Writes one message.
