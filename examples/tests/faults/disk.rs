@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{Kill, ok};
-use crate::net::{Net, finish, segments_written, settle_two, stream_until, transcoded};
+use crate::net::{
+    Net, busy_of_two, finish, segments_written, settle_two, stream_until, transcoded,
+};
 
 /// A small tmpfs mounted at a directory, unmounted on drop.
 struct SmallFs(PathBuf);
@@ -56,13 +58,10 @@ fn a_full_state_disk_loses_no_segment_and_no_winner_and_recovers_when_freed() {
         eprintln!("SKIPPED: mounting a small tmpfs needs root");
         return;
     }
-    let mut nodes = [
-        Some(net.start_node(0, &net.rpc(), "n0-a.log")),
-        Some(net.start_node(1, &net.rpc(), "n1-a.log")),
-    ];
+    let mut nodes = net.start_two();
     net.wait_active();
     let stream = stream_until(&net, "out", 24, 3);
-    let busy = usize::from(transcoded(&net, "n1-a.log") > transcoded(&net, "n0-a.log"));
+    let (busy, _) = busy_of_two(&net);
     let idle = 1 - busy;
     let log =
         |i: usize| std::fs::read_to_string(net.path(&format!("n{i}-a.log"))).unwrap_or_default();

@@ -18,7 +18,9 @@ use livepeer_contracts::embedded::DEV_KEYS;
 use rand::{Rng as _, SeedableRng as _};
 
 use crate::common::{Kill, TRANSCODER, ok};
-use crate::net::{Layout, Net, Place, command_in, finish, settle_two, stream_until, transcoded};
+use crate::net::{
+    Layout, Net, Place, busy_of_two, command_in, finish, settle_two, stream_until, transcoded,
+};
 
 /// The address this namespace serves the chain at (on its loopback device).
 const CHAIN_IP: &str = "10.77.100.1";
@@ -348,8 +350,7 @@ fn hosts_in_namespaces_ride_out_loss_jitter_and_a_partition_with_nothing_lost() 
     // A stream over the lossy path; the busy orchestrator is cut off for 15 s mid-stream.
     let t0 = Instant::now();
     let stream = stream_until(&net, "out", 30, 3);
-    let counts = [transcoded(&net, "n0-a.log"), transcoded(&net, "n1-a.log")];
-    let busy = usize::from(counts[1] > counts[0]);
+    let (busy, counts) = busy_of_two(&net);
     let idle = 1 - busy;
     hosts.set_link(1 + busy, false);
     let cut = Instant::now();

@@ -4,18 +4,15 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::Kill;
-use crate::net::{Net, finish, settle_winners, stream_until, transcoded};
+use crate::net::{Net, busy_of_two, finish, settle_winners, stream_until, transcoded};
 
 #[test]
 fn the_busy_one_of_two_orchestrators_killed_loses_no_segment_and_no_winner() {
     let Some(net) = Net::new(2) else { return };
-    let mut nodes = [
-        Some(net.start_node(0, &net.rpc(), "n0-a.log")),
-        Some(net.start_node(1, &net.rpc(), "n1-a.log")),
-    ];
+    let mut nodes = net.start_two();
     net.wait_active();
     let stream = stream_until(&net, "out", 24, 3);
-    let busy = usize::from(transcoded(&net, "n1-a.log") > transcoded(&net, "n0-a.log"));
+    let (busy, _) = busy_of_two(&net);
     let idle = 1 - busy;
     let before = transcoded(&net, &format!("n{idle}-a.log"));
     nodes[busy] = None;

@@ -212,6 +212,14 @@ impl Net {
         self.cmd(BCAST, "K1", rpc)
     }
 
+    /// Starts orchestrators 0 and 1 on loopback, logs `n0-a.log` and `n1-a.log`.
+    pub(crate) fn start_two(&self) -> [Option<Kill>; 2] {
+        [
+            Some(self.start_node(0, &self.rpc(), "n0-a.log")),
+            Some(self.start_node(1, &self.rpc(), "n1-a.log")),
+        ]
+    }
+
     /// Starts orchestrator `i` on `rpc`, its log in `log`, and waits until it serves.
     pub(crate) fn start_node(&self, i: usize, rpc: &str, log: &str) -> Kill {
         self.start_node_with(i, rpc, log, &[])
@@ -420,4 +428,10 @@ pub(crate) fn settle_two(net: &Net, a: (usize, Kill, &str), b: (usize, Kill, &st
     let mut nodes = vec![a, b];
     nodes.sort_by_key(|(i, _, _)| *i);
     settle_winners(net, nodes);
+}
+
+/// Which of two nodes (logs `n0-a.log`, `n1-a.log`) transcoded more so far: `(busy, counts)`.
+pub(crate) fn busy_of_two(net: &Net) -> (usize, [usize; 2]) {
+    let counts = [transcoded(net, "n0-a.log"), transcoded(net, "n1-a.log")];
+    (usize::from(counts[1] > counts[0]), counts)
 }

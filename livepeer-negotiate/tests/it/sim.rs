@@ -233,6 +233,21 @@ fn same_seed_same_trace() {
 
 /// A segment sent "excluding" an orchestrator never reaches it, not even on retries after
 /// every other one failed; with nobody else left it fails rather than going there.
+/// Candidates at `addrs`, the first the cheapest (so the policy ranks it first).
+fn first_cheapest(addrs: &[Address]) -> Vec<Candidate> {
+    addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| Candidate {
+            address: *a,
+            price: PixelPrice::per_pixel(if i == 0 { 1 } else { 5 }),
+            stake: U256::from(100),
+            capacity_pps: 1,
+            quote_rtt: Duration::from_millis(20),
+        })
+        .collect()
+}
+
 #[test]
 fn excluded_orchestrators_never_get_the_segment() {
     let addrs: Vec<Address> = (1..=3u64).map(Address::from_low_u64_be).collect();
@@ -241,20 +256,8 @@ fn excluded_orchestrators_never_get_the_segment() {
     config.hedge_fraction = None;
     config.max_attempts = 6;
     let mut sched = Scheduler::new(config, Arc::new(DefaultPolicy::default()), board);
-    sched.set_candidates(
-        addrs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| Candidate {
-                address: *a,
-                // The excluded one is the cheapest, so the policy ranks it first.
-                price: PixelPrice::per_pixel(if i == 0 { 1 } else { 5 }),
-                stake: U256::from(100),
-                capacity_pps: 1,
-                quote_rtt: Duration::from_millis(20),
-            })
-            .collect(),
-    );
+    // The excluded one is the cheapest, so the policy would rank it first.
+    sched.set_candidates(first_cheapest(&addrs));
     let now = Instant::now();
     sched.handle_segment_excluding(now, 7, SEG, vec![addrs[0]]);
     let mut sent = Vec::new();
@@ -295,20 +298,8 @@ fn an_unreachable_orchestrator_gets_no_later_segment_while_suspended() {
     let mut config = SchedulerConfig::default();
     config.hedge_fraction = None;
     let mut sched = Scheduler::new(config, Arc::new(DefaultPolicy::default()), board.clone());
-    sched.set_candidates(
-        addrs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| Candidate {
-                address: *a,
-                // The dead one is the cheapest, so the policy would rank it first.
-                price: PixelPrice::per_pixel(if i == 0 { 1 } else { 5 }),
-                stake: U256::from(100),
-                capacity_pps: 1,
-                quote_rtt: Duration::from_millis(20),
-            })
-            .collect(),
-    );
+    // The dead one is the cheapest, so the policy would rank it first.
+    sched.set_candidates(first_cheapest(&addrs));
     let t0 = Instant::now();
     let mut sent = Vec::new();
     for seq in 0..10u64 {

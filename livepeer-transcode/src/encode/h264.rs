@@ -216,14 +216,7 @@ mod tests {
         let mut outputs = Vec::new();
         for _segment in 0..2 {
             enc.start_segment().unwrap();
-            for t in 0..6 {
-                enc.send_frame(&gradient(426, 240, t)).unwrap();
-            }
-            enc.flush().unwrap();
-            let mut pkts = Vec::new();
-            while let Output::Ready(p) = enc.receive_packet().unwrap() {
-                pkts.push(p);
-            }
+            let pkts = six_frames(&mut enc);
             assert_eq!(pkts.len(), 6);
             assert!(pkts[0].keyframe && !pkts[1].keyframe);
             let sps = bitstream::find_nal(&pkts[0].data, nal::SPS).unwrap();
@@ -234,10 +227,8 @@ mod tests {
         assert_eq!(outputs[0], outputs[1], "a reset encoder repeats itself");
     }
 
-    /// A few frames of one segment at 240p.
-    fn encode_segment() -> Vec<Packet> {
-        let profile = VideoProfile::preset("240p").unwrap();
-        let mut enc = H264Encoder::new(&profile, Framerate::new(30, 1).unwrap()).unwrap();
+    /// Six 240p frames through `enc`, flushed: the packets out.
+    fn six_frames(enc: &mut H264Encoder) -> Vec<Packet> {
         for t in 0..6 {
             enc.send_frame(&gradient(426, 240, t)).unwrap();
         }
@@ -247,6 +238,13 @@ mod tests {
             pkts.push(p);
         }
         pkts
+    }
+
+    /// A few frames of one segment at 240p.
+    fn encode_segment() -> Vec<Packet> {
+        let profile = VideoProfile::preset("240p").unwrap();
+        let mut enc = H264Encoder::new(&profile, Framerate::new(30, 1).unwrap()).unwrap();
+        six_frames(&mut enc)
     }
 
     /// What `f` logs on this thread with `tracing` recording up to `max`, as text.
