@@ -253,7 +253,17 @@ async fn start(
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
-                wait = chain_backoff(every, failures);
+                // The state store (a full disk) reopens on its next call: no reason to wait
+                // longer than the sync interval, while pending winners' tickets run out.
+                let local = e.chain().any(|c| {
+                    c.downcast_ref::<livepeer_core::store::StoreError>()
+                        .is_some()
+                });
+                wait = if local {
+                    every
+                } else {
+                    chain_backoff(every, failures)
+                };
                 warn!(
                     failures,
                     retry_in_ms = wait.as_millis() as u64,

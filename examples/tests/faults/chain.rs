@@ -11,10 +11,12 @@ use crate::net::{Net, settle_winners};
 
 /// A TCP proxy in front of the chain's RPC port that can refuse connections (closed: the
 /// port is not listening and open connections are cut) and accept them again (reopened), as
-/// a node whose RPC port goes away.
+/// a node whose RPC port goes away; or freeze (connections are accepted, nothing moves), as
+/// a node that hangs.
 struct Proxy {
     addr: SocketAddr,
     open: Arc<AtomicBool>,
+    frozen: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
 }
 
@@ -23,8 +25,9 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let open = Arc::new(AtomicBool::new(true));
+        let frozen = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(Vec::new()));
-        let (flag, list) = (open.clone(), conns.clone());
+        let (flag, list, ice) = (open.clone(), conns.clone(), frozen.clone());
         std::thread::spawn(move || {
             let mut listener = Some(listener);
             loop {
@@ -53,18 +56,28 @@ impl Proxy {
                         let mut held = list.lock().unwrap();
                         held.push(client.try_clone().unwrap());
                         held.push(server.try_clone().unwrap());
-                        pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                        pipe(server, client);
+                        let (a, b) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                        pipe(a, b, ice.clone());
+                        pipe(server, client, ice.clone());
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
-        Proxy { addr, open, conns }
+        Proxy {
+            addr,
+            open,
+            frozen,
+            conns,
+        }
     }
 
     fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    fn set_frozen(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::SeqCst);
     }
 
     fn set_open(&self, open: bool) {
@@ -77,10 +90,19 @@ impl Proxy {
     }
 }
 
-/// Copies `from` to `to` on a thread until either ends.
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` to `to` on a thread until either ends, holding every byte while `frozen`.
+fn pipe(mut from: TcpStream, mut to: TcpStream, frozen: Arc<AtomicBool>) {
+    use std::io::{Read as _, Write as _};
     std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from, &mut to);
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = from.read(&mut buf) {
+            while frozen.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
         let _ = to.shutdown(std::net::Shutdown::Write);
     });
 }
@@ -171,4 +193,60 @@ fn the_proxy_refuses_connections_while_closed() {
     proxy.set_open(true);
     std::thread::sleep(Duration::from_millis(100));
     assert!(TcpStream::connect(proxy.addr).is_ok());
+}
+
+#[test]
+fn an_orchestrator_survives_its_chain_rpc_freezing() {
+    let Some(net) = Net::new(1) else { return };
+    let upstream = SocketAddr::from(([127, 0, 0, 1], net.anvil.port()));
+    let proxy = Proxy::start(upstream);
+    let mut node = net.start_node(0, &proxy.url(), "orch.log");
+    net.wait_active();
+    let log = || std::fs::read_to_string(net.path("orch.log")).unwrap_or_default();
+    let rewards_before = log().matches("reward minted").count();
+    // The RPC accepts connections but answers nothing for 10 s.
+    proxy.set_frozen(true);
+    let frozen = Instant::now();
+    let o = net.stream("out-frozen", 4).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.success(),
+        text.contains(", 0 failed"),
+        "exit status and failed segments disagree: {text}"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    let during = text
+        .lines()
+        .find(|l| l.starts_with("segments:"))
+        .or_else(|| err.lines().last())
+        .unwrap_or("")
+        .to_string();
+    while frozen.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        node.0.try_wait().unwrap().is_none(),
+        "the node exited while its RPC was frozen: {}",
+        log()
+    );
+    proxy.set_frozen(false);
+    let t0 = Instant::now();
+    while log().matches("reward minted").count() <= rewards_before {
+        assert!(
+            t0.elapsed() < Duration::from_secs(40),
+            "never back on the chain: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "rpc frozen 10 s: stream meanwhile {during:?}; a reward minted {:.1} s after it thawed",
+        t0.elapsed().as_secs_f64()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let o = net.stream("out-after", 6).output().unwrap();
+    let text = ok(&o, "stream after the freeze");
+    assert!(text.contains("segments: 3 in, 3 out, 0 failed"), "{text}");
+    assert!(node.0.try_wait().unwrap().is_none(), "node exited");
+    settle_winners(&net, vec![(0, node, "orch.log")]);
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Kill, ok};
 use crate::net::{
-    Net, busy_of_two, finish, segments_written, settle_two, stream_until, transcoded,
+    Layout, Net, busy_of_two, finish, segments_written, settle_two, stream_until, transcoded,
 };
 
 /// A small tmpfs mounted at a directory, unmounted on drop.
@@ -50,7 +50,15 @@ impl Drop for SmallFs {
 
 #[test]
 fn a_full_state_disk_loses_no_segment_and_no_winner_and_recovers_when_freed() {
-    let Some(net) = Net::new(2) else { return };
+    // Tickets live about two rounds: at 30 one-second blocks a round a winner outlives a
+    // disk full for 5 s, as it does by far on a real chain (rounds of a day).
+    let layout = Layout {
+        round_length: 30,
+        ..Layout::loopback(2)
+    };
+    let Some(net) = Net::with_layout(layout) else {
+        return;
+    };
     let disks: Vec<SmallFs> = (0..2)
         .filter_map(|i| SmallFs::mount(&net.path(&format!("orch-state-{i}")), 16 << 20))
         .collect();
