@@ -107,6 +107,35 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, frozen: Arc<AtomicBool>) {
     });
 }
 
+/// A stream of 4 s through `net` during an outage: whatever it manages, the broadcaster's
+/// exit status must say whether segments failed. Returns its summary line (or last error).
+fn stream_during(net: &Net, out: &str) -> String {
+    let o = net.stream(out, 4).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.success(),
+        text.contains(", 0 failed"),
+        "exit status and failed segments disagree: {text}"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    text.lines()
+        .find(|l| l.starts_with("segments:"))
+        .or_else(|| err.lines().last())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Waits until `log` shows more than `before` rewards minted (at most `limit`): the node
+/// follows the chain again. Returns how long that took.
+fn wait_reward(log: &dyn Fn() -> String, before: usize, limit: Duration) -> Duration {
+    let t0 = Instant::now();
+    while log().matches("reward minted").count() <= before {
+        assert!(t0.elapsed() < limit, "never back on the chain: {}", log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    t0.elapsed()
+}
+
 #[test]
 fn an_orchestrator_survives_its_chain_rpc_refusing_connections() {
     let Some(net) = Net::new(1) else { return };
@@ -122,13 +151,7 @@ fn an_orchestrator_survives_its_chain_rpc_refusing_connections() {
     let down = Instant::now();
     // Meanwhile a stream through the node: whatever it manages, the broadcaster's exit
     // status says whether segments failed.
-    let o = net.stream("out-down", 4).output().unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.success(),
-        text.contains(", 0 failed"),
-        "exit status and failed segments disagree: {text}"
-    );
+    stream_during(&net, "out-down");
     while down.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -141,18 +164,10 @@ fn an_orchestrator_survives_its_chain_rpc_refusing_connections() {
 
     // Back by itself: it follows the chain again (the reward of a later round is minted)
     // and serves a whole stream.
-    let t0 = Instant::now();
-    while log().matches("reward minted").count() <= rewards_before {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "never back on the chain: {}",
-            log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let back = wait_reward(&log, rewards_before, Duration::from_secs(30));
     eprintln!(
         "rpc refused 5 s: a reward minted {:.1} s after it reopened",
-        t0.elapsed().as_secs_f64()
+        back.as_secs_f64()
     );
     // That step may have been waiting for its receipt through the outage: the next one
     // (a second later) brings the node's block, and so its quotes, up to date.
@@ -207,20 +222,7 @@ fn an_orchestrator_survives_its_chain_rpc_freezing() {
     // The RPC accepts connections but answers nothing for 10 s.
     proxy.set_frozen(true);
     let frozen = Instant::now();
-    let o = net.stream("out-frozen", 4).output().unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.success(),
-        text.contains(", 0 failed"),
-        "exit status and failed segments disagree: {text}"
-    );
-    let err = String::from_utf8_lossy(&o.stderr);
-    let during = text
-        .lines()
-        .find(|l| l.starts_with("segments:"))
-        .or_else(|| err.lines().last())
-        .unwrap_or("")
-        .to_string();
+    let during = stream_during(&net, "out-frozen");
     while frozen.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -230,18 +232,10 @@ fn an_orchestrator_survives_its_chain_rpc_freezing() {
         log()
     );
     proxy.set_frozen(false);
-    let t0 = Instant::now();
-    while log().matches("reward minted").count() <= rewards_before {
-        assert!(
-            t0.elapsed() < Duration::from_secs(40),
-            "never back on the chain: {}",
-            log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let back = wait_reward(&log, rewards_before, Duration::from_secs(40));
     eprintln!(
         "rpc frozen 10 s: stream meanwhile {during:?}; a reward minted {:.1} s after it thawed",
-        t0.elapsed().as_secs_f64()
+        back.as_secs_f64()
     );
     std::thread::sleep(Duration::from_secs(3));
     let o = net.stream("out-after", 6).output().unwrap();
