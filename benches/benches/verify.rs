@@ -24,7 +24,7 @@ use livepeer_core::verify::VerificationRequest;
 use livepeer_core::{H256, Ladder, LocalSigner, Receipt, Segment, SegmentClaim, Signer, StreamId};
 use livepeer_transcode::testsrc::synthetic_segment;
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder, TranscodeJob};
-use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{CheckJob, Checker, VerifyConfig};
 
 const LADDER: &str = "720p,480p,360p";
@@ -121,7 +121,7 @@ fn bench_verify(c: &mut Criterion) {
     let check_job = CheckJob::from_request(&req);
     let headers_only = Checker::new(VerifyConfig::default());
     let decoding = Checker::new(VerifyConfig::default())
-        .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler));
+        .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler));
     // The inputs are honest: every check must pass, or the numbers mean nothing.
     for (checker, deep) in [
         (&headers_only, false),

@@ -29,7 +29,7 @@ use livepeer_transcode::hls::HlsWriter;
 use livepeer_transcode::input::InputStream;
 use livepeer_transcode::testsrc::synthetic_segment;
 use livepeer_verify::net::{EvidenceServer, ServerLimits};
-use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{
     Challenger, Checker, EvidenceStore, FaultLedger, Sampler, Verifier, VerifyConfig,
 };
@@ -415,7 +415,7 @@ impl<C: BroadcastChain> BroadcastNode<C> {
         // Decoded with the transcoders' own decoder: key frames on every segment, every
         // picture on the sampled ones, and a bit-exact re-encode of those.
         let checker = Checker::new(vc)
-            .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler));
+            .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler));
         // The bit-exact re-encode only where the service promises deterministic output.
         // Elsewhere it is the honest reference that excuses content too hard for the
         // absolute thresholds.

@@ -29,7 +29,7 @@ use livepeer_negotiate::OrchestratorConfig;
 use livepeer_pm::{QueueConfig, RecipientConfig};
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 use livepeer_verify::net::RemoteEvidence;
-use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{Challenger, Checker, FaultLedger, FaultStatus, VerifierNode};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -321,7 +321,7 @@ impl Devnet {
         // The trusted verifier: judges each challenge the broadcaster opens.
         // The trusted verifier decides with its own re-encode, never a hired one.
         let node_checker = Checker::new(b.checker.config().clone())
-            .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+            .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler))
             .with_reencoder(honest.clone());
         // It fetches the evidence over QUIC from the broadcaster's evidence server, which
         // must prove the broadcaster's address, and finds challenges on the chain, as the

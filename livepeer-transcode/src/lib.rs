@@ -10,6 +10,7 @@
 mod bitstream;
 mod container;
 pub mod decode;
+mod decode_av1;
 pub mod encode;
 mod engine;
 mod error;
@@ -34,6 +35,7 @@ pub mod conformance;
 pub(crate) const MAX_RENDITIONS_KEPT: usize = livepeer_core::profile::MAX_LADDER_RUNGS;
 
 pub use decode::{H264Decoder, InputLimits, Output, VideoDecoder};
+pub use decode_av1::Av1Decoder;
 pub use encode::{Av1Encoder, Av1Settings, H264Encoder, VideoEncoder};
 pub use error::{Result, TranscodeError};
 pub use frame::{Frame, Packet, TIMESCALE};

@@ -23,7 +23,7 @@ pub fn parse_bitstream(data: &[u8]) {
             use crate::decode::FrameDecoder;
             let mut limits = livepeer_transcode::InputLimits::default();
             limits.max_pixels = 640 * 480;
-            let decoder = crate::openh264::OpenH264Decoder::with_limits(limits);
+            let decoder = crate::openh264::SoftwareDecoder::with_limits(limits);
             if let Ok(pictures) = decoder.decode(data, c, Some(4)) {
                 assert!(pictures.len() <= 4 && pictures.iter().all(|p| p.is_consistent()));
             }

@@ -1,7 +1,8 @@
-//! The transcoder's own decoder and scaler as verification seams (feature `openh264`, on by
-//! default): [`OpenH264Decoder`] decodes H.264 with livepeer-transcode's OpenH264 decoder and
-//! [`SoftwareScaler`] scales with its bilinear scaler, so the reference picture of a
-//! perceptual check is, bit for bit, the one livepeer-transcode's software backend encoded.
+//! The transcoder's own decoders and scaler as verification seams (feature `openh264`, on by
+//! default): [`SoftwareDecoder`] decodes H.264 with livepeer-transcode's OpenH264 decoder
+//! and AV1 with its rav1d decoder, and [`SoftwareScaler`] scales with its bilinear scaler, so
+//! the reference picture of a perceptual check is, bit for bit, the one livepeer-transcode's
+//! software backend encoded.
 //!
 //! OpenH264 and libavcodec are not bit-exact on streams with B-frames, so a verifier that
 //! checks OpenH264 transcoders must decode with OpenH264 too.
@@ -11,7 +12,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use livepeer_core::transcode::TranscodeError;
 use livepeer_core::{Container, Segment, VideoCodec};
-use livepeer_transcode::{Frame, H264Decoder, InputLimits, Output, Scaler, VideoDecoder};
+use livepeer_transcode::{
+    Av1Decoder, Frame, H264Decoder, InputLimits, Output, Scaler, VideoDecoder,
+};
 
 use crate::bitstream::h264::{nal_type, nal_unit_type, split_annexb};
 use crate::bitstream::ts;
@@ -22,18 +25,19 @@ use crate::metrics::Picture;
 const AUD: u8 = 9;
 const SEI: u8 = 6;
 
-/// Decodes H.264 in MPEG-TS, Annex-B or MP4 with livepeer-transcode's OpenH264 decoder.
+/// Decodes H.264 in MPEG-TS, Annex-B or MP4 with livepeer-transcode's OpenH264 decoder, and
+/// AV1 in IVF with its rav1d decoder (single-threaded, so deterministic).
 ///
 /// Access units before the first IDR are skipped, as the transcoder skips them. With
 /// `max_frames`, decoding stops as soon as that many pictures are out, so the key frame
-/// check costs one picture per rendition. AV1 (IVF) and other codecs are
+/// check costs one picture per rendition. Other codecs and containers are
 /// [`DecodeError::Unsupported`], which the checker treats as "not checked here".
 #[derive(Clone, Copy, Debug, Default)]
-pub struct OpenH264Decoder {
+pub struct SoftwareDecoder {
     limits: InputLimits,
 }
 
-impl OpenH264Decoder {
+impl SoftwareDecoder {
     /// A decoder with livepeer-transcode's default input limits (16×16 to 4096×2304).
     pub fn new() -> Self {
         Self::default()
@@ -41,7 +45,7 @@ impl OpenH264Decoder {
 
     /// A decoder that refuses pictures outside `limits` before allocating them.
     pub fn with_limits(limits: InputLimits) -> Self {
-        OpenH264Decoder { limits }
+        SoftwareDecoder { limits }
     }
 
     /// The input limits.
@@ -97,7 +101,7 @@ fn has_idr(au: &[u8]) -> bool {
     split_annexb(au).any(|u| nal_unit_type(u) == Ok(nal_type::IDR))
 }
 
-impl OpenH264Decoder {
+impl SoftwareDecoder {
     fn decode_access_units(
         &self,
         aus: Vec<Vec<u8>>,
@@ -132,7 +136,45 @@ impl OpenH264Decoder {
     }
 }
 
-impl FrameDecoder for OpenH264Decoder {
+impl SoftwareDecoder {
+    fn decode_ivf(
+        &self,
+        data: &[u8],
+        max_frames: Option<usize>,
+    ) -> Result<Vec<Picture>, DecodeError> {
+        let units = crate::bitstream::ivf_units(data).map_err(|e| match e {
+            crate::BitstreamError::Unsupported(m) => DecodeError::Unsupported(m),
+            other => DecodeError::Invalid(other.to_string()),
+        })?;
+        let want = max_frames.unwrap_or(usize::MAX);
+        let mut dec = Av1Decoder::new(self.limits).map_err(decode_error)?;
+        let mut out = Vec::new();
+        let drain = |dec: &mut Av1Decoder, out: &mut Vec<Picture>| -> Result<(), DecodeError> {
+            while out.len() < want {
+                match dec.receive_frame().map_err(decode_error)? {
+                    Output::Ready(f) => out.push(picture(f)),
+                    _ => break,
+                }
+            }
+            Ok(())
+        };
+        for (pts, unit) in units {
+            dec.send_packet(unit, pts).map_err(decode_error)?;
+            drain(&mut dec, &mut out)?;
+            if out.len() >= want {
+                return Ok(out);
+            }
+        }
+        dec.flush().map_err(decode_error)?;
+        drain(&mut dec, &mut out)?;
+        if out.is_empty() {
+            return Err(DecodeError::Invalid("no AV1 picture decodes".into()));
+        }
+        Ok(out)
+    }
+}
+
+impl FrameDecoder for SoftwareDecoder {
     fn decode(
         &self,
         data: &[u8],
@@ -151,6 +193,7 @@ impl FrameDecoder for OpenH264Decoder {
                 vs.pes.into_iter().map(|p| p.payload).collect()
             }
             Container::AnnexB => annexb_access_units(data)?,
+            Container::Ivf => return self.decode_ivf(data, max_frames),
             Container::Mp4 => {
                 // MP4 is demuxed by the transcoder itself; the whole segment is decoded.
                 let segment = Segment {
@@ -210,7 +253,7 @@ mod tests {
 
     #[test]
     fn garbage_is_a_typed_error() {
-        let d = OpenH264Decoder::new();
+        let d = SoftwareDecoder::new();
         for c in [Container::MpegTs, Container::AnnexB, Container::Mp4] {
             for data in [
                 &b""[..],
@@ -223,6 +266,17 @@ mod tests {
         }
         assert!(matches!(
             d.decode(b"DKIF", Container::Ivf, None),
+            Err(DecodeError::Invalid(_))
+        ));
+        let mut vp9 = vec![0u8; 32];
+        vp9[..4].copy_from_slice(b"DKIF");
+        vp9[8..12].copy_from_slice(b"VP90");
+        assert!(matches!(
+            d.decode(&vp9, Container::Ivf, None),
+            Err(DecodeError::Unsupported(_))
+        ));
+        assert!(matches!(
+            d.decode(b"", Container::Fmp4, None),
             Err(DecodeError::Unsupported(_))
         ));
     }

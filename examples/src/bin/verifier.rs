@@ -17,7 +17,7 @@ use livepeer_examples::judge::Judge;
 use livepeer_examples::{cli, keys, rpc};
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 use livepeer_verify::net::{RemoteEvidence, parse_endpoint};
-use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{
     CheckJob, Checker, Decision, EvidenceSource, EvidenceSources, FrameDecoder as _, SourceTiming,
     VerifierNode, VerifyConfig, inspect,
@@ -80,7 +80,7 @@ async fn serve(chain: &rpc::ChainArgs, key: &keys::KeyArgs, s: Serve) -> anyhow:
     }
     let reencoder = SoftwareTranscoder::new(SoftwareConfig::default())?;
     let checker = Checker::new(VerifyConfig::default())
-        .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+        .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler))
         .with_reencoder(Arc::new(reencoder));
     let node = Arc::new(VerifierNode::new(
         chain.clone(),
@@ -224,7 +224,7 @@ async fn check(c: Check) -> anyhow::Result<()> {
     .sign(&broadcaster)?;
 
     let cfg = VerifyConfig::default();
-    let decoder = Arc::new(OpenH264Decoder::new());
+    let decoder = Arc::new(SoftwareDecoder::new());
     let mut checker =
         Checker::new(cfg.clone()).with_decoder(decoder.clone(), Arc::new(SoftwareScaler));
     if !c.no_reference {

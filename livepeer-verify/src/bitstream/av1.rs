@@ -234,6 +234,21 @@ pub(crate) fn inspect_ivf(data: &[u8]) -> Result<StreamInfo, BitstreamError> {
     })
 }
 
+/// The temporal units of an IVF file with their timestamps in 90 kHz ticks (the time base
+/// converted, saturating).
+pub(crate) fn ivf_units(data: &[u8]) -> Result<Vec<(i64, &[u8])>, BitstreamError> {
+    let ivf = parse_ivf(data)?;
+    let (num, den) = ivf.time_base;
+    Ok(ivf
+        .frames
+        .iter()
+        .map(|f| {
+            let t = u128::from(f.pts) * 90_000 * u128::from(num) / u128::from(den);
+            (i64::try_from(t).unwrap_or(i64::MAX), f.data)
+        })
+        .collect())
+}
+
 /// The concatenated temporal units of an IVF file.
 pub(crate) fn ivf_payload(data: &[u8]) -> Result<Vec<u8>, BitstreamError> {
     Ok(parse_ivf(data)?

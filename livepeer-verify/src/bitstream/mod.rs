@@ -18,6 +18,7 @@ use livepeer_core::{Container, Framerate, H264Profile, VideoCodec};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub(crate) use av1::ivf_units;
 pub(crate) use h264::split_annexb;
 
 /// Why a bitstream does not parse.

@@ -12,12 +12,11 @@ use std::sync::Arc;
 use livepeer_core::verify::FaultKind;
 use livepeer_core::{Container, Ladder, VideoProfile};
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
-use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{CheckJob, Checker, FrameDecoder, PerceptualThresholds, VerifyConfig};
 
 use crate::media::{
-    LIVE_X264, ProductionDecoder, SOURCE_X264, encode_lavfi, have_ffmpeg, rav1e, request,
-    transcode, x264, x264_graph,
+    LIVE_X264, SOURCE_X264, encode_lavfi, have_ffmpeg, rav1e, request, transcode, x264, x264_graph,
 };
 
 /// Contents used to calibrate, then contents used to measure.
@@ -204,7 +203,7 @@ fn samples(content: &str, other: &[u8]) -> (Vec<u8>, Vec<Sample>) {
 }
 
 fn checker(cfg: VerifyConfig) -> Checker {
-    Checker::new(cfg).with_decoder(Arc::new(ProductionDecoder), Arc::new(SoftwareScaler))
+    Checker::new(cfg).with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler))
 }
 
 fn software() -> Arc<SoftwareTranscoder> {
@@ -253,7 +252,7 @@ async fn tamper_corpus_detection() {
     let probe = checker(VerifyConfig::default());
     for c in CALIBRATE {
         let (src, samples) = samples(c, if *c == "mandelbrot" { &other2 } else { &other });
-        let reference = OpenH264Decoder::new()
+        let reference = SoftwareDecoder::new()
             .decode(&src, Container::MpegTs, None)
             .unwrap();
         for s in samples.iter().filter(|s| s.honest) {
@@ -308,7 +307,7 @@ async fn tamper_corpus_detection() {
     for c in MEASURE.iter().chain(LIMITS) {
         let limit = LIMITS.contains(c);
         let (src, samples) = samples(c, &other);
-        let reference = OpenH264Decoder::new()
+        let reference = SoftwareDecoder::new()
             .decode(&src, Container::MpegTs, None)
             .unwrap();
         for s in &samples {

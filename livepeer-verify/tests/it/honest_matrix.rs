@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use livepeer_core::Ladder;
 use livepeer_transcode::SoftwareTranscoder;
-use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{CheckJob, Checker, VerifyConfig};
 
 use crate::media::{encode_lavfi, have_ffmpeg, request, software, transcode};
@@ -140,7 +140,7 @@ fn matrix() -> Vec<Source> {
 
 fn checker() -> Checker {
     Checker::new(VerifyConfig::default())
-        .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+        .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler))
         .with_reencoder(Arc::new(
             SoftwareTranscoder::new(livepeer_transcode::SoftwareConfig::default()).unwrap(),
         ))

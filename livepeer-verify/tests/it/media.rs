@@ -399,23 +399,3 @@ pub(crate) fn transcode(src: &[u8], ladder: &Ladder) -> Renditions {
     cache.lock().unwrap().insert(key, v.clone());
     v
 }
-
-/// The decoders a production verifier of this corpus would run: the transcoder's OpenH264
-/// for H.264, and FFmpeg's for AV1 (no AV1 decoder ships in the workspace).
-#[derive(Debug)]
-pub(crate) struct ProductionDecoder;
-
-impl livepeer_verify::FrameDecoder for ProductionDecoder {
-    fn decode(
-        &self,
-        data: &[u8],
-        container: Container,
-        max_frames: Option<usize>,
-    ) -> Result<Vec<livepeer_verify::Picture>, livepeer_verify::DecodeError> {
-        match container {
-            Container::Ivf => FfmpegDecoder.decode(data, container, max_frames),
-            _ => livepeer_verify::openh264::OpenH264Decoder::new()
-                .decode(data, container, max_frames),
-        }
-    }
-}

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use livepeer_core::{Container, Ladder};
 use livepeer_transcode::{InputLimits, decode_segment, testsrc::synthetic_segment};
-use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{
     BilinearScaler, CheckJob, Checker, DecodeError, FrameDecoder, Picture, PictureScaler,
     VerifyConfig, metrics,
 };
 use proptest::prelude::*;
 
-use crate::media::{FfmpegDecoder, have_ffmpeg, request, transcode};
+use crate::media::{FfmpegDecoder, have_ffmpeg, rav1e, request, transcode};
 
 fn source() -> Vec<u8> {
     synthetic_segment(640, 360, 60, 1).unwrap().data.to_vec()
@@ -25,7 +25,7 @@ fn rendition() -> (Vec<u8>, u64) {
 #[test]
 fn decodes_the_source_as_the_transcoder_does() {
     let src = synthetic_segment(640, 360, 60, 1).unwrap();
-    let ours = OpenH264Decoder::new()
+    let ours = SoftwareDecoder::new()
         .decode(&src.data, Container::MpegTs, None)
         .unwrap();
     let theirs = decode_segment(&src, InputLimits::default()).unwrap();
@@ -34,7 +34,7 @@ fn decodes_the_source_as_the_transcoder_does() {
     for (a, b) in ours.iter().zip(&theirs) {
         assert!(a.y == b.y && a.u == b.u && a.v == b.v);
     }
-    let first = OpenH264Decoder::new()
+    let first = SoftwareDecoder::new()
         .decode(&src.data, Container::MpegTs, Some(1))
         .unwrap();
     assert_eq!(first.len(), 1);
@@ -44,14 +44,14 @@ fn decodes_the_source_as_the_transcoder_does() {
 #[test]
 fn software_rendition_decodes_like_ffmpeg() {
     let (data, _) = rendition();
-    let ours = OpenH264Decoder::new()
+    let ours = SoftwareDecoder::new()
         .decode(&data, Container::MpegTs, None)
         .unwrap();
     assert_eq!(ours.len(), 60);
     assert_eq!((ours[0].width, ours[0].height), (426, 240));
     // The same stream as raw Annex-B decodes to the same pictures.
     let es = livepeer_verify::bitstream::elementary_stream(&data, Container::MpegTs).unwrap();
-    let annexb = OpenH264Decoder::new()
+    let annexb = SoftwareDecoder::new()
         .decode(&es, Container::AnnexB, None)
         .unwrap();
     assert_eq!(annexb, ours);
@@ -68,9 +68,40 @@ fn software_rendition_decodes_like_ffmpeg() {
     }
 }
 
+/// AV1 decoding is exact by the standard: rav1d, FFmpeg's decoder and both rav1e encoders
+/// (livepeer-transcode's and FFmpeg's) agree picture for picture.
+#[test]
+fn av1_renditions_decode_like_ffmpeg() {
+    let ladder = Ladder::from_json(r#"[{"preset":"240p","codec":"av1"}]"#).unwrap();
+    let (ours_ivf, _) = transcode(&source(), &ladder).swap_remove(0);
+    let ours = SoftwareDecoder::new()
+        .decode(&ours_ivf, Container::Ivf, None)
+        .unwrap();
+    assert_eq!(ours.len(), 60);
+    assert_eq!((ours[0].width, ours[0].height), (426, 240));
+    let first = SoftwareDecoder::new()
+        .decode(&ours_ivf, Container::Ivf, Some(2))
+        .unwrap();
+    assert_eq!(first[..], ours[..2]);
+    if !have_ffmpeg() {
+        return;
+    }
+    let theirs_ivf = rav1e(&source(), 426, 240, 400);
+    for data in [&ours_ivf, &theirs_ivf] {
+        let a = SoftwareDecoder::new()
+            .decode(data, Container::Ivf, None)
+            .unwrap();
+        let b = FfmpegDecoder.decode(data, Container::Ivf, None).unwrap();
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(x, y, "picture {i} differs from FFmpeg's");
+        }
+    }
+}
+
 #[test]
 fn software_scaler_is_close_to_the_plain_bilinear_one() {
-    let src = OpenH264Decoder::new()
+    let src = SoftwareDecoder::new()
         .decode(&source(), Container::MpegTs, Some(1))
         .unwrap();
     let a = SoftwareScaler.scale(&src[0], 426, 240).unwrap();
@@ -87,7 +118,7 @@ async fn honest_software_rendition_passes_the_deep_check() {
     let (data, pixels): (Vec<_>, Vec<_>) = out.into_iter().unzip();
     let req = request(&src, &ladder, &data, &pixels, 1);
     let checker = Checker::new(VerifyConfig::default())
-        .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler));
+        .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler));
     let report = checker
         .run(Arc::new(CheckJob::from_request(&req)), true)
         .await
@@ -100,7 +131,7 @@ async fn honest_software_rendition_passes_the_deep_check() {
 #[test]
 fn damaged_renditions_never_panic() {
     let (data, _) = rendition();
-    let d = OpenH264Decoder::new();
+    let d = SoftwareDecoder::new();
     for cut in (0..data.len()).step_by(data.len() / 23) {
         let _ = d.decode(&data[..cut], Container::MpegTs, None);
     }
@@ -112,7 +143,7 @@ fn damaged_renditions_never_panic() {
     // Over the limits: refused from the SPS, before any picture is allocated.
     let mut limits = InputLimits::default();
     limits.max_pixels = 320 * 240;
-    let small = OpenH264Decoder::with_limits(limits);
+    let small = SoftwareDecoder::with_limits(limits);
     assert!(matches!(
         small.decode(&data, Container::MpegTs, None),
         Err(DecodeError::Invalid(_))
@@ -127,10 +158,10 @@ proptest! {
     #[test]
     fn arbitrary_bytes_are_typed_errors(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
         for c in [Container::MpegTs, Container::AnnexB, Container::Ivf] {
-            let _ = OpenH264Decoder::new().decode(&data, c, None);
+            let _ = SoftwareDecoder::new().decode(&data, c, None);
         }
         let mut es = vec![0, 0, 0, 1, 0x67];
         es.extend_from_slice(&data);
-        let _ = OpenH264Decoder::new().decode(&es, Container::AnnexB, None);
+        let _ = SoftwareDecoder::new().decode(&es, Container::AnnexB, None);
     }
 }

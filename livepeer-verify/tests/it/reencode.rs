@@ -7,7 +7,7 @@ use livepeer_core::verify::FaultKind;
 use livepeer_core::{Ladder, VideoProfile};
 use livepeer_transcode::testsrc::synthetic_segment;
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
-use livepeer_verify::openh264::{OpenH264Decoder, SoftwareScaler};
+use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{CheckJob, Checker, VerifyConfig};
 
 use crate::media::{request, transcode};
@@ -15,7 +15,7 @@ use crate::media::{request, transcode};
 fn checker() -> Checker {
     let reencoder = SoftwareTranscoder::new(SoftwareConfig::default()).unwrap();
     Checker::new(VerifyConfig::default())
-        .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+        .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler))
         .with_reencoder(Arc::new(reencoder))
 }
 
@@ -114,7 +114,7 @@ async fn a_reencoder_learns_whom_it_checks() {
         seen: Default::default(),
     });
     let checker = Checker::new(VerifyConfig::default())
-        .with_decoder(Arc::new(OpenH264Decoder::new()), Arc::new(SoftwareScaler))
+        .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler))
         .with_reencoder(rec.clone());
     let req = request(&src, &ladder, &data, &pixels, 1);
     let job = Arc::new(CheckJob::from_request(&req));
