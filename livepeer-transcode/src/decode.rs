@@ -83,6 +83,45 @@ pub trait VideoDecoder: Send {
     fn receive_frame(&mut self) -> Result<Output<Frame>>;
 }
 
+/// The software decoder for a stream whose first access unit (or temporal unit) is `first`:
+/// OpenH264 for progressive H.264; libavcodec (feature `libav`) for interlaced H.264, which
+/// it deinterlaces ([`crate::libav::deinterlace`]), and for AV1. The transcoder and the
+/// verifier both choose here, so they decode a source to the same pictures.
+///
+/// Without the `libav` feature, interlaced H.264 and AV1 are
+/// [`TranscodeError::Unsupported`] with what to do about it.
+pub fn software_decoder(
+    codec: livepeer_core::VideoCodec,
+    first: &[u8],
+    limits: InputLimits,
+) -> Result<Box<dyn VideoDecoder>> {
+    use livepeer_core::VideoCodec;
+    let interlaced = || {
+        bitstream::nal_units(first)
+            .filter(|n| bitstream::nal_type(n) == nal::SPS)
+            .find_map(|sps| bitstream::parse_sps(sps).ok())
+            .is_some_and(|s| s.interlaced)
+    };
+    match codec {
+        VideoCodec::H264 if !interlaced() => Ok(Box::new(H264Decoder::new(limits)?)),
+        #[cfg(feature = "libav")]
+        VideoCodec::H264 | VideoCodec::Av1 => {
+            Ok(Box::new(crate::libav::LibavDecoder::new(codec, limits)?))
+        }
+        #[cfg(not(feature = "libav"))]
+        VideoCodec::H264 => Err(TranscodeError::Unsupported(INTERLACED_NEEDS_LIBAV.into())),
+        other => Err(TranscodeError::Unsupported(format!(
+            "decoding {other} needs the `libav` feature (FFmpeg's libavcodec)"
+        ))),
+    }
+}
+
+/// What a build without libavcodec says of an interlaced source.
+#[cfg(not(feature = "libav"))]
+pub(crate) const INTERLACED_NEEDS_LIBAV: &str = "interlaced H.264 (field or MBAFF coding) \
+    needs the `libav` feature (FFmpeg's libavcodec); or deinterlace the source first \
+    (for example ffmpeg -vf yadif)";
+
 /// An OpenH264 decoder that hands out packed I420 frames with display-order timestamps.
 ///
 /// OpenH264 returns pictures in display order but without their timestamps, so each picture

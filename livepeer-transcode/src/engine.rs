@@ -223,14 +223,16 @@ impl Shared {
             );
         }
         let mut workers = self.take_workers(&job, &prep.shape)?;
-        let result = (self.backend.decoder)(self.config.limits).and_then(|mut dec| {
-            pipeline::run(
-                &prep,
-                &mut workers,
-                self.config.workers_per_segment,
-                dec.as_mut(),
-            )
-        });
+        let result = prep
+            .decoder(&self.backend.decoder, self.config.limits)
+            .and_then(|mut dec| {
+                pipeline::run(
+                    &prep,
+                    &mut workers,
+                    self.config.workers_per_segment,
+                    dec.as_mut(),
+                )
+            });
         let step =
             i64::from(crate::frame::TIMESCALE) * i64::from(prep.fps.den) / i64::from(prep.fps.num);
         let end = prep

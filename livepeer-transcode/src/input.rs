@@ -102,12 +102,11 @@ impl InputStream {
             path: path.to_owned(),
             reason: "no video segment could be cut from it".into(),
         })?;
+        #[cfg(not(feature = "libav"))]
         if crate::pipeline::is_interlaced(&first) {
             return Err(InputError::Unsupported {
                 path: path.to_owned(),
-                reason: "interlaced H.264 (field or MBAFF coding) is not transcoded yet; \
-                         deinterlace it first (for example ffmpeg -vf yadif)"
-                    .into(),
+                reason: crate::decode::INTERLACED_NEEDS_LIBAV.into(),
             });
         }
         s.ready.push_front(first);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use livepeer_core::transcode::TranscodeJob;
 use livepeer_core::{Container, Framerate, Ladder, Segment, StreamId, VideoCodec};
 
-use crate::decode::{H264Decoder, InputLimits, Output, VideoDecoder};
+use crate::decode::{H264Decoder, InputLimits, Output};
 use crate::error::Result;
 use crate::frame::{Frame, TIMESCALE};
 use crate::pipeline::{self, Prepared};
@@ -49,11 +49,12 @@ fn prepared(segment: &Segment) -> Result<Prepared> {
     pipeline::prepare(&job)
 }
 
-/// Decodes every picture of an H.264 segment with OpenH264 (the decoder the transcoder
-/// uses, which a verifier must use too: it is not bit-exact with libavcodec on B-frames).
+/// Decodes every picture of an H.264 segment with the decoder the software transcoder uses
+/// ([`crate::decode::software_decoder`]: OpenH264, or libavcodec for interlaced sources),
+/// which a verifier must use too: OpenH264 is not bit-exact with libavcodec on B-frames.
 pub fn decode_segment(segment: &Segment, limits: InputLimits) -> Result<Vec<Frame>> {
     let prep = prepared(segment)?;
-    let mut dec = H264Decoder::new(limits)?;
+    let mut dec = prep.decoder(&|l| Ok(Box::new(H264Decoder::new(l)?)), limits)?;
     let mut out = Vec::new();
     for au in &prep.media.video {
         dec.send_packet(&au.data, au.pts)?;
@@ -71,7 +72,7 @@ pub fn decode_segment(segment: &Segment, limits: InputLimits) -> Result<Vec<Fram
 /// Demuxes and decodes a segment and says what it holds.
 pub fn inspect(segment: &Segment, limits: InputLimits) -> Result<SegmentInfo> {
     let prep = prepared(segment)?;
-    let mut dec = H264Decoder::new(limits)?;
+    let mut dec = prep.decoder(&|l| Ok(Box::new(H264Decoder::new(l)?)), limits)?;
     let (mut frames, mut size, mut first, mut last) = (0u32, (0, 0), i64::MAX, i64::MIN);
     let mut take = |f: Frame| {
         frames += 1;

@@ -10,7 +10,6 @@
 mod bitstream;
 mod container;
 pub mod decode;
-mod decode_av1;
 pub mod encode;
 mod engine;
 mod error;
@@ -28,18 +27,23 @@ pub mod testsrc;
 #[cfg(feature = "hw")]
 pub mod hw;
 
+#[cfg(feature = "libav")]
+#[cfg_attr(docsrs, doc(cfg(feature = "libav")))]
+pub mod libav;
+
 #[cfg(any(test, feature = "_test_utils"))]
 pub mod conformance;
 
 /// Idle encoders kept per stream (twice this, so two segments of a stream can overlap).
 pub(crate) const MAX_RENDITIONS_KEPT: usize = livepeer_core::profile::MAX_LADDER_RUNGS;
 
-pub use decode::{H264Decoder, InputLimits, Output, VideoDecoder};
-pub use decode_av1::Av1Decoder;
+pub use decode::{H264Decoder, InputLimits, Output, VideoDecoder, software_decoder};
 pub use encode::{Av1Encoder, Av1Settings, H264Encoder, VideoEncoder};
 pub use error::{Result, TranscodeError};
 pub use frame::{Frame, Packet, TIMESCALE};
 pub use inspect::{SegmentInfo, decode_segment, inspect};
+#[cfg(feature = "libav")]
+pub use libav::LibavDecoder;
 pub use livepeer_core::transcode::{
     Capabilities, Rendition, TranscodeJob, TranscodeOutput, Transcoder,
 };

@@ -36,6 +36,26 @@ pub(crate) struct Prepared {
     pub shape: SourceShape,
     /// Access units dropped before the first key frame.
     pub leading_dropped: usize,
+    /// Coded with fields (PAFF or MBAFF): decoded by libavcodec and deinterlaced.
+    pub interlaced: bool,
+}
+
+impl Prepared {
+    /// The decoder for this segment: `backend`'s own, except for interlaced sources, which
+    /// every backend decodes with [`crate::decode::software_decoder`] so the pictures are
+    /// the ones a verifier decodes.
+    pub(crate) fn decoder(
+        &self,
+        backend: &crate::engine::DecoderFactory,
+        limits: crate::decode::InputLimits,
+    ) -> Result<Box<dyn VideoDecoder>> {
+        if self.interlaced {
+            let first = self.media.video.first().map_or(&[][..], |a| &a.data[..]);
+            crate::decode::software_decoder(VideoCodec::H264, first, limits)
+        } else {
+            backend(limits)
+        }
+    }
 }
 
 /// Checks bounds, demuxes, puts timestamps on the stream's clock, finds the first key frame.
@@ -79,12 +99,11 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
     }
     let fps = estimate_fps(&pts, dur90k);
     let sps = first_sps(&media);
-    if sps.is_some_and(|s| s.interlaced) {
+    let interlaced = sps.is_some_and(|s| s.interlaced);
+    #[cfg(not(feature = "libav"))]
+    if interlaced {
         // OpenH264 decodes progressive pictures only; say so rather than fail mid-decode.
-        return Err(unsupported(
-            "interlaced H.264 (field or MBAFF coding): deinterlace the source first \
-             (for example ffmpeg -vf yadif)",
-        ));
+        return Err(unsupported(crate::decode::INTERLACED_NEEDS_LIBAV));
     }
     let (width, height) = sps.map_or((0, 0), |s| (s.width, s.height));
     let sample_aspect = sps.and_then(|s| s.sample_aspect);
@@ -98,6 +117,7 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
             sample_aspect,
         },
         leading_dropped: first_key,
+        interlaced,
     })
 }
 
@@ -121,6 +141,7 @@ fn first_sps(media: &Demuxed) -> Option<crate::bitstream::SpsInfo> {
 }
 
 /// Whether the segment's H.264 is coded with fields (PAFF or MBAFF), per its first SPS.
+#[cfg(not(feature = "libav"))]
 pub(crate) fn is_interlaced(seg: &livepeer_core::Segment) -> bool {
     demux(seg)
         .ok()

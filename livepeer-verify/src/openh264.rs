@@ -12,9 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use livepeer_core::transcode::TranscodeError;
 use livepeer_core::{Container, Segment, VideoCodec};
-use livepeer_transcode::{
-    Av1Decoder, Frame, H264Decoder, InputLimits, Output, Scaler, VideoDecoder,
-};
+use livepeer_transcode::{Frame, InputLimits, Output, Scaler, VideoDecoder, software_decoder};
 
 use crate::bitstream::h264::{nal_type, nal_unit_type, split_annexb};
 use crate::bitstream::ts;
@@ -25,8 +23,11 @@ use crate::metrics::Picture;
 const AUD: u8 = 9;
 const SEI: u8 = 6;
 
-/// Decodes H.264 in MPEG-TS, Annex-B or MP4 with livepeer-transcode's OpenH264 decoder, and
-/// AV1 in IVF with its rav1d decoder (single-threaded, so deterministic).
+/// Decodes a segment with the decoder livepeer-transcode's software backend chooses
+/// ([`livepeer_transcode::software_decoder`]): H.264 in MPEG-TS, Annex-B or MP4 with
+/// OpenH264; with the `libav` feature also interlaced H.264 (libavcodec, deinterlaced as
+/// the transcoder does) and AV1 in IVF (libavcodec's libdav1d, one thread, so
+/// deterministic). Without that feature those are [`DecodeError::Unsupported`].
 ///
 /// Access units before the first IDR are skipped, as the transcoder skips them. With
 /// `max_frames`, decoding stops as soon as that many pictures are out, so the key frame
@@ -112,26 +113,28 @@ impl SoftwareDecoder {
             .iter()
             .position(|au| has_idr(au))
             .ok_or_else(|| DecodeError::Invalid("no IDR access unit".into()))?;
-        let mut dec = H264Decoder::new(self.limits).map_err(decode_error)?;
+        let mut dec =
+            software_decoder(VideoCodec::H264, &aus[first], self.limits).map_err(decode_error)?;
         let mut out = Vec::new();
-        let drain = |dec: &mut H264Decoder, out: &mut Vec<Picture>| -> Result<(), DecodeError> {
-            while out.len() < want {
-                match dec.receive_frame().map_err(decode_error)? {
-                    Output::Ready(f) => out.push(picture(f)),
-                    _ => break,
+        let drain =
+            |dec: &mut dyn VideoDecoder, out: &mut Vec<Picture>| -> Result<(), DecodeError> {
+                while out.len() < want {
+                    match dec.receive_frame().map_err(decode_error)? {
+                        Output::Ready(f) => out.push(picture(f)),
+                        _ => break,
+                    }
                 }
-            }
-            Ok(())
-        };
+                Ok(())
+            };
         for (i, au) in aus.iter().enumerate().skip(first) {
             dec.send_packet(au, i as i64).map_err(decode_error)?;
-            drain(&mut dec, &mut out)?;
+            drain(dec.as_mut(), &mut out)?;
             if out.len() >= want {
                 return Ok(out);
             }
         }
         dec.flush().map_err(decode_error)?;
-        drain(&mut dec, &mut out)?;
+        drain(dec.as_mut(), &mut out)?;
         Ok(out)
     }
 }
@@ -147,26 +150,29 @@ impl SoftwareDecoder {
             other => DecodeError::Invalid(other.to_string()),
         })?;
         let want = max_frames.unwrap_or(usize::MAX);
-        let mut dec = Av1Decoder::new(self.limits).map_err(decode_error)?;
+        let first = units.first().map_or(&[][..], |u| u.1);
+        let mut dec =
+            software_decoder(VideoCodec::Av1, first, self.limits).map_err(decode_error)?;
         let mut out = Vec::new();
-        let drain = |dec: &mut Av1Decoder, out: &mut Vec<Picture>| -> Result<(), DecodeError> {
-            while out.len() < want {
-                match dec.receive_frame().map_err(decode_error)? {
-                    Output::Ready(f) => out.push(picture(f)),
-                    _ => break,
+        let drain =
+            |dec: &mut dyn VideoDecoder, out: &mut Vec<Picture>| -> Result<(), DecodeError> {
+                while out.len() < want {
+                    match dec.receive_frame().map_err(decode_error)? {
+                        Output::Ready(f) => out.push(picture(f)),
+                        _ => break,
+                    }
                 }
-            }
-            Ok(())
-        };
+                Ok(())
+            };
         for (pts, unit) in units {
             dec.send_packet(unit, pts).map_err(decode_error)?;
-            drain(&mut dec, &mut out)?;
+            drain(dec.as_mut(), &mut out)?;
             if out.len() >= want {
                 return Ok(out);
             }
         }
         dec.flush().map_err(decode_error)?;
-        drain(&mut dec, &mut out)?;
+        drain(dec.as_mut(), &mut out)?;
         if out.is_empty() {
             return Err(DecodeError::Invalid("no AV1 picture decodes".into()));
         }

@@ -135,8 +135,38 @@ fn matrix() -> Vec<Source> {
             BFRAMES,
         ),
     ]);
+    // Broadcast contribution feeds: MBAFF-coded interlaced pictures, decoded by libavcodec
+    // and deinterlaced (feature `libav`; without it they are refused before any work).
+    #[cfg(feature = "libav")]
+    v.extend([
+        src(
+            "576i25 MBAFF (PAL broadcast)",
+            "testsrc2=size=720x576:rate=25,setsar=16/15",
+            INTERLACED,
+        ),
+        src(
+            "1080i29.97 MBAFF",
+            "testsrc2=size=1920x1080:rate=30000/1001",
+            INTERLACED,
+        ),
+    ]);
     v
 }
+
+/// x264 coding interlaced pictures (MBAFF, top field first), as broadcast encoders do.
+#[cfg(feature = "libav")]
+const INTERLACED: &[&str] = &[
+    "-preset",
+    "veryfast",
+    "-flags",
+    "+ildct+ilme",
+    "-x264-params",
+    "interlaced=1:tff=1",
+    "-g",
+    "50",
+    "-b:v",
+    "4M",
+];
 
 fn checker() -> Checker {
     Checker::new(VerifyConfig::default())
@@ -203,6 +233,52 @@ async fn honest_renditions_of_real_world_media_are_never_faults() {
     let t = judge(&sources, &ladder).await;
     eprintln!(
         "honest matrix: {} sources, {} renditions judged, {} flagged, {} calibration faults",
+        sources.len(),
+        t.judged,
+        t.flagged.len(),
+        t.calibration.len()
+    );
+    for c in &t.calibration {
+        eprintln!("calibration: {c}");
+    }
+    assert!(
+        t.flagged.is_empty(),
+        "honest work flagged:\n{}",
+        t.flagged.join("\n")
+    );
+}
+
+/// AV1 rungs are judged like H.264 ones (decoded with libavcodec's libdav1d and compared
+/// picture by picture): honest rav1e output on the sources real broadcasters send is never a
+/// fault.
+#[cfg(feature = "libav")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_av1_renditions_are_never_faults() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let _ = software();
+    let ladder = Ladder::from_json(
+        r#"[{"preset":"P240p30fps16x9","codec":"av1"},{"preset":"P144p30fps16x9","codec":"av1"}]"#,
+    )
+    .unwrap();
+    let wanted = [
+        "25 fps",
+        "59.94 fps",
+        "cinema crop 640x272",
+        "portrait 360x640",
+        "film grain",
+        "near-static slides",
+        "576i25 MBAFF (PAL broadcast)",
+    ];
+    let sources: Vec<Source> = matrix()
+        .into_iter()
+        .filter(|s| wanted.contains(&s.name))
+        .collect();
+    assert_eq!(sources.len(), wanted.len());
+    let t = judge(&sources, &ladder).await;
+    eprintln!(
+        "honest AV1: {} sources, {} renditions judged, {} flagged, {} calibration faults",
         sources.len(),
         t.judged,
         t.flagged.len(),
