@@ -195,6 +195,11 @@ impl Devnet {
     /// orchestrators and the broadcaster, and sets the chain moving.
     pub async fn start(cfg: &DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Result<Self> {
         let ladder = check_config(cfg)?;
+        // rav1e is started (and self-tested) only when a rung asks for AV1.
+        let av1 = ladder
+            .profiles()
+            .iter()
+            .any(|p| p.codec == livepeer_core::VideoCodec::Av1);
         let scratch = tempfile::tempdir()?;
         let state = cfg
             .state_dir
@@ -221,7 +226,8 @@ impl Devnet {
 
         progress.stage("starting and registering the orchestrators");
         let honest: Arc<dyn Transcoder> = Arc::new(
-            tokio::task::spawn_blocking(|| SoftwareTranscoder::new(software_config())).await??,
+            tokio::task::spawn_blocking(move || SoftwareTranscoder::new(software_config(av1)))
+                .await??,
         );
         let pps = honest.capabilities().pixels_per_second.max(1);
         let mut orchs = Vec::new();
@@ -234,7 +240,7 @@ impl Devnet {
             deployer.transfer_stake_token(address, stake).await?;
             let oc = Arc::new(client(&chain, &key, addrs).await?);
             let remote: Arc<dyn Transcoder> = Arc::new(
-                tokio::task::spawn_blocking(|| SoftwareTranscoder::new(software_config()))
+                tokio::task::spawn_blocking(move || SoftwareTranscoder::new(software_config(av1)))
                     .await??,
             );
             let (local, remote) = if cheating {
@@ -472,9 +478,9 @@ impl Devnet {
     }
 }
 
-fn software_config() -> SoftwareConfig {
+fn software_config(av1: bool) -> SoftwareConfig {
     let mut c = SoftwareConfig::default();
-    c.enable_av1 = false;
+    c.enable_av1 = av1;
     c
 }
 

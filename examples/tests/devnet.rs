@@ -359,3 +359,70 @@ fn real_world_media_streams_without_a_fault() {
         }
     }
 }
+
+/// A broadcast contribution feed (576i25, MBAFF-coded by x264, AAC) streamed to a ladder
+/// with an AV1 rung: the source is decoded and deinterlaced, the AV1 rung is written as
+/// fMP4 HLS and compared picture by picture on every segment like the H.264 one; zero
+/// faults, nobody slashed, every picture there.
+#[cfg(feature = "libav")]
+#[test]
+fn interlaced_source_to_an_av1_rung_streams_without_a_fault() {
+    if !have_ffprobe() {
+        eprintln!("SKIPPED: ffmpeg not found (apt-get install -y ffmpeg)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("576i25.ts");
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-nostdin", "-f", "lavfi"])
+        .args(["-i", "testsrc2=size=720x576:rate=25,setsar=16/15"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args([
+            "-t", "4", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast",
+        ])
+        .args([
+            "-flags",
+            "+ildct+ilme",
+            "-x264-params",
+            "interlaced=1:tff=1",
+        ])
+        .args([
+            "-force_key_frames",
+            "expr:gte(t,n_forced*2)",
+            "-c:a",
+            "aac",
+            "-f",
+            "mpegts",
+        ])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let ladder = r#"[{"name":"av1-144p","preset":"144p","codec":"av1"},{"name":"h264-240p","preset":"240p"}]"#;
+    let (_d, out, s, _) = run_ok_from(
+        &["--quiet"],
+        &[
+            "--orchestrators",
+            "2",
+            "--profiles",
+            ladder,
+            "--verification-rate",
+            "1",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(s["segments_out"], 2, "{s}");
+    assert_eq!(s["faults"], 0, "{s}");
+    assert_eq!(s["slashed"].as_array().unwrap().len(), 0, "{s}");
+    // 720x576 at 16:15 pixels is 4:3: the 16:9 boxes are fitted, never stretched.
+    for (rung, size) in [("av1-144p", (192, 144)), ("h264-240p", (320, 240))] {
+        let streams = probe(&out.join(rung).join("index.m3u8"));
+        assert_eq!(streams.len(), 1, "{rung}");
+        let (n, w, h) = streams[0];
+        assert_eq!((w, h), size, "{rung}");
+        assert_eq!(n, 100, "{rung}");
+    }
+    let master = std::fs::read_to_string(out.join("index.m3u8")).unwrap();
+    assert!(master.contains("CODECS=\"av01."), "{master}");
+}

@@ -1,4 +1,4 @@
-//! HLS playlist parsing: arbitrary bytes as an m3u8 playlist.
+//! HLS: arbitrary bytes as an m3u8 playlist, and as a rendition the writer repackages.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,6 +1,12 @@
 //! HLS output: a transcoded ladder written as a master playlist and one media playlist per
 //! rendition, playable by ffplay, ffmpeg and browsers (hls.js, Safari).
 //!
+//! MPEG-TS rungs are written as `<seq>.ts`. Fragmented-MP4 rungs, and AV1 rungs in IVF
+//! (repackaged, since HLS carries AV1 only in fMP4), are written as `<seq>.m4s` media
+//! segments after an initialization section `init.mp4` named by `EXT-X-MAP` (a new one,
+//! `init-<seq>.mp4`, only when a segment's codec configuration changes); their playlists
+//! are version 7.
+//!
 //! Every file is written to a temporary name and renamed into place, and a playlist only
 //! names segments already on disk, so a reader (or a crash) never sees a half-written file
 //! or a playlist pointing at a missing one. While the stream runs the media playlists are
@@ -31,6 +37,8 @@ use thiserror::Error;
 use crate::bitstream::find_nal;
 use crate::container::ts_demux;
 
+mod fmp4;
+
 /// The master playlist's file name.
 pub const MASTER: &str = "index.m3u8";
 
@@ -52,9 +60,20 @@ pub enum HlsError {
     /// The renditions do not match the ladder the writer was created for.
     #[error("renditions do not match the ladder: {0}")]
     Mismatch(String),
-    /// A rendition in a container HLS here does not carry (only MPEG-TS is written).
-    #[error("rendition {0} is not MPEG-TS; only MPEG-TS renditions are written as HLS")]
+    /// A rendition in a container HLS here does not carry (MPEG-TS, fragmented MP4, and AV1
+    /// in IVF are written).
+    #[error(
+        "rendition {0}: HLS is written from MPEG-TS, fragmented MP4 or AV1 (IVF) renditions only"
+    )]
     Unsupported(String),
+    /// A rendition whose bytes are not the container its rung names.
+    #[error("rendition {name}: {reason}")]
+    BadRendition {
+        /// The rung.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A segment number at or below one already written.
     #[error("segment {seq} is not after segment {last}")]
     OutOfOrder {
@@ -94,8 +113,39 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), HlsError> {
     Ok(())
 }
 
+/// How a rung's segments are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `<seq>.ts`, as the rendition is.
+    Ts,
+    /// `<seq>.m4s` after an `EXT-X-MAP` initialization section.
+    Fmp4,
+}
+
+impl Kind {
+    /// How `p`'s renditions are written, or `None` when HLS cannot carry them.
+    fn of(p: &VideoProfile) -> Option<Kind> {
+        match (p.container, p.codec) {
+            (Container::MpegTs, _) => Some(Kind::Ts),
+            (Container::Fmp4, VideoCodec::H264 | VideoCodec::Av1) => Some(Kind::Fmp4),
+            (Container::Ivf, VideoCodec::Av1) => Some(Kind::Fmp4),
+            _ => None,
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Kind::Ts => "ts",
+            Kind::Fmp4 => "m4s",
+        }
+    }
+}
+
 struct Track {
     profile: VideoProfile,
+    kind: Kind,
+    /// The initialization section in force (fMP4 rungs): its bytes and file name.
+    init: Option<(Vec<u8>, String)>,
     dir: String,
     segments: Vec<MediaSegment>,
     bytes: u64,
@@ -139,16 +189,9 @@ impl std::fmt::Debug for HlsWriter {
 
 impl HlsWriter {
     /// A writer for `ladder` under `dir`, created if missing. Refuses a directory that
-    /// already holds a master playlist, so one stream never overwrites another. Only
-    /// MPEG-TS rungs are accepted.
+    /// already holds a master playlist, so one stream never overwrites another. Rungs in
+    /// MPEG-TS, fragmented MP4, and AV1 in IVF are accepted.
     pub fn create(dir: &Path, ladder: &Ladder) -> Result<Self, HlsError> {
-        if let Some(p) = ladder
-            .profiles()
-            .iter()
-            .find(|p| p.container != Container::MpegTs)
-        {
-            return Err(HlsError::Unsupported(p.name.clone()));
-        }
         if dir.join(MASTER).exists() {
             return Err(HlsError::NotEmpty(dir.to_owned()));
         }
@@ -178,6 +221,14 @@ impl HlsWriter {
             .flatten();
         for (t, list) in w.tracks.iter_mut().zip(lists) {
             for (_, seg) in list.into_iter().filter(|(q, _)| Some(*q) <= last) {
+                if let Some(map) = &seg.map {
+                    let path = dir.join(&t.dir).join(&map.uri);
+                    let init = fs::read(&path).map_err(io(&path))?;
+                    if t.codecs.is_none() {
+                        (t.codecs, t.size) = fmp4::codecs(&init);
+                    }
+                    t.init = Some((init, map.uri.clone()));
+                }
                 let path = dir.join(&t.dir).join(&seg.uri);
                 let data = fs::read(&path).map_err(io(&path))?;
                 let secs = f64::from(seg.duration);
@@ -188,7 +239,7 @@ impl HlsWriter {
                         .peak_bps
                         .max((data.len() as f64 * 8.0 / secs).ceil() as u64);
                 }
-                if t.codecs.is_none() {
+                if t.codecs.is_none() && t.kind == Kind::Ts {
                     let (codecs, size) = codecs_of(&data, t.profile.codec);
                     t.codecs = codecs;
                     t.size = size;
@@ -205,9 +256,13 @@ impl HlsWriter {
     }
 
     fn open(dir: &Path, ladder: &Ladder) -> Result<Self, HlsError> {
+        let mut kinds = Vec::with_capacity(ladder.profiles().len());
+        for p in ladder.profiles() {
+            kinds.push(Kind::of(p).ok_or_else(|| HlsError::Unsupported(p.name.clone()))?);
+        }
         fs::create_dir_all(dir).map_err(io(dir))?;
         let mut tracks: Vec<Track> = Vec::new();
-        for p in ladder.profiles() {
+        for (p, kind) in ladder.profiles().iter().zip(kinds) {
             let mut name = sanitize(&p.name);
             let base = name.clone();
             let mut n = 2;
@@ -218,6 +273,8 @@ impl HlsWriter {
             fs::create_dir_all(dir.join(&name)).map_err(io(dir))?;
             tracks.push(Track {
                 profile: p.clone(),
+                kind,
+                init: None,
                 dir: name,
                 segments: Vec::new(),
                 bytes: 0,
@@ -267,23 +324,65 @@ impl HlsWriter {
                     r.profile.name, t.profile.name
                 )));
             }
-            if r.profile.container != Container::MpegTs {
-                return Err(HlsError::Unsupported(r.profile.name.clone()));
-            }
+        }
+        // Every rendition is checked (and repackaged) before any file is written, so a bad
+        // one leaves the stream as it was.
+        let mut bodies = Vec::with_capacity(renditions.len());
+        for (t, r) in self.tracks.iter().zip(renditions) {
+            bodies.push(match t.kind {
+                Kind::Ts => None,
+                Kind::Fmp4 => {
+                    let bad = |e: crate::TranscodeError| HlsError::BadRendition {
+                        name: r.profile.name.clone(),
+                        reason: e.to_string(),
+                    };
+                    let whole = match r.profile.container {
+                        Container::Ivf => fmp4::from_ivf(&r.data).map_err(bad)?,
+                        _ => r.data.to_vec(),
+                    };
+                    let (init, media) = fmp4::split(&whole).map_err(bad)?;
+                    let mut media = media.to_vec();
+                    // Fragment numbers increase along the stream (ISO/IEC 14496-12 §8.8.5).
+                    let n = u32::try_from(seq.saturating_add(1)).unwrap_or(u32::MAX);
+                    crate::container::mp4::set_sequence_number(&mut media, n);
+                    Some((init.to_vec(), media))
+                }
+            });
         }
         let gap = self.last_seq.is_some_and(|l| seq > l + 1);
-        for (t, r) in self.tracks.iter_mut().zip(renditions) {
-            let uri = format!("{seq}.ts");
-            write_atomic(&self.dir.join(&t.dir).join(&uri), &r.data)?;
+        for ((t, r), body) in self.tracks.iter_mut().zip(renditions).zip(bodies) {
+            let uri = format!("{seq}.{}", t.kind.extension());
+            let mut map = None;
+            let data: &[u8] = match &body {
+                None => &r.data,
+                Some((init, media)) => {
+                    if t.init.as_ref().is_none_or(|(bytes, _)| bytes != init) {
+                        let name = if t.init.is_none() {
+                            "init.mp4".to_owned()
+                        } else {
+                            format!("init-{seq}.mp4")
+                        };
+                        write_atomic(&self.dir.join(&t.dir).join(&name), init)?;
+                        (t.codecs, t.size) = fmp4::codecs(init);
+                        t.init = Some((init.clone(), name.clone()));
+                        map = Some(m3u8_rs::Map {
+                            uri: name,
+                            ..m3u8_rs::Map::default()
+                        });
+                    }
+                    media
+                }
+            };
+            write_atomic(&self.dir.join(&t.dir).join(&uri), data)?;
             let secs = r.duration.as_secs_f64();
-            t.bytes += r.data.len() as u64;
+            t.bytes += data.len() as u64;
             t.media_secs += secs;
             if secs > 0.0 {
                 t.peak_bps = t
                     .peak_bps
-                    .max((r.data.len() as f64 * 8.0 / secs).ceil() as u64);
+                    .max((data.len() as f64 * 8.0 / secs).ceil() as u64);
             }
-            if t.codecs.is_none() {
+            if t.codecs.is_none() && t.kind == Kind::Ts {
                 let (codecs, size) = codecs_of(&r.data, t.profile.codec);
                 t.codecs = codecs;
                 // The size the rung produced for this source (its box fitted to the source's
@@ -294,6 +393,7 @@ impl HlsWriter {
                 uri,
                 duration: secs as f32,
                 discontinuity: gap,
+                map,
                 ..MediaSegment::default()
             });
         }
@@ -331,7 +431,8 @@ impl HlsWriter {
             .map(|s| f64::from(s.duration))
             .fold(0.0, f64::max);
         let playlist = MediaPlaylist {
-            version: Some(3),
+            // EXT-X-MAP without I-frames-only needs version 6; fMP4 segments 7.
+            version: Some(if t.kind == Kind::Fmp4 { 7 } else { 3 }),
             target_duration: longest.round().max(1.0) as u64,
             media_sequence: 0,
             segments: t.segments.clone(),
@@ -377,8 +478,9 @@ impl HlsWriter {
                 }
             })
             .collect();
+        let fmp4 = self.tracks.iter().any(|t| t.kind == Kind::Fmp4);
         let master = MasterPlaylist {
-            version: Some(3),
+            version: Some(if fmp4 { 7 } else { 3 }),
             variants,
             independent_segments: true,
             ..MasterPlaylist::default()
@@ -410,8 +512,9 @@ fn read_back(track_dir: &Path) -> Result<Vec<(u64, MediaSegment)>, HlsError> {
         let seq = seg
             .uri
             .strip_suffix(".ts")
+            .or_else(|| seg.uri.strip_suffix(".m4s"))
             .and_then(|n| n.parse::<u64>().ok())
-            .ok_or_else(|| bad(format!("segment {} is not named <seq>.ts", seg.uri)))?;
+            .ok_or_else(|| bad(format!("segment {} is not named <seq>.ts or .m4s", seg.uri)))?;
         if out.last().is_some_and(|(q, _)| *q >= seq) {
             return Err(bad(format!("segment {seq} out of order")));
         }
@@ -547,10 +650,18 @@ fn read_playlist_depth(path: &Path, depth: u8) -> Result<Vec<PathBuf>, HlsError>
     }
 }
 
-/// The fuzz target's entry: arbitrary bytes as a playlist. Never panics.
+/// The fuzz target's entry: arbitrary bytes as a playlist, and as a rendition the writer
+/// repackages (fMP4 split, IVF to fMP4, the codecs string). Never panics.
 #[doc(hidden)]
 pub fn fuzz_playlist(data: &[u8]) {
     let _ = parse_playlist(data);
+    if let Ok((init, media)) = fmp4::split(data) {
+        assert_eq!(init.len() + media.len(), data.len());
+        let _ = fmp4::codecs(init);
+    }
+    if let Ok(whole) = fmp4::from_ivf(data) {
+        assert!(fmp4::split(&whole).is_ok(), "repackaged IVF splits");
+    }
 }
 
 fn local(base: &Path, uri: &str) -> Result<PathBuf, String> {

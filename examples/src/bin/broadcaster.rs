@@ -134,8 +134,8 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     let reencode = if s.hire_reencode {
         Reencode::Hire
     } else {
-        let mut sc = SoftwareConfig::default();
-        sc.enable_av1 = false;
+        // The honest reference for every rung a ladder may ask for, AV1 included.
+        let sc = SoftwareConfig::default();
         Reencode::Local(Arc::new(
             tokio::task::spawn_blocking(move || SoftwareTranscoder::new(sc)).await??,
         ))

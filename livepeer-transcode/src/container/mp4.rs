@@ -270,10 +270,77 @@ pub(crate) fn mux_fmp4(
             m.write_audio(t, t, payload).map_err(backend)?;
         }
     }
-    if let Some(frag) = m.flush_segment() {
+    if let Some(mut frag) = m.flush_segment() {
+        // The muxer starts each new fragment sequence at decode time 0; the source clock goes
+        // in instead, video track first, then audio in its sample rate.
+        let mut bases = vec![first.dts.max(0) as u64];
+        if let Some((_, f, _)) = acfg
+            && let Some((pts, _, _)) = adts_frames(audio, AAC_RATES[usize::from(f)]).next()
+        {
+            let rate = u64::from(AAC_RATES[usize::from(f)]);
+            bases.push((pts.max(0) as u64) * rate / u64::from(TIMESCALE));
+        }
+        set_decode_times(&mut frag, &bases);
         out.extend_from_slice(&frag);
     }
     Ok(out)
+}
+
+/// The child boxes of `data[start..end]`: `(type, start, end)`; stops at an inconsistent
+/// size.
+fn children(data: &[u8], start: usize, end: usize) -> Vec<([u8; 4], usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = start;
+    while at + 8 <= end {
+        let size =
+            u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as usize;
+        let kind = [data[at + 4], data[at + 5], data[at + 6], data[at + 7]];
+        if size < 8 || at + size > end {
+            break;
+        }
+        out.push((kind, at, at + size));
+        at += size;
+    }
+    out
+}
+
+/// Sets the `tfdt` of each track fragment of `frag`'s movie fragments, in order, to `bases`.
+pub(crate) fn set_decode_times(frag: &mut [u8], bases: &[u64]) {
+    let mut k = 0;
+    for (kind, s, e) in children(frag, 0, frag.len()) {
+        if &kind != b"moof" {
+            continue;
+        }
+        for (kind, s, e) in children(frag, s + 8, e) {
+            if &kind != b"traf" {
+                continue;
+            }
+            let Some(&base) = bases.get(k) else { return };
+            k += 1;
+            for (kind, s, e) in children(frag, s + 8, e) {
+                if &kind == b"tfdt" && e >= s + 20 && frag[s + 8] == 1 {
+                    frag[s + 12..s + 20].copy_from_slice(&base.to_be_bytes());
+                } else if &kind == b"tfdt" && e >= s + 16 {
+                    let v = u32::try_from(base).unwrap_or(u32::MAX);
+                    frag[s + 12..s + 16].copy_from_slice(&v.to_be_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// Sets the `mfhd` sequence number of every movie fragment in `frag` to `n`.
+pub(crate) fn set_sequence_number(frag: &mut [u8], n: u32) {
+    for (kind, s, e) in children(frag, 0, frag.len()) {
+        if &kind != b"moof" {
+            continue;
+        }
+        for (kind, s, e) in children(frag, s + 8, e) {
+            if &kind == b"mfhd" && e >= s + 16 {
+                frag[s + 12..s + 16].copy_from_slice(&n.to_be_bytes());
+            }
+        }
+    }
 }
 
 /// The sequence header OBU (with its header) at the start of an AV1 temporal unit.

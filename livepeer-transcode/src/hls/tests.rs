@@ -181,6 +181,26 @@ mod props {
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let _ = parse_playlist(&data);
+            super::super::fuzz_playlist(&data);
+        }
+
+        /// IVF-shaped input (a valid header, arbitrary frames) never panics the repackager.
+        #[test]
+        fn ivf_shaped_renditions_never_panic(
+            frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..6),
+            sizes in proptest::collection::vec(any::<u32>(), 6),
+        ) {
+            let mut ivf = b"DKIF\0\0\x20\0AV01\x80\0\x48\0".to_vec();
+            ivf.extend_from_slice(&90_000u32.to_le_bytes());
+            ivf.extend_from_slice(&1u32.to_le_bytes());
+            ivf.resize(32, 0);
+            for (i, f) in frames.iter().enumerate() {
+                let size = if sizes[i] % 3 == 0 { sizes[i] } else { f.len() as u32 };
+                ivf.extend_from_slice(&size.to_le_bytes());
+                ivf.extend_from_slice(&(i as u64 * 3000).to_le_bytes());
+                ivf.extend_from_slice(f);
+            }
+            super::super::fuzz_playlist(&ivf);
         }
 
         #[test]
@@ -267,5 +287,121 @@ fn a_stream_left_by_a_crash_is_resumed_after_its_last_whole_segment() {
     assert!(matches!(
         HlsWriter::resume(&out, &ladder),
         Err(HlsError::BadPlaylist { .. })
+    ));
+}
+
+fn ffprobe_frames(playlist: &Path) -> (String, usize) {
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(playlist)
+        .output()
+        .unwrap();
+    assert!(probe.status.success(), "{probe:?}");
+    // HLS streams are listed under their program and again on their own: the last line.
+    let text = String::from_utf8_lossy(&probe.stdout).to_string();
+    let line = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+    let (codec, frames) = line.split_once(',').unwrap_or((line, "0"));
+    (codec.to_owned(), frames.trim().parse().unwrap_or(0))
+}
+
+/// AV1 rungs (IVF, repackaged) and fragmented-MP4 rungs are written as fMP4 HLS: one
+/// initialization section named by EXT-X-MAP, `.m4s` segments whose `tfdt` keeps the
+/// source clock, version 7 playlists, the `av01` codecs string; players read every picture,
+/// and a stream left by a crash resumes.
+#[test]
+fn av1_and_fmp4_rungs_are_written_as_fmp4_hls() {
+    let t = SoftwareTranscoder::new(SoftwareConfig::default()).unwrap();
+    let ladder = Ladder::parse(
+        r#"[{"name":"h264","preset":"144p"},
+            {"name":"av1","width":256,"height":144,"bitrate":"150k","codec":"av1"},
+            {"name":"cmaf","preset":"144p","container":"fmp4"}]"#,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut w = HlsWriter::create(&out, &ladder).unwrap();
+    for seq in [0, 1] {
+        w.write_segment(seq, &renditions(&t, &ladder, seq)).unwrap();
+    }
+    drop(w);
+    // A crash after two segments: resume picks up the init section in force.
+    let (mut w, last) = HlsWriter::resume(&out, &ladder).unwrap();
+    assert_eq!(last, Some(1));
+    w.write_segment(2, &renditions(&t, &ladder, 2)).unwrap();
+    let summary = w.finish().unwrap();
+    let master = fs::read_to_string(&summary.master).unwrap();
+    assert!(master.contains("#EXT-X-VERSION:7"), "{master}");
+    assert!(master.contains("CODECS=\"av01.0."), "{master}");
+    assert!(master.contains("RESOLUTION=256x144"), "{master}");
+    for (i, rung) in ["av1", "cmaf"].iter().enumerate() {
+        let media = fs::read_to_string(&summary.media[i + 1]).unwrap();
+        assert!(media.contains("#EXT-X-VERSION:7"), "{media}");
+        assert_eq!(
+            media.matches("#EXT-X-MAP:URI=\"init.mp4\"").count(),
+            1,
+            "{media}"
+        );
+        assert_eq!(media.matches(".m4s").count(), 3, "{media}");
+        let rung_dir = out.join(rung);
+        assert!(rung_dir.join("init.mp4").is_file() && rung_dir.join("2.m4s").is_file());
+    }
+    if !have_ffprobe() {
+        return;
+    }
+    // Timestamps run on across segments: no decode time goes back.
+    let warnings = Command::new("ffprobe")
+        .args([
+            "-v",
+            "warning",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+        ])
+        .arg(&summary.media[1])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&warnings.stderr);
+    assert!(!stderr.contains("out of order"), "{stderr}");
+    assert_eq!(ffprobe_frames(&summary.media[1]), ("av1".to_owned(), 90));
+    assert_eq!(ffprobe_frames(&summary.media[2]), ("h264".to_owned(), 90));
+}
+
+/// A rendition whose bytes are not what its rung says is refused before any file changes.
+#[test]
+fn a_bad_fmp4_or_ivf_rendition_changes_nothing() {
+    let t = SoftwareTranscoder::new(SoftwareConfig::default()).unwrap();
+    let ladder =
+        Ladder::parse(r#"[{"name":"av1","width":128,"height":72,"bitrate":"100k","codec":"av1"}]"#)
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut w = HlsWriter::create(&out, &ladder).unwrap();
+    let mut r = renditions(&t, &ladder, 0);
+    w.write_segment(0, &r).unwrap();
+    let before = fs::read_to_string(out.join("av1").join(MASTER)).unwrap();
+    r[0].data = bytes::Bytes::from_static(b"DKIF not really");
+    assert!(matches!(
+        w.write_segment(1, &r),
+        Err(HlsError::BadRendition { .. })
+    ));
+    assert_eq!(
+        fs::read_to_string(out.join("av1").join(MASTER)).unwrap(),
+        before
+    );
+    assert!(!out.join("av1").join("1.m4s").exists());
+    let annexb = Ladder::parse(r#"[{"preset":"144p","container":"annexb"}]"#).unwrap();
+    assert!(matches!(
+        HlsWriter::create(&dir.path().join("x"), &annexb),
+        Err(HlsError::Unsupported(_))
     ));
 }

@@ -1,0 +1,189 @@
+//! Fragmented MP4 for HLS (RFC 8216 §3.3): a rendition becomes an initialization section
+//! (`ftyp` + `moov`, named by `EXT-X-MAP`) and a media segment (`moof` + `mdat`). AV1 rungs
+//! in IVF are repackaged here, since HLS carries AV1 only in fMP4.
+
+use bytes::Bytes;
+use livepeer_core::VideoCodec;
+
+use crate::container::mp4::{av1_sequence_header, mux_fmp4};
+use crate::error::{Result, invalid};
+use crate::frame::Packet;
+
+/// Most pictures read from one IVF segment (5 minutes at 240 fps).
+const MAX_FRAMES: usize = 72_000;
+
+/// The top-level boxes of an MP4: `(type, start, end)`. `None` when a size is inconsistent.
+fn boxes(data: &[u8]) -> Option<Vec<([u8; 4], usize, usize)>> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < data.len() {
+        let head = data.get(at..at + 8)?;
+        let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let kind = [head[4], head[5], head[6], head[7]];
+        let size = match size32 {
+            0 => data.len() - at,
+            1 => {
+                let l = data.get(at + 8..at + 16)?;
+                usize::try_from(u64::from_be_bytes(l.try_into().ok()?)).ok()?
+            }
+            n => n,
+        };
+        if size < 8 {
+            return None;
+        }
+        let end = at.checked_add(size).filter(|&e| e <= data.len())?;
+        out.push((kind, at, end));
+        at = end;
+    }
+    Some(out)
+}
+
+/// Splits a fragmented MP4 into its initialization section (everything before the first
+/// `moof` or `styp`) and its media segment (the rest).
+pub(crate) fn split(data: &[u8]) -> Result<(&[u8], &[u8])> {
+    let list = boxes(data).ok_or_else(|| invalid("fMP4 rendition: box sizes do not add up"))?;
+    let first_media = list
+        .iter()
+        .find(|(k, _, _)| k == b"moof" || k == b"styp")
+        .map(|(_, s, _)| *s)
+        .ok_or_else(|| invalid("fMP4 rendition without a fragment"))?;
+    if !list.iter().any(|(k, _, _)| k == b"moov") {
+        return Err(invalid("fMP4 rendition without a movie box"));
+    }
+    Ok(data.split_at(first_media))
+}
+
+/// Repackages an AV1 IVF rendition (90 kHz timestamps, as livepeer-transcode writes it) as
+/// fragmented MP4, keeping its timestamps in `tfdt` so consecutive segments join. A temporal
+/// unit that carries a sequence header is a key frame (rav1e repeats it on each one).
+pub(crate) fn from_ivf(ivf: &[u8]) -> Result<Vec<u8>> {
+    let bad = |what: &str| invalid(format!("IVF rendition: {what}"));
+    if ivf.len() < 32 || &ivf[..4] != b"DKIF" || &ivf[8..12] != b"AV01" {
+        return Err(bad("not AV1 in IVF"));
+    }
+    let le16 = |at: usize| u16::from_le_bytes([ivf[at], ivf[at + 1]]);
+    let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let (width, height) = (u32::from(le16(12)), u32::from(le16(14)));
+    let (rate, scale) = (le32(&ivf[16..20]), le32(&ivf[20..24]));
+    if rate == 0 || scale == 0 {
+        return Err(bad("a zero time base"));
+    }
+    let mut packets = Vec::new();
+    let mut at = usize::from(le16(6)).max(32);
+    while at < ivf.len() {
+        let head = ivf
+            .get(at..at + 12)
+            .ok_or_else(|| bad("truncated frame header"))?;
+        let size = le32(&head[..4]) as usize;
+        let ticks = u64::from_le_bytes(head[4..12].try_into().map_err(|_| bad("header"))?);
+        let data = ivf
+            .get(at + 12..(at + 12).saturating_add(size))
+            .ok_or_else(|| bad("truncated frame"))?;
+        if packets.len() >= MAX_FRAMES {
+            return Err(bad("too many pictures"));
+        }
+        let pts = u128::from(ticks) * 90_000 * u128::from(scale) / u128::from(rate);
+        let pts = i64::try_from(pts).map_err(|_| bad("timestamp out of range"))?;
+        let keyframe = packets.is_empty() || av1_sequence_header(data).is_some();
+        packets.push(Packet::new(
+            Bytes::copy_from_slice(data),
+            pts,
+            pts,
+            keyframe,
+        ));
+        at += 12 + size;
+    }
+    if packets.is_empty() {
+        return Err(bad("no pictures"));
+    }
+    mux_fmp4(VideoCodec::Av1, &packets, &[], width, height)
+}
+
+/// The RFC 6381 codecs string and the coded picture size an initialization section
+/// declares: `av01.P.LLT.DD` or `avc1.PPCCLL`, with `mp4a.40.2` when it has AAC audio.
+pub(crate) fn codecs(init: &[u8]) -> (Option<String>, Option<(u32, u32)>) {
+    let find = |tag: &[u8; 4]| init.windows(4).position(|w| w == tag);
+    let be16 = |at: usize| {
+        init.get(at..at + 2)
+            .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]])))
+    };
+    // A visual sample entry: 8 bytes of box header, 24 of fields, then width and height.
+    let size_at = |entry: usize| {
+        let start = entry.checked_sub(4)?;
+        Some((be16(start + 32)?, be16(start + 34)?))
+    };
+    let audio = if find(b"mp4a").is_some() {
+        ",mp4a.40.2"
+    } else {
+        ""
+    };
+    if let (Some(entry), Some(c)) = (find(b"av01"), find(b"av1C")) {
+        let size = size_at(entry);
+        let Some(&[_, b1, b2]) = init
+            .get(c + 4..c + 7)
+            .and_then(|s| <&[u8; 3]>::try_from(s).ok())
+        else {
+            return (None, size);
+        };
+        let (profile, level) = (b1 >> 5, b1 & 0x1f);
+        let tier = if b2 & 0x80 != 0 { 'H' } else { 'M' };
+        let depth = match (b2 & 0x40 != 0, b2 & 0x20 != 0) {
+            (true, true) => 12,
+            (true, false) => 10,
+            _ => 8,
+        };
+        return (
+            Some(format!("av01.{profile}.{level:02}{tier}.{depth:02}{audio}")),
+            size,
+        );
+    }
+    if let (Some(entry), Some(c)) = (find(b"avc1"), find(b"avcC")) {
+        let size = size_at(entry);
+        let Some(&[_, p, k, l]) = init
+            .get(c + 4..c + 8)
+            .and_then(|s| <&[u8; 4]>::try_from(s).ok())
+        else {
+            return (None, size);
+        };
+        return (Some(format!("avc1.{p:02x}{k:02x}{l:02x}{audio}")), size);
+    }
+    (None, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_needs_a_movie_and_a_fragment_and_sane_sizes() {
+        let b = |kind: &[u8; 4], body: usize| {
+            let mut v = ((8 + body) as u32).to_be_bytes().to_vec();
+            v.extend_from_slice(kind);
+            v.resize(8 + body, 0);
+            v
+        };
+        let file = [b(b"ftyp", 8), b(b"moov", 16), b(b"moof", 4), b(b"mdat", 10)].concat();
+        let (init, media) = split(&file).unwrap();
+        assert_eq!((init.len(), media.len()), (40, 30));
+        assert!(split(&[b(b"ftyp", 8), b(b"moof", 4)].concat()).is_err());
+        assert!(split(&[b(b"ftyp", 8), b(b"moov", 4)].concat()).is_err());
+        let mut bad = file.clone();
+        bad[3] = 200;
+        assert!(split(&bad).is_err());
+        assert!(split(&[0, 0, 0, 1, b'f', b't']).is_err());
+    }
+
+    #[test]
+    fn ivf_garbage_is_an_error() {
+        assert!(from_ivf(b"").is_err());
+        assert!(from_ivf(&[0u8; 64]).is_err());
+        let mut head = vec![0u8; 32];
+        head[..4].copy_from_slice(b"DKIF");
+        head[8..12].copy_from_slice(b"AV01");
+        head[16] = 1;
+        head[20] = 1;
+        assert!(from_ivf(&head).is_err(), "no pictures");
+        head.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert!(from_ivf(&head).is_err(), "truncated");
+    }
+}
