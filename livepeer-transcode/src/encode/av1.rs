@@ -87,6 +87,20 @@ impl Av1Encoder {
         enc.max_key_frame_interval = max_key;
         enc.low_latency = s.low_latency;
         enc.bitrate = i32::try_from(profile.bitrate_bps).unwrap_or(i32::MAX);
+        // rav1e caps the quantizer at `quantizer` even in bitrate mode, and its default (100
+        // of 255) stops hard content from being held to the rate: grain came out at 5x the
+        // rung's bitrate. The rate is the rung's promise, so the whole range is open.
+        enc.quantizer = 255;
+        // rav1e plans its rate over 1.5 key frame intervals or 240 frames, longer than a
+        // segment (each starts a fresh encoder), so a segment could spend the reservoir's
+        // first half and never pay it back. Two seconds of frames (a segment's usual length,
+        // at least 12) keeps every segment near the rate. (One second drives rav1e 0.8's rate
+        // model into an arithmetic overflow on near-static content.)
+        enc.reservoir_frame_delay = Some(
+            i32::try_from((2 * fps.num).div_ceil(fps.den.max(1)))
+                .unwrap_or(i32::MAX)
+                .max(12),
+        );
         enc.tile_cols = s.tile_cols;
         enc.speed_settings = SpeedSettings::from_preset(s.speed.min(10));
         // A scene cut would put a key frame inside the segment.
