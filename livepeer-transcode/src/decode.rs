@@ -212,10 +212,16 @@ impl VideoDecoder for H264Decoder {
     }
 
     fn receive_frame(&mut self) -> Result<Output<Frame>> {
-        Ok(match self.ready.pop_front() {
-            Some(f) => Output::Ready(f),
-            None if self.flushed => Output::Done,
-            None => Output::NeedMoreData,
-        })
+        Ok(next_ready(&mut self.ready, self.flushed))
+    }
+}
+
+/// The next decoded picture of a decoder that queues them: a picture, or `Done` once
+/// flushed and empty, or `NeedMoreData`.
+pub(crate) fn next_ready(ready: &mut VecDeque<Frame>, flushed: bool) -> Output<Frame> {
+    match ready.pop_front() {
+        Some(f) => Output::Ready(f),
+        None if flushed => Output::Done,
+        None => Output::NeedMoreData,
     }
 }

@@ -90,39 +90,49 @@ impl LibavDecoder {
     }
 
     fn take(&mut self) -> Result<Frame> {
-        let src = &self.picture;
-        if !matches!(src.format(), Pixel::YUV420P | Pixel::YUVJ420P) {
+        if !matches!(self.picture.format(), Pixel::YUV420P | Pixel::YUVJ420P) {
             return Err(unsupported(format!(
                 "{} pictures in {:?} (only 8-bit 4:2:0 is transcoded)",
                 self.codec,
-                src.format()
+                self.picture.format()
             )));
         }
-        // Odd sizes are legal in both codecs; the picture is cropped to even (4:2:0).
-        let (w, h) = (src.width() & !1, src.height() & !1);
-        self.limits.check(w, h)?;
-        let pts = src.timestamp().or(src.pts()).unwrap_or(0);
-        let (wu, hu) = (w as usize, h as usize);
-        let mut out = Frame::black(w, h, pts);
-        let planes: [(&mut Vec<u8>, usize, usize); 3] = [
-            (&mut out.y, wu, hu),
-            (&mut out.u, wu / 2, hu / 2),
-            (&mut out.v, wu / 2, hu / 2),
-        ];
-        for (i, (dst, pw, ph)) in planes.into_iter().enumerate() {
-            let (data, stride) = (src.data(i), src.stride(i));
-            for row in 0..ph {
-                let line = data
-                    .get(row * stride..row * stride + pw)
-                    .ok_or_else(|| backend("decoded plane shorter than its stride says"))?;
-                dst[row * pw..(row + 1) * pw].copy_from_slice(line);
-            }
-            if src.is_interlaced() {
-                deinterlace(dst, pw, ph);
-            }
-        }
-        Ok(out)
+        let interlaced = self.picture.is_interlaced();
+        i420_from(&self.picture, &self.limits, interlaced)
     }
+}
+
+/// Copies a planar 4:2:0 picture into a packed [`Frame`] (cropped to even sizes, checked
+/// against `limits`), deinterlacing each plane when asked.
+pub(crate) fn i420_from(
+    src: &frame::Video,
+    limits: &InputLimits,
+    interlaced: bool,
+) -> Result<Frame> {
+    // Odd sizes are legal in both codecs; the picture is cropped to even (4:2:0).
+    let (w, h) = (src.width() & !1, src.height() & !1);
+    limits.check(w, h)?;
+    let pts = src.timestamp().or(src.pts()).unwrap_or(0);
+    let (wu, hu) = (w as usize, h as usize);
+    let mut out = Frame::black(w, h, pts);
+    let planes: [(&mut Vec<u8>, usize, usize); 3] = [
+        (&mut out.y, wu, hu),
+        (&mut out.u, wu / 2, hu / 2),
+        (&mut out.v, wu / 2, hu / 2),
+    ];
+    for (i, (dst, pw, ph)) in planes.into_iter().enumerate() {
+        let (data, stride) = (src.data(i), src.stride(i));
+        for row in 0..ph {
+            let line = data
+                .get(row * stride..row * stride + pw)
+                .ok_or_else(|| backend("decoded plane shorter than its stride says"))?;
+            dst[row * pw..(row + 1) * pw].copy_from_slice(line);
+        }
+        if interlaced {
+            deinterlace(dst, pw, ph);
+        }
+    }
+    Ok(out)
 }
 
 /// Deinterlaces one plane of a woven frame in place: each line becomes the [1 2 1] / 4
@@ -173,11 +183,7 @@ impl VideoDecoder for LibavDecoder {
     }
 
     fn receive_frame(&mut self) -> Result<Output<Frame>> {
-        Ok(match self.ready.pop_front() {
-            Some(f) => Output::Ready(f),
-            None if self.flushed => Output::Done,
-            None => Output::NeedMoreData,
-        })
+        Ok(crate::decode::next_ready(&mut self.ready, self.flushed))
     }
 }
 

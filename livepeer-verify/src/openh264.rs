@@ -108,38 +108,20 @@ impl SoftwareDecoder {
         aus: Vec<Vec<u8>>,
         max_frames: Option<usize>,
     ) -> Result<Vec<Picture>, DecodeError> {
-        let want = max_frames.unwrap_or(usize::MAX);
         let first = aus
             .iter()
             .position(|au| has_idr(au))
             .ok_or_else(|| DecodeError::Invalid("no IDR access unit".into()))?;
-        let mut dec =
+        let dec =
             software_decoder(VideoCodec::H264, &aus[first], self.limits).map_err(decode_error)?;
-        let mut out = Vec::new();
-        let drain =
-            |dec: &mut dyn VideoDecoder, out: &mut Vec<Picture>| -> Result<(), DecodeError> {
-                while out.len() < want {
-                    match dec.receive_frame().map_err(decode_error)? {
-                        Output::Ready(f) => out.push(picture(f)),
-                        _ => break,
-                    }
-                }
-                Ok(())
-            };
-        for (i, au) in aus.iter().enumerate().skip(first) {
-            dec.send_packet(au, i as i64).map_err(decode_error)?;
-            drain(dec.as_mut(), &mut out)?;
-            if out.len() >= want {
-                return Ok(out);
-            }
-        }
-        dec.flush().map_err(decode_error)?;
-        drain(dec.as_mut(), &mut out)?;
-        Ok(out)
+        let units = aus
+            .iter()
+            .enumerate()
+            .skip(first)
+            .map(|(i, au)| (i as i64, &au[..]));
+        decode_units(dec, units, max_frames)
     }
-}
 
-impl SoftwareDecoder {
     fn decode_ivf(
         &self,
         data: &[u8],
@@ -149,35 +131,44 @@ impl SoftwareDecoder {
             crate::BitstreamError::Unsupported(m) => DecodeError::Unsupported(m),
             other => DecodeError::Invalid(other.to_string()),
         })?;
-        let want = max_frames.unwrap_or(usize::MAX);
         let first = units.first().map_or(&[][..], |u| u.1);
-        let mut dec =
-            software_decoder(VideoCodec::Av1, first, self.limits).map_err(decode_error)?;
-        let mut out = Vec::new();
-        let drain =
-            |dec: &mut dyn VideoDecoder, out: &mut Vec<Picture>| -> Result<(), DecodeError> {
-                while out.len() < want {
-                    match dec.receive_frame().map_err(decode_error)? {
-                        Output::Ready(f) => out.push(picture(f)),
-                        _ => break,
-                    }
-                }
-                Ok(())
-            };
-        for (pts, unit) in units {
-            dec.send_packet(unit, pts).map_err(decode_error)?;
-            drain(dec.as_mut(), &mut out)?;
-            if out.len() >= want {
-                return Ok(out);
-            }
-        }
-        dec.flush().map_err(decode_error)?;
-        drain(dec.as_mut(), &mut out)?;
+        let dec = software_decoder(VideoCodec::Av1, first, self.limits).map_err(decode_error)?;
+        let out = decode_units(dec, units.into_iter(), max_frames)?;
         if out.is_empty() {
             return Err(DecodeError::Invalid("no AV1 picture decodes".into()));
         }
         Ok(out)
     }
+}
+
+/// Sends `(pts, unit)`s through `dec` and collects its pictures, stopping once
+/// `max_frames` are out.
+fn decode_units<'a>(
+    mut dec: Box<dyn VideoDecoder>,
+    units: impl Iterator<Item = (i64, &'a [u8])>,
+    max_frames: Option<usize>,
+) -> Result<Vec<Picture>, DecodeError> {
+    let want = max_frames.unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    let drain = |dec: &mut dyn VideoDecoder, out: &mut Vec<Picture>| -> Result<(), DecodeError> {
+        while out.len() < want {
+            match dec.receive_frame().map_err(decode_error)? {
+                Output::Ready(f) => out.push(picture(f)),
+                _ => break,
+            }
+        }
+        Ok(())
+    };
+    for (pts, unit) in units {
+        dec.send_packet(unit, pts).map_err(decode_error)?;
+        drain(dec.as_mut(), &mut out)?;
+        if out.len() >= want {
+            return Ok(out);
+        }
+    }
+    dec.flush().map_err(decode_error)?;
+    drain(dec.as_mut(), &mut out)?;
+    Ok(out)
 }
 
 impl FrameDecoder for SoftwareDecoder {

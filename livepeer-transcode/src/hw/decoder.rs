@@ -97,23 +97,22 @@ impl HwDecoder {
         } else {
             &self.hw
         };
+        if matches!(src.format(), Pixel::YUV420P | Pixel::YUVJ420P) {
+            return crate::libav::i420_from(src, &self.limits, false);
+        }
         let (w, h) = (src.width(), src.height());
         self.limits.check(w, h)?;
         let (wu, hu) = (w as usize, h as usize);
         let mut out = Frame::black(w, h, pts);
-        let copy_plane =
-            |dst: &mut [u8], data: &[u8], stride: usize, pw: usize, ph: usize| -> Result<()> {
-                for row in 0..ph {
-                    let s = data
-                        .get(row * stride..row * stride + pw)
-                        .ok_or_else(|| backend("short plane"))?;
-                    dst[row * pw..(row + 1) * pw].copy_from_slice(s);
-                }
-                Ok(())
-            };
         match src.format() {
             Pixel::NV12 => {
-                copy_plane(&mut out.y, src.data(0), src.stride(0), wu, hu)?;
+                let (luma, stride) = (src.data(0), src.stride(0));
+                for row in 0..hu {
+                    let line = luma
+                        .get(row * stride..row * stride + wu)
+                        .ok_or_else(|| backend("short plane"))?;
+                    out.y[row * wu..(row + 1) * wu].copy_from_slice(line);
+                }
                 let (uv, stride) = (src.data(1), src.stride(1));
                 for row in 0..hu / 2 {
                     let line = uv
@@ -124,11 +123,6 @@ impl HwDecoder {
                         out.v[row * (wu / 2) + x] = line[2 * x + 1];
                     }
                 }
-            }
-            Pixel::YUV420P | Pixel::YUVJ420P => {
-                copy_plane(&mut out.y, src.data(0), src.stride(0), wu, hu)?;
-                copy_plane(&mut out.u, src.data(1), src.stride(1), wu / 2, hu / 2)?;
-                copy_plane(&mut out.v, src.data(2), src.stride(2), wu / 2, hu / 2)?;
             }
             other => return Err(backend(format!("device gave {other:?} pictures"))),
         }
@@ -164,10 +158,6 @@ impl VideoDecoder for HwDecoder {
     }
 
     fn receive_frame(&mut self) -> Result<Output<Frame>> {
-        Ok(match self.ready.pop_front() {
-            Some(f) => Output::Ready(f),
-            None if self.flushed => Output::Done,
-            None => Output::NeedMoreData,
-        })
+        Ok(crate::decode::next_ready(&mut self.ready, self.flushed))
     }
 }

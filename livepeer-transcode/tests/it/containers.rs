@@ -49,8 +49,9 @@ fn every_output_container_is_readable() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-fn interlaced_clip() -> livepeer_core::Segment {
-    livepeer_transcode::conformance::media::clip(&[
+/// An MBAFF clip (x264, top field first) and a 144p job of it.
+fn interlaced_job() -> (livepeer_core::Segment, TranscodeJob) {
+    let seg = livepeer_transcode::conformance::media::clip(&[
         "-c:v",
         "libx264",
         "-flags",
@@ -58,7 +59,13 @@ fn interlaced_clip() -> livepeer_core::Segment {
         "-x264-params",
         "interlaced=1:tff=1",
     ])
-    .unwrap()
+    .unwrap();
+    let job = TranscodeJob {
+        stream_id: StreamId::from_name("interlaced"),
+        segment: seg.clone(),
+        ladder: Ladder::parse("144p").unwrap(),
+    };
+    (seg, job)
 }
 
 /// Interlaced H.264 (MBAFF, as broadcast contribution feeds send it) without libavcodec is
@@ -70,12 +77,7 @@ fn interlaced_sources_are_a_clear_typed_refusal() {
     if crate::no_ffmpeg() {
         return;
     }
-    let seg = interlaced_clip();
-    let job = TranscodeJob {
-        stream_id: StreamId::from_name("interlaced"),
-        segment: seg.clone(),
-        ladder: Ladder::parse("144p").unwrap(),
-    };
+    let (seg, job) = interlaced_job();
     match crate::software().transcode_blocking(job) {
         Err(livepeer_core::transcode::TranscodeError::Unsupported(m)) => {
             assert!(m.contains("interlaced") && m.contains("libav"), "{m}");
@@ -102,12 +104,7 @@ fn interlaced_sources_are_decoded_and_deinterlaced() {
     if crate::no_ffmpeg() {
         return;
     }
-    let seg = interlaced_clip();
-    let job = TranscodeJob {
-        stream_id: StreamId::from_name("interlaced"),
-        segment: seg.clone(),
-        ladder: Ladder::parse("144p").unwrap(),
-    };
+    let (seg, job) = interlaced_job();
     let out = crate::software().transcode_blocking(job).unwrap();
     assert_eq!(out.source_frames, 10);
     assert_eq!(out.renditions[0].frames, 10);

@@ -186,6 +186,26 @@ struct Tally {
     calibration: Vec<String>,
 }
 
+impl Tally {
+    /// Prints what was judged and the calibration faults; fails on any fault that stood.
+    fn report_and_check(&self, what: &str, sources: usize) {
+        eprintln!(
+            "{what}: {sources} sources, {} renditions judged, {} flagged, {} calibration faults",
+            self.judged,
+            self.flagged.len(),
+            self.calibration.len()
+        );
+        for c in &self.calibration {
+            eprintln!("calibration: {c}");
+        }
+        assert!(
+            self.flagged.is_empty(),
+            "honest work flagged:\n{}",
+            self.flagged.join("\n")
+        );
+    }
+}
+
 /// Judges `sources` on `ladder`.
 async fn judge(sources: &[Source], ladder: &Ladder) -> Tally {
     let checker = checker();
@@ -231,21 +251,7 @@ async fn honest_renditions_of_real_world_media_are_never_faults() {
     let ladder = Ladder::from_preset_names("P360p30fps16x9,P240p30fps16x9,P144p30fps16x9").unwrap();
     let sources = matrix();
     let t = judge(&sources, &ladder).await;
-    eprintln!(
-        "honest matrix: {} sources, {} renditions judged, {} flagged, {} calibration faults",
-        sources.len(),
-        t.judged,
-        t.flagged.len(),
-        t.calibration.len()
-    );
-    for c in &t.calibration {
-        eprintln!("calibration: {c}");
-    }
-    assert!(
-        t.flagged.is_empty(),
-        "honest work flagged:\n{}",
-        t.flagged.join("\n")
-    );
+    t.report_and_check("honest matrix", sources.len());
 }
 
 /// AV1 rungs are judged like H.264 ones (decoded with libavcodec's libdav1d and compared
@@ -258,10 +264,6 @@ async fn honest_av1_renditions_are_never_faults() {
         return;
     }
     let _ = software();
-    let ladder = Ladder::from_json(
-        r#"[{"preset":"P240p30fps16x9","codec":"av1"},{"preset":"P144p30fps16x9","codec":"av1"}]"#,
-    )
-    .unwrap();
     let wanted = [
         "25 fps",
         "59.94 fps",
@@ -276,22 +278,31 @@ async fn honest_av1_renditions_are_never_faults() {
         .filter(|s| wanted.contains(&s.name))
         .collect();
     assert_eq!(sources.len(), wanted.len());
-    let t = judge(&sources, &ladder).await;
-    eprintln!(
-        "honest AV1: {} sources, {} renditions judged, {} flagged, {} calibration faults",
-        sources.len(),
-        t.judged,
-        t.flagged.len(),
-        t.calibration.len()
-    );
-    for c in &t.calibration {
-        eprintln!("calibration: {c}");
+    let t = judge(&sources, &av1_ladder()).await;
+    t.report_and_check("honest AV1", sources.len());
+}
+
+#[cfg(feature = "libav")]
+fn av1_ladder() -> Ladder {
+    Ladder::from_json(
+        r#"[{"preset":"P240p30fps16x9","codec":"av1"},{"preset":"P144p30fps16x9","codec":"av1"}]"#,
+    )
+    .unwrap()
+}
+
+/// Every source of the CI matrix to AV1 240p and 144p rungs, printing the rate each
+/// rendition reached against its target. About two minutes; run with
+/// `cargo test -p livepeer-verify --all-features --test it -- --ignored full_av1 --nocapture`.
+#[cfg(feature = "libav")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "minutes: every matrix source to AV1 rungs"]
+async fn full_av1_matrix() {
+    if !have_ffmpeg() {
+        return;
     }
-    assert!(
-        t.flagged.is_empty(),
-        "honest work flagged:\n{}",
-        t.flagged.join("\n")
-    );
+    let sources = matrix();
+    let t = judge(&sources, &av1_ladder()).await;
+    t.report_and_check("full AV1 matrix", sources.len());
 }
 
 /// The larger matrix: every frame rate × every size, content rotating over patterns,
