@@ -187,11 +187,42 @@ fn side_by_side(t: &SoftwareTranscoder, path: &Path, seg: &Segment) {
     );
     let t0 = Instant::now();
     let av1 = t.transcode_blocking(job(seg, AV1_360P)).unwrap();
+    let av1_secs = t0.elapsed().as_secs_f64();
     println!(
-        "  AV1 360p rung (rav1e speed 10): {:.3} s for {} frames",
-        t0.elapsed().as_secs_f64(),
-        av1.renditions[0].frames
+        "  AV1 360p rung (rav1e speed 10): {:.3} s for {} frames = {:.2}x real time",
+        av1_secs,
+        av1.renditions[0].frames,
+        2.0 / av1_secs
     );
+    // The AV1 rung beside OpenH264's 360p rung of the ladder: luma PSNR against the source
+    // scaled the same way, and the rate each reached against the rate its rung asks for.
+    let ladder = t.transcode_blocking(job(seg, LADDER)).unwrap();
+    let reference: Vec<Frame> = decode_segment(seg, InputLimits::default())
+        .unwrap()
+        .iter()
+        .map(|f| Scaler::new().scale(f, 640, 360).unwrap())
+        .collect();
+    for (name, r) in [
+        ("OpenH264 360p", &ladder.renditions[2]),
+        ("rav1e AV1 360p", &av1.renditions[0]),
+    ] {
+        let file = out.join(format!("q.{}", r.profile.container.extension()));
+        std::fs::write(&file, &r.data).unwrap();
+        let raw = livepeer_transcode::conformance::media::ffmpeg_decode_i420(&file).unwrap();
+        let size = 640 * 360 * 3 / 2;
+        let psnr: Vec<f64> = raw
+            .chunks_exact(size)
+            .zip(&reference)
+            .map(|(pic, src)| livepeer_transcode::conformance::psnr_y(&pic[..640 * 360], &src.y))
+            .collect();
+        let mean = psnr.iter().sum::<f64>() / psnr.len().max(1) as f64;
+        println!(
+            "  {name:<15} luma PSNR {mean:.2} dB over {} frames, {:.0} kb/s of {} kb/s asked",
+            psnr.len(),
+            r.data.len() as f64 * 8.0 / 2.0 / 1000.0,
+            r.profile.bitrate_bps / 1000
+        );
+    }
     let _ = std::fs::remove_dir_all(&out);
 }
 
