@@ -1,11 +1,13 @@
 //! Test doubles for this and downstream crates' tests (feature `_test_utils`):
 //! [`TestChain`], a deterministic [`Fixture`] of one sender and one recipient, the fuzz
-//! harness [`fuzz_ticket_batch`] shared by the fuzz target and the corpus replay test, and
+//! harness [`fuzz_ticket_batch`] shared by the fuzz target and the corpus replay test, the
+//! crash simulation harness and its operation-sequence fuzzer ([`sim::fuzz_queue_ops`]), and
 //! [`block_on`] for futures that never wait.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod chain;
+pub mod sim;
 
 use std::future::Future;
 use std::pin::pin;

@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod fuzz_corpus;
-mod net;
 mod queue;
 mod recipient;
 mod sender;

@@ -8,7 +8,7 @@ use livepeer_pm::queue::FailReason;
 use livepeer_pm::test_utils::SendFault;
 use livepeer_pm::{QueueConfig, QueueEvent, Winner, WinnerState};
 
-use crate::net::{GAS_PRICE, Net, Orch};
+use livepeer_pm::test_utils::sim::{GAS_PRICE, Net, Orch};
 
 fn events(o: &mut Orch) -> Vec<QueueEvent> {
     std::iter::from_fn(|| o.queue.poll_event()).collect()
@@ -426,7 +426,7 @@ fn run_with_crash(
         };
         match o.drive_until(at) {
             Ok(s) => steps += s,
-            Err(()) => {
+            Err(_) => {
                 crashed = true;
                 o.crash(block);
             }

@@ -10,7 +10,7 @@ use livepeer_pm::test_utils::SendFault;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::net::{GAS_PRICE, Net, Orch};
+use livepeer_pm::test_utils::sim::{GAS_PRICE, Net, Orch};
 
 #[test]
 fn one_broadcaster_three_orchestrators_crashing_lose_and_double_pay_nothing() {
@@ -135,4 +135,43 @@ fn simulate(rng_seed: u64, nonces: bool) {
         "{} sends",
         net.chain.sends()
     );
+}
+
+/// The operation-sequence fuzzer's harness on sequences a seeded generator writes with a
+/// workload's mix (mostly segments and blocks, faults and crashes among them): the
+/// invariants hold, and the run did exercise what it claims.
+#[test]
+fn generated_operation_sequences_lose_and_double_pay_nothing() {
+    use livepeer_pm::test_utils::sim::fuzz_queue_ops;
+    for seed in [1u64, 2, 3] {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut ops = Vec::new();
+        for _ in 0..300 {
+            let orch: u8 = rng.random_range(0..3);
+            // Segments and blocks four times as often as each fault.
+            let code = match rng.random_range(0..16u8) {
+                0..=4 => 0,
+                5..=9 => 7,
+                n => n - 9,
+            };
+            ops.push(orch << 3 | code);
+            ops.push(rng.random());
+        }
+        let r = fuzz_queue_ops(&ops);
+        assert!(r.acknowledged >= 40, "seed {seed}: {r:?}");
+        assert!(r.crashes >= 10, "seed {seed}: {r:?}");
+        assert!(r.sends < r.acknowledged as u64, "seed {seed}: {r:?}");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    /// Arbitrary bytes as operations (what the `queue_ops` fuzz target runs).
+    #[test]
+    fn arbitrary_operation_sequences_lose_and_double_pay_nothing(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+    ) {
+        livepeer_pm::test_utils::sim::fuzz_queue_ops(&data);
+    }
 }
