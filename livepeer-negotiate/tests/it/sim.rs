@@ -335,3 +335,60 @@ fn an_unreachable_orchestrator_gets_no_later_segment_while_suspended() {
     assert_eq!(b.stats(&addrs[0]).map(|s| s.failures), Some(2));
     assert!(b.is_suspended(&addrs[0], t0 + Duration::from_secs(29)));
 }
+
+/// The scheduler's operation-sequence harness (the `scheduler_ops` fuzz target's) on
+/// workloads a seeded generator writes: mostly segments, answers and time, with failures,
+/// faults, unreachable nodes and candidate changes among them. Every promise holds, and the
+/// runs did complete, fail and retry segments.
+#[test]
+fn generated_scheduler_workloads_keep_every_promise() {
+    use livepeer_negotiate::fuzz_entry::scheduler_ops;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut totals = (0, 0, 0);
+    for flags in 0..8u8 {
+        let mut ops = vec![flags];
+        for _ in 0..300 {
+            let r = next();
+            // Op codes: 0-1 segment, 2 outcome, 3-4 time, 5 candidates, 6 deadline, 7 answer.
+            let code = match r % 20 {
+                0..=4 => 0,
+                5..=9 => 7,
+                10..=13 => 3,
+                14..=15 => 2,
+                16 => 5,
+                _ => 6,
+            } as u8;
+            ops.push(((r >> 8) as u8 & 0xf8) | code);
+            ops.push((r >> 16) as u8);
+        }
+        let report = scheduler_ops(&ops);
+        assert!(report.segments >= 60, "{report:?}");
+        totals.0 += report.completed;
+        totals.1 += report.failed;
+        totals.2 += report.dispatches;
+    }
+    let (completed, failed, dispatches) = totals;
+    assert!(completed > failed && failed > 0, "{totals:?}");
+    assert!(
+        dispatches > completed + failed,
+        "retries and hedges: {totals:?}"
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Arbitrary bytes as scheduler operations.
+    #[test]
+    fn arbitrary_scheduler_operations_keep_every_promise(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+    ) {
+        livepeer_negotiate::fuzz_entry::scheduler_ops(&data);
+    }
+}
