@@ -10,7 +10,13 @@ use crate::evidence::EvidenceManifest;
 /// `openh264`, small pictures and a few frames only), and the evidence manifest. Each must
 /// return, never panic; what parses must be self-consistent.
 pub fn parse_bitstream(data: &[u8]) {
-    for c in [Container::MpegTs, Container::AnnexB, Container::Ivf] {
+    for c in [
+        Container::MpegTs,
+        Container::AnnexB,
+        Container::Ivf,
+        Container::Mp4,
+        Container::Fmp4,
+    ] {
         if let Ok(info) = inspect(data, c) {
             assert!(info.frames > 0, "a parsed stream has pictures");
             assert!(info.key_frames.iter().all(|&k| k < info.frames));

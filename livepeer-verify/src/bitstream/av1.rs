@@ -177,12 +177,47 @@ fn parse_sequence_header(p: &[u8]) -> Result<SequenceHeader, BitstreamError> {
 /// Inspects an IVF file of AV1.
 pub(crate) fn inspect_ivf(data: &[u8]) -> Result<StreamInfo, BitstreamError> {
     let ivf = parse_ivf(data)?;
-    let mut seq: Option<SequenceHeader> = None;
-    let (mut key_frames, mut pts, mut video_bytes) = (Vec::new(), Vec::new(), 0u64);
     let (num, den) = ivf.time_base;
-    for (i, f) in ivf.frames.iter().enumerate() {
+    let units = ivf.frames.iter().map(|f| {
+        let ticks = u128::from(f.pts) * u128::from(num) * 90_000 / u128::from(den);
+        (i64::try_from(ticks).unwrap_or(i64::MAX), f.data)
+    });
+    let declared = Framerate::new(den, num).ok();
+    inspect_units(
+        Container::Ivf,
+        (ivf.width, ivf.height),
+        None,
+        units,
+        declared,
+    )
+}
+
+/// Inspects AV1 temporal units with their timestamps (90 kHz) of a `size` stream; `config`
+/// holds OBUs carried beside the stream (an MP4's `av1C`) that may give the sequence header.
+pub(crate) fn inspect_units<'a>(
+    container: Container,
+    size: (u32, u32),
+    config: Option<&[u8]>,
+    units: impl Iterator<Item = (i64, &'a [u8])>,
+    declared: Option<Framerate>,
+) -> Result<StreamInfo, BitstreamError> {
+    let (width, height) = size;
+    let mut seq: Option<SequenceHeader> = None;
+    if let Some(c) = config {
+        for (kind, payload) in obus(c)? {
+            if kind == OBU_SEQUENCE_HEADER && seq.is_none() {
+                seq = Some(parse_sequence_header(payload)?);
+            }
+        }
+    }
+    let (mut key_frames, mut pts, mut video_bytes) = (Vec::new(), Vec::new(), 0u64);
+    let mut frames = 0u32;
+    for (i, (t, data)) in units.enumerate() {
+        if i >= MAX_FRAMES as usize {
+            return Err(BitstreamError::Invalid("too many pictures"));
+        }
         let mut key = false;
-        for (kind, payload) in obus(f.data)? {
+        for (kind, payload) in obus(data)? {
             match kind {
                 OBU_SEQUENCE_HEADER if seq.is_none() => seq = Some(parse_sequence_header(payload)?),
                 OBU_FRAME_HEADER | OBU_FRAME => {
@@ -199,30 +234,27 @@ pub(crate) fn inspect_ivf(data: &[u8]) -> Result<StreamInfo, BitstreamError> {
         if key {
             key_frames.push(i as u32);
         }
-        let ticks = u128::from(f.pts) * u128::from(num) * 90_000 / u128::from(den);
-        pts.push(i64::try_from(ticks).unwrap_or(i64::MAX));
+        pts.push(t);
+        frames += 1;
     }
     let seq = seq.ok_or(BitstreamError::Invalid("no AV1 sequence header"))?;
-    if ivf.width == 0 || ivf.height == 0 || ivf.width > seq.max_width || ivf.height > seq.max_height
-    {
+    if width == 0 || height == 0 || width > seq.max_width || height > seq.max_height {
         return Err(BitstreamError::Invalid(
-            "IVF size disagrees with the AV1 sequence header",
+            "the container's size disagrees with the AV1 sequence header",
         ));
     }
-    let frames = ivf.frames.len() as u32;
     if frames == 0 {
         return Err(BitstreamError::Invalid("no pictures"));
     }
     pts.sort_unstable();
-    let declared = Framerate::new(den, num).ok();
     let (frame_rate, duration): (Option<Framerate>, Option<Duration>) =
         timing_from_pts(&pts, frames, declared);
     Ok(StreamInfo {
-        container: Container::Ivf,
+        container,
         codec: VideoCodec::Av1,
-        width: ivf.width,
-        height: ivf.height,
-        resolutions: vec![(ivf.width, ivf.height)],
+        width,
+        height,
+        resolutions: vec![(width, height)],
         h264: None,
         frames,
         key_frames,

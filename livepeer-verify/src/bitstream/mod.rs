@@ -9,6 +9,7 @@
 mod av1;
 mod bits;
 pub(crate) mod h264;
+mod mp4;
 pub(crate) mod ts;
 
 use std::collections::BTreeMap;
@@ -154,7 +155,34 @@ pub fn inspect(data: &[u8], container: Container) -> Result<StreamInfo, Bitstrea
             acc.finish(Container::AnnexB)
         }
         Container::Ivf => av1::inspect_ivf(data),
+        Container::Mp4 | Container::Fmp4 => inspect_mp4(data, container),
         other => Err(BitstreamError::Unsupported(format!("container {other}"))),
+    }
+}
+
+/// Inspects the video track of an MP4 or fragmented MP4 (H.264 or AV1).
+fn inspect_mp4(data: &[u8], container: Container) -> Result<StreamInfo, BitstreamError> {
+    let v = mp4::read_video(data)?;
+    let scale = u128::from(v.timescale);
+    let to90k = |t: i64| i64::try_from(i128::from(t) * 90_000 / scale as i128).unwrap_or(i64::MAX);
+    match v.codec {
+        VideoCodec::H264 => {
+            let (sets, len) = mp4::avcc_parameter_sets(v.config)?;
+            let mut acc = H264Accumulator::default();
+            for (i, s) in v.samples.iter().enumerate() {
+                let mut au = if i == 0 { sets.clone() } else { Vec::new() };
+                au.extend(mp4::avcc_to_annexb(s.data, len)?);
+                acc.push_access_unit(&au, Some(to90k(s.pts).max(0) as u64))?;
+            }
+            acc.finish(container)
+        }
+        _ => av1::inspect_units(
+            container,
+            (v.width, v.height),
+            v.config.get(4..),
+            v.samples.iter().map(|s| (to90k(s.pts), s.data)),
+            None,
+        ),
     }
 }
 
@@ -169,6 +197,12 @@ pub fn elementary_stream(data: &[u8], container: Container) -> Result<Vec<u8>, B
             .collect()),
         Container::AnnexB => Ok(data.to_vec()),
         Container::Ivf => av1::ivf_payload(data),
+        Container::Mp4 | Container::Fmp4 => {
+            let v = mp4::read_video(data)?;
+            let mut out = v.config.to_vec();
+            v.samples.iter().for_each(|s| out.extend_from_slice(s.data));
+            Ok(out)
+        }
         other => Err(BitstreamError::Unsupported(format!("container {other}"))),
     }
 }
