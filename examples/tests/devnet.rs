@@ -426,3 +426,34 @@ fn interlaced_source_to_an_av1_rung_streams_without_a_fault() {
     let master = std::fs::read_to_string(out.join("index.m3u8")).unwrap();
     assert!(master.contains("CODECS=\"av01."), "{master}");
 }
+
+/// A CMAF ladder (fragmented-MP4 rungs) beside an MPEG-TS one, every segment verified: zero
+/// faults and nobody slashed (the verifier once could not read fMP4 and judged every honest
+/// rendition undecodable), and the HLS output plays every picture.
+#[test]
+fn fmp4_rungs_stream_without_a_fault() {
+    let ladder = r#"[{"name":"cmaf-240p","preset":"240p","container":"fmp4"},{"name":"ts-144p","preset":"144p"}]"#;
+    let (_d, out, s, _) = run_ok_from(
+        &["--quiet", "--pattern-size", "426x240"],
+        &[
+            "--orchestrators",
+            "2",
+            "--pattern-seconds",
+            "4",
+            "--verification-rate",
+            "1",
+            "--profiles",
+            ladder,
+        ],
+    );
+    assert_eq!(s["segments_out"], 2, "{s}");
+    assert_eq!(s["faults"], 0, "{s}");
+    assert_eq!(s["slashed"].as_array().unwrap().len(), 0, "{s}");
+    let media = std::fs::read_to_string(out.join("cmaf-240p").join("index.m3u8")).unwrap();
+    assert!(media.contains("#EXT-X-MAP:URI=\"init.mp4\""), "{media}");
+    if have_ffprobe() {
+        let streams = probe(&out.join("cmaf-240p").join("index.m3u8"));
+        assert_eq!(streams.len(), 1);
+        assert_eq!(streams[0].0, 120);
+    }
+}
