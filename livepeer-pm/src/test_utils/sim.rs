@@ -354,13 +354,23 @@ pub fn fuzz_queue_ops(data: &[u8]) -> OpsReport {
             }
         }
     }
-    // Calm: no more faults; every queue finishes.
+    settle_and_check(&mut net, &mut os, &acked);
+    report.acknowledged = acked.len();
+    report.sends = net.chain.sends();
+    report
+}
+
+/// Lets every queue finish with no more faults (store failures off, inclusion at the gas
+/// price, up to 400 blocks), then checks every payout against `acked` (ticket hash →
+/// orchestrator index, face value): each acknowledged winner paid exactly once, to its
+/// orchestrator, its face value, and nothing else paid. Panics otherwise.
+pub fn settle_and_check(net: &mut Net, os: &mut [Orch], acked: &HashMap<H256, (usize, U256)>) {
     net.chain.set_inclusion_price(U256::zero());
-    for o in &os {
+    for o in os.iter() {
         o.store.fail_after(i64::MAX);
     }
     for _ in 0..400 {
-        for o in &mut os {
+        for o in os.iter_mut() {
             o.drive().unwrap();
         }
         let pending = os
@@ -384,10 +394,7 @@ pub fn fuzz_queue_ops(data: &[u8]) -> OpsReport {
         );
         assert_eq!(p.amount, Wei(*fv), "paid its face value");
     }
-    for (h, (i, _)) in &acked {
+    for (h, (i, _)) in acked {
         assert_eq!(paid.get(h), Some(&1), "winner {h:?} of orchestrator {i}");
     }
-    report.acknowledged = acked.len();
-    report.sends = net.chain.sends();
-    report
 }

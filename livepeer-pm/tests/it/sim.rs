@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use livepeer_core::{H256, Signer, U256, Wei};
+use livepeer_core::{H256, U256};
 use livepeer_pm::QueueConfig;
 use livepeer_pm::test_utils::SendFault;
 use rand::{Rng, SeedableRng};
@@ -94,38 +94,7 @@ fn simulate(rng_seed: u64, nonces: bool) {
         net.chain.mine(1);
     }
 
-    // Calm: no more faults; let every queue finish.
-    net.chain.set_inclusion_price(U256::zero());
-    for o in &os {
-        o.store.fail_after(i64::MAX);
-    }
-    for _ in 0..400 {
-        for o in &mut os {
-            o.drive().unwrap();
-        }
-        let pending = os
-            .iter()
-            .any(|o| o.queue.pending_by_sender().values().any(|v| !v.is_zero()));
-        if !pending {
-            break;
-        }
-        net.chain.mine(1);
-    }
-
-    let payouts = net.chain.payouts();
-    let mut paid: HashMap<H256, usize> = HashMap::new();
-    for p in &payouts {
-        *paid.entry(p.ticket).or_default() += 1;
-        let (i, fv) = acked
-            .get(&p.ticket)
-            .expect("only acknowledged winners are redeemed");
-        assert_eq!(p.recipient, os[*i].signer.address());
-        assert_eq!(p.amount, Wei(*fv));
-    }
-    for (h, (i, _)) in &acked {
-        assert_eq!(paid.get(h), Some(&1), "winner {h:?} of orchestrator {i}");
-    }
-    assert!(paid.values().all(|n| *n == 1));
+    livepeer_pm::test_utils::sim::settle_and_check(&mut net, &mut os, &acked);
     assert!(acked.len() >= 100, "{} winners", acked.len());
     assert!(crashes >= 20, "{crashes} crashes");
     assert!(crash_steps.len() >= 8, "crashed at steps {crash_steps:?}");
