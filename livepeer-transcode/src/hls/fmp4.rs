@@ -102,7 +102,18 @@ pub(crate) fn from_ivf(ivf: &[u8]) -> Result<Vec<u8>> {
 /// The RFC 6381 codecs string and the coded picture size an initialization section
 /// declares: `av01.P.LLT.DD` or `avc1.PPCCLL`, with `mp4a.40.2` when it has AAC audio.
 pub(crate) fn codecs(init: &[u8]) -> (Option<String>, Option<(u32, u32)>) {
-    let find = |tag: &[u8; 4]| init.windows(4).position(|w| w == tag);
+    // Sample entries and their configuration come after `stsd` (a brand in `ftyp` may
+    // spell `av01` too).
+    let from = init
+        .windows(4)
+        .position(|w| w == b"stsd")
+        .unwrap_or(init.len());
+    let find = |tag: &[u8; 4]| {
+        init.get(from..)?
+            .windows(4)
+            .position(|w| w == tag)
+            .map(|p| p + from)
+    };
     let be16 = |at: usize| {
         init.get(at..at + 2)
             .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]])))
@@ -171,6 +182,22 @@ mod tests {
         bad[3] = 200;
         assert!(split(&bad).is_err());
         assert!(split(&[0, 0, 0, 1, b'f', b't']).is_err());
+    }
+
+    #[test]
+    fn codecs_read_the_sample_entry_not_a_brand() {
+        // ftyp naming the av01 brand, then stsd with an av01 entry of 320x180 and its av1C.
+        let mut init = b"\0\0\0\x14ftypiso6\0\0\0\0av01".to_vec();
+        init.extend_from_slice(b"\0\0\0\0stsd\0\0\0\0\0\0\0\x01");
+        let mut entry = vec![0u8; 86];
+        entry[4..8].copy_from_slice(b"av01");
+        entry[32..34].copy_from_slice(&320u16.to_be_bytes());
+        entry[34..36].copy_from_slice(&180u16.to_be_bytes());
+        entry.extend_from_slice(b"\0\0\0\x0cav1C\x81\x08\x0c\0");
+        init.extend_from_slice(&entry);
+        let (codecs, size) = codecs(&init);
+        assert_eq!(codecs.as_deref(), Some("av01.0.08M.08"));
+        assert_eq!(size, Some((320, 180)));
     }
 
     #[test]
