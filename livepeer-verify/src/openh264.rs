@@ -1,7 +1,7 @@
 //! The transcoder's own decoders and scaler as verification seams (feature `openh264`, on by
 //! default): [`SoftwareDecoder`] decodes H.264 with livepeer-transcode's OpenH264 decoder
-//! and AV1 with its rav1d decoder, and [`SoftwareScaler`] scales with its bilinear scaler, so
-//! the reference picture of a perceptual check is, bit for bit, the one livepeer-transcode's
+//! (libavcodec for interlaced H.264 and AV1, feature `libav`), and [`SoftwareScaler`]
+//! scales with its bilinear scaler, so the reference picture of a perceptual check is, bit for bit, the one livepeer-transcode's
 //! software backend encoded.
 //!
 //! OpenH264 and libavcodec are not bit-exact on streams with B-frames, so a verifier that
@@ -24,10 +24,10 @@ const AUD: u8 = 9;
 const SEI: u8 = 6;
 
 /// Decodes a segment with the decoder livepeer-transcode's software backend chooses
-/// ([`livepeer_transcode::software_decoder`]): H.264 in MPEG-TS, Annex-B or MP4 with
-/// OpenH264; with the `libav` feature also interlaced H.264 (libavcodec, deinterlaced as
-/// the transcoder does) and AV1 in IVF (libavcodec's libdav1d, one thread, so
-/// deterministic). Without that feature those are [`DecodeError::Unsupported`].
+/// ([`livepeer_transcode::software_decoder`]): H.264 in MPEG-TS, Annex-B, MP4 or fragmented
+/// MP4 with OpenH264; with the `libav` feature also interlaced H.264 (libavcodec,
+/// deinterlaced as the transcoder does) and AV1 in IVF, MP4 or fragmented MP4 (libavcodec's
+/// libdav1d, one thread, so deterministic). Without that feature those are [`DecodeError::Unsupported`].
 ///
 /// Access units before the first IDR are skipped, as the transcoder skips them. With
 /// `max_frames`, decoding stops as soon as that many pictures are out, so the key frame
@@ -141,6 +141,42 @@ impl SoftwareDecoder {
     }
 }
 
+impl SoftwareDecoder {
+    /// The video track of an MP4 or fragmented MP4: H.264 samples as Annex-B access units
+    /// (the parameter sets of `avcC` before the first), AV1 samples as temporal units.
+    fn decode_mp4(
+        &self,
+        data: &[u8],
+        max_frames: Option<usize>,
+    ) -> Result<Vec<Picture>, DecodeError> {
+        let invalid = |e: crate::BitstreamError| match e {
+            crate::BitstreamError::Unsupported(m) => DecodeError::Unsupported(m),
+            other => DecodeError::Invalid(other.to_string()),
+        };
+        let v = crate::bitstream::read_video(data).map_err(invalid)?;
+        match v.codec {
+            VideoCodec::H264 => {
+                let (sets, len) =
+                    crate::bitstream::avcc_parameter_sets(v.config).map_err(invalid)?;
+                let mut aus = Vec::with_capacity(v.samples.len());
+                for (i, s) in v.samples.iter().enumerate() {
+                    let mut au = if i == 0 { sets.clone() } else { Vec::new() };
+                    au.extend(crate::bitstream::avcc_to_annexb(s.data, len).map_err(invalid)?);
+                    aus.push(au);
+                }
+                self.decode_access_units(aus, max_frames)
+            }
+            _ => {
+                let first = v.samples.first().map_or(&[][..], |s| s.data);
+                let dec =
+                    software_decoder(VideoCodec::Av1, first, self.limits).map_err(decode_error)?;
+                let units = v.samples.iter().map(|s| (s.pts, s.data));
+                decode_units(dec, units, max_frames)
+            }
+        }
+    }
+}
+
 /// Sends `(pts, unit)`s through `dec` and collects its pictures, stopping once
 /// `max_frames` are out.
 fn decode_units<'a>(
@@ -191,6 +227,12 @@ impl FrameDecoder for SoftwareDecoder {
             }
             Container::AnnexB => annexb_access_units(data)?,
             Container::Ivf => return self.decode_ivf(data, max_frames),
+            Container::Fmp4 => return self.decode_mp4(data, max_frames),
+            Container::Mp4
+                if crate::bitstream::read_video(data).is_ok_and(|v| v.codec == VideoCodec::Av1) =>
+            {
+                return self.decode_mp4(data, max_frames);
+            }
             Container::Mp4 => {
                 // MP4 is demuxed by the transcoder itself; the whole segment is decoded.
                 let segment = Segment {
@@ -272,10 +314,12 @@ mod tests {
             d.decode(&vp9, Container::Ivf, None),
             Err(DecodeError::Unsupported(_))
         ));
-        assert!(matches!(
-            d.decode(b"", Container::Fmp4, None),
-            Err(DecodeError::Unsupported(_))
-        ));
+        for c in [Container::Fmp4, Container::Mp4] {
+            assert!(matches!(
+                d.decode(b"\0\0\0\x08moof", c, None),
+                Err(DecodeError::Invalid(_))
+            ));
+        }
     }
 
     #[test]

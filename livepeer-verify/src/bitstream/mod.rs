@@ -21,6 +21,7 @@ use thiserror::Error;
 
 pub(crate) use av1::ivf_units;
 pub(crate) use h264::split_annexb;
+pub(crate) use mp4::{avcc_parameter_sets, avcc_to_annexb, read_video};
 
 /// Why a bitstream does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use livepeer_core::test_utils::TestEntropy;
 use livepeer_core::verify::{FaultKind, SegmentVerifier, Verdict};
 use livepeer_core::{Container, Ladder, LocalSigner, Signer};
+use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{Checker, Sampler, Verifier, VerifyConfig, inspect};
 
 use crate::media::{have_ffmpeg, request, request_with, source, x264};
@@ -203,6 +204,7 @@ async fn mp4_and_fmp4_renditions_are_inspected_and_pass() {
     let (renditions, pixels): (Vec<Vec<u8>>, Vec<u64>) = out.into_iter().unzip();
     let req = request(&src, &ladder, &renditions, &pixels, 1);
     let report = Checker::new(VerifyConfig::default())
+        .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler))
         .run(
             Arc::new(livepeer_verify::CheckJob::from_request(&req)),
             true,
@@ -210,6 +212,15 @@ async fn mp4_and_fmp4_renditions_are_inspected_and_pass() {
         .await
         .unwrap();
     assert_eq!(report.finding, None);
+    // Every picture compared with the source, whatever the container (AV1 needs libavcodec).
+    let decodes_av1 = cfg!(feature = "libav");
+    for (i, p) in ladder.profiles().iter().enumerate() {
+        let compared = report.worst[i].as_ref();
+        if p.codec == livepeer_core::VideoCodec::H264 || decodes_av1 {
+            let w = compared.unwrap_or_else(|| panic!("{} not compared", p.name));
+            assert!(w.psnr_yuv > 30.0, "{}: {w:?}", p.name);
+        }
+    }
     // Cut short, an fMP4 rendition is undecodable: a proven fault, with its kind.
     let mut cut = renditions.clone();
     let half = cut[2].len() / 2;

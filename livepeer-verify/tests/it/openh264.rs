@@ -68,7 +68,8 @@ fn software_rendition_decodes_like_ffmpeg() {
     }
 }
 
-/// AV1 decoding is exact by the standard: rav1d, FFmpeg's decoder and both rav1e encoders
+/// AV1 decoding is exact by the standard: ours (libdav1d through libavcodec, one thread),
+/// FFmpeg's command-line decoder and both rav1e encoders
 /// (livepeer-transcode's and FFmpeg's) agree picture for picture.
 #[test]
 fn av1_renditions_decode_like_ffmpeg() {
@@ -83,8 +84,8 @@ fn av1_renditions_decode_like_ffmpeg() {
         .decode(&ours_ivf, Container::Ivf, Some(2))
         .unwrap();
     assert_eq!(first[..], ours[..2]);
-    // Damaged AV1 is an error or fewer pictures, never a crash (rav1d runs behind a C ABI,
-    // where a panic would abort the process).
+    // Damaged AV1 is an error or fewer pictures, never a crash (a Rust port of dav1d, tried
+    // first, aborted the process here: its panics cross a C ABI).
     let d = SoftwareDecoder::new();
     for cut in (33..ours_ivf.len()).step_by(ours_ivf.len() / 17) {
         let _ = d.decode(&ours_ivf[..cut], Container::Ivf, None);
