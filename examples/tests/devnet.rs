@@ -257,6 +257,30 @@ fn hired_reencodes_match_honest_results_bit_for_bit() {
     check_output(&out, 4);
 }
 
+/// A devnet run of two honest orchestrators on `profiles` with every segment verified
+/// (`extra` says what to stream): both segments out, no fault, nobody slashed. Returns the
+/// run's directory, its output and its summary.
+fn honest_verified_run(
+    name: &str,
+    profiles: &str,
+    extra: &[&str],
+) -> (tempfile::TempDir, std::path::PathBuf, Value) {
+    let mut args = vec![
+        "--orchestrators",
+        "2",
+        "--verification-rate",
+        "1",
+        "--profiles",
+        profiles,
+    ];
+    args.extend_from_slice(extra);
+    let (dir, out, s, _) = run_ok_from(&["--quiet"], &args);
+    assert_eq!(s["segments_out"], 2, "{name}: {s}");
+    assert_eq!(s["faults"], 0, "{name}: {s}");
+    assert_eq!(s["slashed"].as_array().unwrap().len(), 0, "{name}: {s}");
+    (dir, out, s)
+}
+
 /// A clip made the way real encoders make them: x264 High with B-frames, AAC, MPEG-TS.
 fn clip(dir: &Path, name: &str, graph: &str, seconds: u32) -> std::path::PathBuf {
     let path = dir.join(format!("{name}.ts"));
@@ -329,23 +353,12 @@ fn real_world_media_streams_without_a_fault() {
         ),
     ] {
         let input = clip(dir.path(), name, graph, 4);
-        let (_d, out, s, _) = run_ok_from(
-            &["--quiet"],
-            &[
-                "--orchestrators",
-                "2",
-                "--profiles",
-                "P360p30fps16x9,P240p30fps16x9",
-                "--verification-rate",
-                "1",
-                "--input",
-                input.to_str().unwrap(),
-            ],
+        let (_d, out, s) = honest_verified_run(
+            name,
+            "P360p30fps16x9,P240p30fps16x9",
+            &["--input", input.to_str().unwrap()],
         );
         assert_eq!(s["segments_in"], 2, "{name}: {s}");
-        assert_eq!(s["segments_out"], 2, "{name}: {s}");
-        assert_eq!(s["faults"], 0, "{name}: {s}");
-        assert_eq!(s["slashed"].as_array().unwrap().len(), 0, "{name}: {s}");
         for (rung, (fps, w, h)) in ["P360p30fps16x9", "P240p30fps16x9"].iter().zip(rungs) {
             let streams = probe(&out.join(rung).join("index.m3u8"));
             let frames = (4.0_f64 * fps).round() as u64;
@@ -399,22 +412,7 @@ fn interlaced_source_to_an_av1_rung_streams_without_a_fault() {
         .unwrap();
     assert!(st.success());
     let ladder = r#"[{"name":"av1-144p","preset":"144p","codec":"av1"},{"name":"h264-240p","preset":"240p"}]"#;
-    let (_d, out, s, _) = run_ok_from(
-        &["--quiet"],
-        &[
-            "--orchestrators",
-            "2",
-            "--profiles",
-            ladder,
-            "--verification-rate",
-            "1",
-            "--input",
-            input.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(s["segments_out"], 2, "{s}");
-    assert_eq!(s["faults"], 0, "{s}");
-    assert_eq!(s["slashed"].as_array().unwrap().len(), 0, "{s}");
+    let (_d, out, _) = honest_verified_run("576i25", ladder, &["--input", input.to_str().unwrap()]);
     // 720x576 at 16:15 pixels is 4:3: the 16:9 boxes are fitted, never stretched.
     for (rung, size) in [("av1-144p", (192, 144)), ("h264-240p", (320, 240))] {
         let streams = probe(&out.join(rung).join("index.m3u8"));
@@ -433,22 +431,11 @@ fn interlaced_source_to_an_av1_rung_streams_without_a_fault() {
 #[test]
 fn fmp4_rungs_stream_without_a_fault() {
     let ladder = r#"[{"name":"cmaf-240p","preset":"240p","container":"fmp4"},{"name":"ts-144p","preset":"144p"}]"#;
-    let (_d, out, s, _) = run_ok_from(
-        &["--quiet", "--pattern-size", "426x240"],
-        &[
-            "--orchestrators",
-            "2",
-            "--pattern-seconds",
-            "4",
-            "--verification-rate",
-            "1",
-            "--profiles",
-            ladder,
-        ],
+    let (_d, out, _) = honest_verified_run(
+        "cmaf",
+        ladder,
+        &["--pattern-size", "426x240", "--pattern-seconds", "4"],
     );
-    assert_eq!(s["segments_out"], 2, "{s}");
-    assert_eq!(s["faults"], 0, "{s}");
-    assert_eq!(s["slashed"].as_array().unwrap().len(), 0, "{s}");
     let media = std::fs::read_to_string(out.join("cmaf-240p").join("index.m3u8")).unwrap();
     assert!(media.contains("#EXT-X-MAP:URI=\"init.mp4\""), "{media}");
     if have_ffprobe() {

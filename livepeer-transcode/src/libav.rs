@@ -76,17 +76,11 @@ impl LibavDecoder {
     }
 
     fn drain(&mut self) -> Result<()> {
-        loop {
-            match self.dec.receive_frame(&mut self.picture) {
-                Ok(()) => {
-                    let f = self.take()?;
-                    self.ready.push_back(f);
-                }
-                Err(ffmpeg_next::Error::Other { errno }) if errno == ffi::EAGAIN => return Ok(()),
-                Err(ffmpeg_next::Error::Eof) => return Ok(()),
-                Err(e) => return Err(invalid(format!("{} decode: {e}", self.codec))),
-            }
+        while received(self.dec.receive_frame(&mut self.picture), self.codec)? {
+            let f = self.take()?;
+            self.ready.push_back(f);
         }
+        Ok(())
     }
 
     fn take(&mut self) -> Result<Frame> {
@@ -99,6 +93,33 @@ impl LibavDecoder {
         }
         let interlaced = self.picture.is_interlaced();
         i420_from(&self.picture, &self.limits, interlaced)
+    }
+}
+
+/// Sends one access or temporal unit, stamped `pts`, to an opened libavcodec decoder.
+pub(crate) fn send(
+    dec: &mut ffmpeg_next::decoder::Video,
+    unit: &[u8],
+    pts: i64,
+    codec: VideoCodec,
+) -> Result<()> {
+    let mut p = Packet::copy(unit);
+    p.set_pts(Some(pts));
+    dec.send_packet(&p)
+        .map_err(|e| invalid(format!("{codec} decode: {e}")))
+}
+
+/// What a libavcodec `receive_frame` said: `true` for a picture, `false` when it has no more
+/// for now (or ever), the error otherwise.
+pub(crate) fn received(
+    r: std::result::Result<(), ffmpeg_next::Error>,
+    codec: VideoCodec,
+) -> Result<bool> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(ffmpeg_next::Error::Other { errno }) if errno == ffi::EAGAIN => Ok(false),
+        Err(ffmpeg_next::Error::Eof) => Ok(false),
+        Err(e) => Err(invalid(format!("{codec} decode: {e}"))),
     }
 }
 
@@ -165,11 +186,7 @@ impl VideoDecoder for LibavDecoder {
         if unit.is_empty() {
             return Ok(());
         }
-        let mut p = Packet::copy(unit);
-        p.set_pts(Some(pts));
-        self.dec
-            .send_packet(&p)
-            .map_err(|e| invalid(format!("{} decode: {e}", self.codec)))?;
+        send(&mut self.dec, unit, pts, self.codec)?;
         self.drain()
     }
 

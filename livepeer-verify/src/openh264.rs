@@ -144,16 +144,23 @@ impl SoftwareDecoder {
 impl SoftwareDecoder {
     /// The video track of an MP4 or fragmented MP4: H.264 samples as Annex-B access units
     /// (the parameter sets of `avcC` before the first), AV1 samples as temporal units.
+    /// `Ok(None)` for H.264 in a progressive MP4 (or an MP4 that does not parse here): the
+    /// transcoder's own demuxer reads those, as it reads such sources.
     fn decode_mp4(
         &self,
         data: &[u8],
+        container: Container,
         max_frames: Option<usize>,
-    ) -> Result<Vec<Picture>, DecodeError> {
+    ) -> Result<Option<Vec<Picture>>, DecodeError> {
         let invalid = |e: crate::BitstreamError| match e {
             crate::BitstreamError::Unsupported(m) => DecodeError::Unsupported(m),
             other => DecodeError::Invalid(other.to_string()),
         };
-        let v = crate::bitstream::read_video(data).map_err(invalid)?;
+        let v = match crate::bitstream::read_video(data) {
+            Ok(v) if container == Container::Fmp4 || v.codec == VideoCodec::Av1 => v,
+            Err(e) if container == Container::Fmp4 => return Err(invalid(e)),
+            _ => return Ok(None),
+        };
         match v.codec {
             VideoCodec::H264 => {
                 let (sets, len) =
@@ -164,14 +171,14 @@ impl SoftwareDecoder {
                     au.extend(crate::bitstream::avcc_to_annexb(s.data, len).map_err(invalid)?);
                     aus.push(au);
                 }
-                self.decode_access_units(aus, max_frames)
+                self.decode_access_units(aus, max_frames).map(Some)
             }
             _ => {
                 let first = v.samples.first().map_or(&[][..], |s| s.data);
                 let dec =
                     software_decoder(VideoCodec::Av1, first, self.limits).map_err(decode_error)?;
                 let units = v.samples.iter().map(|s| (s.pts, s.data));
-                decode_units(dec, units, max_frames)
+                decode_units(dec, units, max_frames).map(Some)
             }
         }
     }
@@ -227,14 +234,12 @@ impl FrameDecoder for SoftwareDecoder {
             }
             Container::AnnexB => annexb_access_units(data)?,
             Container::Ivf => return self.decode_ivf(data, max_frames),
-            Container::Fmp4 => return self.decode_mp4(data, max_frames),
-            Container::Mp4
-                if crate::bitstream::read_video(data).is_ok_and(|v| v.codec == VideoCodec::Av1) =>
-            {
-                return self.decode_mp4(data, max_frames);
-            }
-            Container::Mp4 => {
-                // MP4 is demuxed by the transcoder itself; the whole segment is decoded.
+            Container::Fmp4 | Container::Mp4 => {
+                if let Some(pictures) = self.decode_mp4(data, container, max_frames).transpose() {
+                    return pictures;
+                }
+                // H.264 in a progressive MP4 is demuxed by the transcoder itself, as it demuxes
+                // such sources; the whole segment is decoded.
                 let segment = Segment {
                     seq: 0,
                     duration: Duration::from_secs(2),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::ok;
+use crate::common::{Kill, ok};
 use crate::net::{Net, settle_winners};
 
 /// A TCP proxy in front of the chain's RPC port that can refuse connections (closed: the
@@ -125,6 +125,29 @@ fn stream_during(net: &Net, out: &str) -> String {
         .to_string()
 }
 
+/// Holds an RPC outage for `outage` from now with a stream through the node meanwhile
+/// ([`stream_during`]), then checks the node is still running. Returns the stream's summary.
+fn ride_out(
+    net: &Net,
+    node: &mut Kill,
+    log: &dyn Fn() -> String,
+    out: &str,
+    outage: Duration,
+    what: &str,
+) -> String {
+    let start = Instant::now();
+    let during = stream_during(net, out);
+    while start.elapsed() < outage {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        node.0.try_wait().unwrap().is_none(),
+        "the node exited while its RPC {what}: {}",
+        log()
+    );
+    during
+}
+
 /// Waits until `log` shows more than `before` rewards minted (at most `limit`): the node
 /// follows the chain again. Returns how long that took.
 fn wait_reward(log: &dyn Fn() -> String, before: usize, limit: Duration) -> Duration {
@@ -148,17 +171,15 @@ fn an_orchestrator_survives_its_chain_rpc_refusing_connections() {
     let log = || std::fs::read_to_string(net.path("orch.log")).unwrap_or_default();
     let rewards_before = log().matches("reward minted").count();
     proxy.set_open(false);
-    let down = Instant::now();
     // Meanwhile a stream through the node: whatever it manages, the broadcaster's exit
     // status says whether segments failed.
-    stream_during(&net, "out-down");
-    while down.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        node.0.try_wait().unwrap().is_none(),
-        "the node exited while its RPC refused connections: {}",
-        log()
+    ride_out(
+        &net,
+        &mut node,
+        &log,
+        "out-down",
+        Duration::from_secs(5),
+        "refused connections",
     );
     proxy.set_open(true);
 
@@ -221,15 +242,13 @@ fn an_orchestrator_survives_its_chain_rpc_freezing() {
     let rewards_before = log().matches("reward minted").count();
     // The RPC accepts connections but answers nothing for 10 s.
     proxy.set_frozen(true);
-    let frozen = Instant::now();
-    let during = stream_during(&net, "out-frozen");
-    while frozen.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        node.0.try_wait().unwrap().is_none(),
-        "the node exited while its RPC was frozen: {}",
-        log()
+    let during = ride_out(
+        &net,
+        &mut node,
+        &log,
+        "out-frozen",
+        Duration::from_secs(10),
+        "was frozen",
     );
     proxy.set_frozen(false);
     let back = wait_reward(&log, rewards_before, Duration::from_secs(40));

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use ffmpeg_next::codec::{self, Id};
 use ffmpeg_next::format::Pixel;
-use ffmpeg_next::{Packet, ffi, frame};
+use ffmpeg_next::{ffi, frame};
+use livepeer_core::VideoCodec;
 
 use super::device::HwDevice;
 use crate::bitstream::{self, nal};
 use crate::decode::{InputLimits, Output, VideoDecoder};
-use crate::error::{Result, TranscodeError, backend, invalid};
+use crate::error::{Result, TranscodeError, backend};
 use crate::frame::Frame;
 
 /// A hardware H.264 decoder (FFmpeg's h264 decoder with a device attached: NVDEC, VAAPI or
@@ -62,17 +63,11 @@ impl HwDecoder {
     }
 
     fn drain(&mut self) -> Result<()> {
-        loop {
-            match self.dec.receive_frame(&mut self.hw) {
-                Ok(()) => {
-                    let f = self.download()?;
-                    self.ready.push_back(f);
-                }
-                Err(ffmpeg_next::Error::Other { errno }) if errno == ffi::EAGAIN => return Ok(()),
-                Err(ffmpeg_next::Error::Eof) => return Ok(()),
-                Err(e) => return Err(invalid(format!("H.264 decode: {e}"))),
-            }
+        while crate::libav::received(self.dec.receive_frame(&mut self.hw), VideoCodec::H264)? {
+            let f = self.download()?;
+            self.ready.push_back(f);
         }
+        Ok(())
     }
 
     fn download(&mut self) -> Result<Frame> {
@@ -140,11 +135,7 @@ impl VideoDecoder for HwDecoder {
         if !self.seen_sps {
             return Err(TranscodeError::NoKeyframe);
         }
-        let mut p = Packet::copy(au);
-        p.set_pts(Some(pts));
-        self.dec
-            .send_packet(&p)
-            .map_err(|e| invalid(format!("H.264 decode: {e}")))?;
+        crate::libav::send(&mut self.dec, au, pts, VideoCodec::H264)?;
         self.drain()
     }
 

@@ -155,12 +155,10 @@ fn table_samples<'a>(file: &'a [u8], t: &Tables<'a>) -> Result<Vec<Sample<'a>>, 
         for e in 0..be32(ctts, 4)? as usize {
             let n = be32(ctts, 8 + 8 * e)? as usize;
             let off = i64::from(be32(ctts, 12 + 8 * e)? as i32);
-            for _ in 0..n {
-                if i < count {
-                    cto[i] = off;
-                }
-                i += 1;
-            }
+            // The count is the file's word: never loop past the samples there are.
+            let take = n.min(count - i);
+            cto[i..i + take].iter_mut().for_each(|c| *c = off);
+            i += take;
             if i >= count {
                 break;
             }
@@ -168,13 +166,19 @@ fn table_samples<'a>(file: &'a [u8], t: &Tables<'a>) -> Result<Vec<Sample<'a>>, 
     }
     let mut out = Vec::with_capacity(count);
     let mut i = 0usize;
+    // Runs come in increasing first-chunk order: one pass over chunks and runs together.
+    let (mut r, mut per_chunk) = (0usize, 0usize);
     for c in 0..chunks {
-        let mut per_chunk = 0;
-        for r in 0..runs {
+        if i >= count {
+            break;
+        }
+        while r < runs {
             let (first, n) = run(r)?;
-            if first <= c + 1 {
-                per_chunk = n;
+            if first > c + 1 {
+                break;
             }
+            per_chunk = n;
+            r += 1;
         }
         let mut at = offset(c)?;
         for _ in 0..per_chunk {
@@ -397,4 +401,66 @@ pub(crate) fn avcc_parameter_sets(c: &[u8]) -> Result<(Vec<u8>, usize), Bitstrea
         }
     }
     Ok((out, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut v = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    /// A progressive file of two 1-byte samples whose tables claim absurd counts.
+    fn file(ctts_count: u32, runs: &[(u32, u32)]) -> Vec<u8> {
+        let mut entry = vec![0u8; 78];
+        entry[24..26].copy_from_slice(&64u16.to_be_bytes());
+        entry[26..28].copy_from_slice(&48u16.to_be_bytes());
+        entry.extend(b(b"avcC", &[1, 66, 0, 30, 0xff, 0xe0, 0]));
+        let stsd = [&[0u8; 8][..], &b(b"avc1", &entry)].concat();
+        let words = |w: &[u32]| w.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
+        let mut stsc = words(&[0, runs.len() as u32]);
+        for (first, n) in runs {
+            stsc.extend(words(&[*first, *n, 1]));
+        }
+        let stbl = [
+            b(b"stsd", &stsd),
+            b(b"stts", &words(&[0, 1, 2, 1])),
+            b(b"ctts", &words(&[0, 1, ctts_count, 0])),
+            b(b"stsz", &words(&[0, 1, 2])),
+            b(b"stsc", &stsc),
+            b(b"stco", &words(&[0, 1, 0])),
+        ]
+        .concat();
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(b"vide");
+        let mdia = [
+            b(b"mdhd", &words(&[0, 0, 0, 90_000, 0])),
+            b(b"hdlr", &hdlr),
+            b(b"minf", &b(b"stbl", &stbl)),
+        ]
+        .concat();
+        let trak = [b(b"tkhd", &words(&[0, 0, 0, 1, 0])), b(b"mdia", &mdia)].concat();
+        b(b"moov", &b(b"trak", &trak))
+    }
+
+    #[test]
+    fn absurd_table_counts_are_bounded_by_the_samples() {
+        // Four billion composition offsets and a million runs for two samples: the loops
+        // follow the samples there are, not the counts.
+        let many: Vec<(u32, u32)> = (1..=1_000_000).map(|c| (c, 2)).collect();
+        let data = file(u32::MAX, &many);
+        let t = std::time::Instant::now();
+        let v = read_video(&data).unwrap();
+        assert_eq!(v.samples.len(), 2);
+        assert_eq!((v.width, v.height, v.timescale), (64, 48, 90_000));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
+        );
+    }
 }
