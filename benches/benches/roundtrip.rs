@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use livepeer_core::{Ladder, Segment, StreamId};
-use livepeer_examples::broadcast::LogProgress;
+use livepeer_examples::devnet::LogProgress;
 use livepeer_examples::devnet::{Devnet, DevnetConfig};
 use livepeer_transcode::testsrc::synthetic_segment;
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder, TranscodeJob};
@@ -50,7 +50,7 @@ fn main() {
     let session = rt
         .block_on(
             dn.broadcaster
-                .broadcaster
+                .broadcaster()
                 .start_stream(StreamId::from_name("bench"), ladder.clone()),
         )
         .unwrap();

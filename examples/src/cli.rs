@@ -204,7 +204,7 @@ impl BarProgress {
     }
 }
 
-impl crate::broadcast::Progress for BarProgress {
+impl livepeer_node::Progress for BarProgress {
     fn stage(&self, what: &str) {
         self.0.set_message(what.to_owned());
     }

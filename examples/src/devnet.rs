@@ -25,20 +25,18 @@ use livepeer_core::verify::FaultReport;
 use livepeer_core::{
     Address, AddressExt, Ladder, PixelPrice, Region, ServiceId, U256, Wei, keccak256,
 };
-use livepeer_negotiate::OrchestratorConfig;
+use livepeer_node::{
+    BroadcasterNode, FollowConfig, OrchestratorNode, Reencode, SegmentSource, StreamStats,
+    VerifierNode,
+};
 use livepeer_pm::{QueueConfig, RecipientConfig};
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
-use livepeer_verify::net::RemoteEvidence;
-use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
-use livepeer_verify::{Challenger, Checker, FaultLedger, FaultStatus, VerifierNode};
+use livepeer_verify::{Challenger, FaultLedger, FaultStatus};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::broadcast::{BroadcastConfig, BroadcastNode, Reencode, SegmentSource, StreamStats};
 use crate::cheat::DownscalingTranscoder;
-use crate::judge::Judge;
 use crate::keys::Key;
-use crate::node::{NodeSpec, OrchestratorNode};
 use crate::summary::{OrchestratorSummary, Summary};
 
 /// A chain client on the embedded chain.
@@ -46,7 +44,7 @@ pub type DevClient = ChainClient<DevMiddleware>;
 /// The embedded chain's middleware, signing with a dev account.
 pub type DevMiddleware = SignerMiddleware<Provider<EmbeddedChain>, LocalWallet>;
 
-type Node = OrchestratorNode<RedbStore, DevClient>;
+type Node = OrchestratorNode<DevClient>;
 
 /// What to stream and how.
 #[derive(Clone, Debug)]
@@ -103,7 +101,7 @@ impl Default for DevnetConfig {
     }
 }
 
-pub use crate::broadcast::{LogProgress, Progress};
+pub use livepeer_node::{LogProgress, Progress};
 
 /// A key derived from a label: the same addresses on every run.
 fn derived_key(label: &str) -> anyhow::Result<Key> {
@@ -131,13 +129,13 @@ struct Orch {
 /// moving on its own and a trusted verifier judging challenges.
 pub struct Devnet {
     /// The broadcaster.
-    pub broadcaster: Arc<BroadcastNode<DevClient>>,
+    pub broadcaster: Arc<BroadcasterNode<DevClient>>,
     /// The ladder streams are transcoded to.
     pub ladder: Ladder,
     deployer: Arc<DevClient>,
     bcast: Arc<DevClient>,
     orchs: Vec<Orch>,
-    node: Arc<tokio::sync::Mutex<Judge<DevMiddleware>>>,
+    node: Arc<VerifierNode<DevMiddleware>>,
     reports: Arc<Mutex<Vec<FaultReport>>>,
     judge: JoinHandle<()>,
     clock: JoinHandle<()>,
@@ -175,12 +173,7 @@ pub async fn run(cfg: DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Resu
         cfg.pattern_size,
         cfg.pattern_segments,
     )?;
-    if cfg.out.join(livepeer_transcode::hls::MASTER).exists() {
-        bail!(
-            "{} already holds an HLS stream; choose an empty directory",
-            cfg.out.display()
-        );
-    }
+    livepeer_node::source::check_output(&cfg.out)?;
     let dn = Devnet::start(&cfg, progress.clone()).await?;
     progress.stage("streaming");
     let st = dn
@@ -229,7 +222,8 @@ impl Devnet {
             tokio::task::spawn_blocking(move || SoftwareTranscoder::new(software_config(av1)))
                 .await??,
         );
-        let pps = honest.capabilities().pixels_per_second.max(1);
+        let mut follow = FollowConfig::default();
+        follow.every = cfg.block_time;
         let mut orchs = Vec::new();
         for i in 0..cfg.orchestrators {
             let cheating = cfg.cheat && i + 1 == cfg.orchestrators;
@@ -255,26 +249,31 @@ impl Devnet {
             rc.redeem_gas = 250_000;
             rc.tx_cost_multiplier = 4;
             // Params expire well inside the tickets' on-chain validity (two 20-block rounds).
-            rc.params_validity_blocks = 8;
             let mut qc = QueueConfig::default();
             qc.profit_factor_pct = 150;
             // The cheat undercuts: it does a quarter of the work.
             let price = if cheating { cfg.price / 2 } else { cfg.price };
-            let spec = NodeSpec {
-                key: Arc::new(key.signer.clone()),
-                price: PixelPrice::per_pixel(price.max(1)),
-                config: OrchestratorConfig::default(),
-                recipient: rc,
-                queue: qc,
-                store: RedbStore::open(state.join(format!("orchestrator-{i}.redb")))?,
-                local: vec![(local, pps)],
-                remote: vec![(
+            let node = OrchestratorNode::builder(oc.clone())
+                .key(key.signer.clone())
+                .price(PixelPrice::per_pixel(price.max(1)))
+                .tickets(rc)
+                .params_validity_blocks(8)
+                .redemption(qc)
+                .store(Arc::new(RedbStore::open(
+                    state.join(format!("orchestrator-{i}.redb")),
+                )?))
+                .transcoder(local)
+                .remote_transcoder(
                     remote,
-                    pps,
                     Arc::new(derived_key(&format!("livepeer devnet transcoder {i}"))?.signer),
-                )],
-            };
-            let node = Arc::new(OrchestratorNode::start(spec, oc.clone()).await?);
+                )
+                // The devnet's clock initializes rounds; no rewards, so stakes move only by
+                // slashing.
+                .keep_rounds(false)
+                .follow(follow.clone())
+                .build()
+                .await?;
+            let node = Arc::new(node);
             let uri = node.service_uri()?;
             oc.join_as_orchestrator(&OrchestratorSetup {
                 stake,
@@ -304,61 +303,55 @@ impl Devnet {
         progress.stage("connecting the broadcaster");
         let funds = bcast.sender_info(bcast.account()).await?;
         let funded_total = funds.deposit.0 + funds.reserve_remaining.0;
-        let bc = BroadcastConfig {
-            verification_rate: cfg.verification_rate,
-            state_dir: state.clone(),
-            max_attempts: cfg.orchestrators.max(2) + 1,
-            evidence_listen: Some(([127, 0, 0, 1], 0).into()),
-            ..BroadcastConfig::default()
-        };
-        let (b, mut fault_rx) = BroadcastNode::start(
-            bcast.clone(),
-            Arc::new(bcast_key.signer.clone()),
-            &bc,
-            if cfg.hire_reencode {
+        let b = BroadcasterNode::builder(bcast.clone())
+            .key(bcast_key.signer.clone())
+            .verification_rate(cfg.verification_rate)
+            .state_dir(&state)
+            .max_attempts(cfg.orchestrators.max(2) + 1)
+            .evidence_listen(Some(([127, 0, 0, 1], 0).into()))
+            .reencode(if cfg.hire_reencode {
                 Reencode::Hire
             } else {
                 Reencode::Local(honest.clone())
-            },
-        )
-        .await?;
+            })
+            .follow(follow)
+            .build()
+            .await?;
+        let mut fault_rx = b.subscribe_faults();
         let b = Arc::new(b);
 
-        // The trusted verifier: judges each challenge the broadcaster opens.
-        // The trusted verifier decides with its own re-encode, never a hired one.
-        let node_checker = Checker::new(b.checker.config().clone())
-            .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler))
-            .with_reencoder(honest.clone());
-        // It fetches the evidence over QUIC from the broadcaster's evidence server, which
-        // must prove the broadcaster's address, and finds challenges on the chain, as the
-        // standalone `verifier serve` does.
+        // The trusted verifier: judges each challenge the broadcaster opens, with its own
+        // re-encode, never a hired one. It fetches the evidence over QUIC from the
+        // broadcaster's evidence server, which must prove the broadcaster's address, and
+        // finds challenges on the chain, as the standalone `verifier serve` does.
         let served = b
-            .evidence_server
-            .as_ref()
+            .evidence_server()
             .context("the broadcaster serves no evidence")?;
-        let remote = RemoteEvidence::new(served.local_addr()?, served.address())?;
-        let node = Arc::new(VerifierNode::new(
-            deployer.clone(),
-            Arc::new(remote),
-            node_checker,
-        ));
-        let node = Arc::new(tokio::sync::Mutex::new(Judge::new(
-            deployer.clone(),
-            node,
-            deployer.current_block().await?,
-        )));
+        let node = Arc::new(
+            VerifierNode::builder(deployer.clone())
+                .evidence_from(served.address(), served.local_addr()?)?
+                .checks(b.checker().config().clone())
+                .reencoder(honest.clone())
+                .build()
+                .await?,
+        );
         let reports: Arc<Mutex<Vec<FaultReport>>> = Arc::default();
         let judge = {
             let (b, node, reports, progress) =
                 (b.clone(), node.clone(), reports.clone(), progress.clone());
             tokio::spawn(async move {
-                while let Some(r) = fault_rx.recv().await {
+                loop {
+                    let r = match fault_rx.recv().await {
+                        Ok(r) => r,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    };
                     progress.fault(&r);
                     if let Ok(mut v) = reports.lock() {
                         v.push(r.clone());
                     }
                     if let Err(e) =
-                        judge_open(&b.ledger, &node, &b.challenger, r.orchestrator).await
+                        judge_open(b.ledger(), &node, b.challenger(), r.orchestrator).await
                     {
                         warn!("judging a challenge: {e:#}");
                     }
@@ -367,12 +360,7 @@ impl Devnet {
         };
 
         // The chain moves on its own: a block per tick, rounds initialized, everyone told.
-        let clock = spawn_clock(
-            deployer.clone(),
-            b.clone(),
-            orchs.iter().map(|o| o.node.clone()).collect(),
-            cfg.block_time,
-        );
+        let clock = spawn_clock(deployer.clone(), cfg.block_time);
 
         Ok(Devnet {
             broadcaster: b,
@@ -425,7 +413,7 @@ impl Devnet {
         // Every fault was heard; wait for their challenges to be judged.
         judge.abort();
         for o in &orchs {
-            judge_open(&b.ledger, &node, &b.challenger, o.node.address()).await?;
+            judge_open(b.ledger(), &node, b.challenger(), o.node.address()).await?;
         }
 
         progress.stage("reading the results off the chain");
@@ -435,7 +423,7 @@ impl Devnet {
             st.wei_expected,
         );
         summary.tickets_sent = b.tickets_sent();
-        let records = b.ledger.all()?;
+        let records = b.ledger().all()?;
         summary.faults = reports.lock().map(|r| r.len() as u64).unwrap_or(0);
         summary.challenges_won = records
             .iter()
@@ -443,7 +431,7 @@ impl Devnet {
             .count() as u64;
         for o in &orchs {
             let address = o.node.address();
-            let won = o.node.winners.winners();
+            let won = o.node.winners().winners();
             let mut redeemed = 0;
             for w in &won {
                 if bcast.is_ticket_used(&w.ticket).await? {
@@ -488,7 +476,7 @@ fn software_config(av1: bool) -> SoftwareConfig {
 /// decide the challenges it finds on the chain, and follows each to its verdict.
 async fn judge_open(
     ledger: &FaultLedger,
-    judge: &tokio::sync::Mutex<Judge<DevMiddleware>>,
+    judge: &VerifierNode<DevMiddleware>,
     challenger: &Challenger,
     orchestrator: Address,
 ) -> anyhow::Result<()> {
@@ -506,7 +494,7 @@ async fn judge_open(
     for r in ledger.faults_of(&orchestrator)? {
         if let FaultStatus::Challenged { .. } = r.status {
             for _ in 0..50 {
-                judge.lock().await.poll().await?;
+                judge.poll().await?;
                 if !matches!(
                     challenger.refresh(&r).await?.status,
                     FaultStatus::Challenged { .. }
@@ -520,35 +508,23 @@ async fn judge_open(
     Ok(())
 }
 
-fn spawn_clock(
-    deployer: Arc<DevClient>,
-    b: Arc<BroadcastNode<DevClient>>,
-    nodes: Vec<Arc<Node>>,
-    every: Duration,
-) -> JoinHandle<()> {
+/// The chain moves on its own: a block per tick, and rounds initialized. The nodes follow
+/// it with their own followers.
+fn spawn_clock(deployer: Arc<DevClient>, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(e) = step(&deployer, &b, &nodes).await {
+            let step = async {
+                deployer.mine(1).await?;
+                deployer.initialize_round().await?;
+                Ok::<_, anyhow::Error>(())
+            };
+            if let Err(e) = step.await {
                 warn!("chain step: {e:#}");
             }
         }
     })
-}
-
-async fn step(
-    deployer: &DevClient,
-    b: &BroadcastNode<DevClient>,
-    nodes: &[Arc<Node>],
-) -> anyhow::Result<()> {
-    deployer.mine(1).await?;
-    deployer.initialize_round().await?;
-    b.sync().await?;
-    for n in nodes {
-        n.sync().await?;
-    }
-    Ok(())
 }
 
 /// Moves the chain on until every winner is redeemed (or its validity has passed).
@@ -558,7 +534,7 @@ async fn settle(deployer: &DevClient, orchs: &[Orch]) -> anyhow::Result<()> {
         let mut pending = Wei::ZERO;
         for o in orchs {
             o.node.sync().await?;
-            pending = Wei(pending.0.saturating_add(o.node.winners.pending().await.0));
+            pending = Wei(pending.0.saturating_add(o.node.pending().0));
         }
         if pending.is_zero() {
             return Ok(());
@@ -568,4 +544,16 @@ async fn settle(deployer: &DevClient, orchs: &[Orch]) -> anyhow::Result<()> {
     }
     warn!("some winners were still pending when their validity ended");
     Ok(())
+}
+
+/// Parses a test pattern size, `WIDTHxHEIGHT` (even, 16x16 to 4096x2304).
+pub fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| anyhow::anyhow!("--pattern-size {s:?}: expected WIDTHxHEIGHT"))?;
+    let (w, h): (u32, u32) = (w.trim().parse()?, h.trim().parse()?);
+    if w < 16 || h < 16 || w > 4096 || h > 2304 || w % 2 == 1 || h % 2 == 1 {
+        anyhow::bail!("--pattern-size {s:?}: even sizes from 16x16 to 4096x2304");
+    }
+    Ok((w, h))
 }

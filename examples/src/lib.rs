@@ -2,12 +2,14 @@
 //! `transcoder`, `verifier`): how the SDK's crates compose into running nodes. The binaries
 //! are thin command-line layers over it, and tests drive it directly.
 
-pub mod broadcast;
 pub mod cheat;
+pub mod check;
 pub mod cli;
+pub mod deploy;
 pub mod devnet;
-pub mod judge;
+pub mod funds;
 pub mod keys;
-pub mod node;
+pub mod local;
+pub mod operator;
 pub mod rpc;
 pub mod summary;

@@ -3,19 +3,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use ethers::middleware::SignerMiddleware;
-use ethers::providers::{Http, Middleware as _, Provider};
-use ethers::signers::{LocalWallet, Signer as _};
-use livepeer_contracts::{Addresses, ChainClient};
+use ethers::providers::{Http, Provider};
 use livepeer_core::{U256, Wei};
 
 use crate::keys::Key;
 
-/// A chain client on a JSON-RPC node.
-pub type RpcClient = ChainClient<SignerMiddleware<Provider<Http>, LocalWallet>>;
+pub use livepeer_node::RpcClient;
 
 /// Where the chain is.
 #[derive(Clone, Debug, clap::Args)]
@@ -44,54 +39,33 @@ pub struct ChainArgs {
 impl ChainArgs {
     /// The provider, checked to answer and to be on the expected chain.
     pub async fn provider(&self) -> anyhow::Result<Provider<Http>> {
-        let p = Provider::<Http>::try_from(self.rpc.as_str())
-            .map_err(|e| anyhow::anyhow!("--rpc {:?} is not a URL: {e}", self.rpc))?
-            .interval(Duration::from_millis(200));
-        let id = tokio::time::timeout(Duration::from_secs(10), p.get_chainid())
+        livepeer_node::rpc::provider(&self.rpc, self.chain_id)
             .await
-            .map_err(|_| {
-                anyhow::anyhow!("the JSON-RPC node at {} did not answer in 10 s", self.rpc)
-            })?
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot reach the JSON-RPC node at {} ({e}); is it running? (--rpc)",
-                    self.rpc
-                )
-            })?;
-        if id != U256::from(self.chain_id) {
-            anyhow::bail!(
-                "the node at {} is on chain {id}, not the expected {} (--chain-id)",
-                self.rpc,
-                self.chain_id
-            );
-        }
-        Ok(p)
+            .map_err(|e| match e {
+                livepeer_node::NodeError::ChainIdMismatch { .. } => {
+                    anyhow::anyhow!("{e} (--chain-id; the node is at {})", self.rpc)
+                }
+                e => anyhow::anyhow!("{e} (--rpc)"),
+            })
     }
 
     /// A client for `key` on the chain, with the contracts checked.
-    pub async fn connect(&self, key: &Key) -> anyhow::Result<RpcClient> {
+    pub async fn connect(&self, key: &Key) -> anyhow::Result<Arc<RpcClient>> {
         let path = self.contracts.as_ref().ok_or_else(|| {
             anyhow::anyhow!("no contracts given: use --contracts FILE (written by `devnet deploy`)")
         })?;
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the contracts file {}", path.display()))?;
-        let addresses: Addresses = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a contracts file", path.display()))?;
-        let p = self.provider().await?;
-        let w = key.wallet.clone().with_chain_id(self.chain_id);
-        ChainClient::connect(
-            Arc::new(SignerMiddleware::new(p, w)),
-            addresses,
-            self.chain_id,
-        )
-        .await
-        .with_context(|| {
-            format!(
-                "checking the contracts of {} on {}",
-                path.display(),
-                self.rpc
-            )
-        })
+        let addresses = livepeer_node::rpc::read_addresses(path)?;
+        // The provider's own message first: which of --rpc and --chain-id is wrong.
+        self.provider().await?;
+        livepeer_node::rpc::connect(&self.rpc, self.chain_id, addresses, &key.signer)
+            .await
+            .with_context(|| {
+                format!(
+                    "checking the contracts of {} on {}",
+                    path.display(),
+                    self.rpc
+                )
+            })
     }
 }
 

@@ -216,6 +216,34 @@ impl Summary {
     }
 }
 
+/// Prints what a broadcaster's stream did.
+#[allow(clippy::print_stdout)]
+pub fn print_stream(st: &livepeer_node::StreamStats, tickets_sent: u64, faults: usize) {
+    let mut lat = st.latencies.clone();
+    lat.sort();
+    println!(
+        "segments: {} in, {} out, {} failed; {:.1} s of media in {:.1} s ({:.2} s of media per \
+         second); median {} ms per segment",
+        st.segments_in,
+        st.segments_out,
+        st.segments_failed,
+        st.media.as_secs_f64(),
+        st.wall.as_secs_f64(),
+        st.media.as_secs_f64() / st.wall.as_secs_f64().max(1e-9),
+        lat.get(lat.len() / 2)
+            .map_or(0, std::time::Duration::as_millis)
+    );
+    println!(
+        "tickets sent: {tickets_sent}; work worth {} ETH ({} wei); faults: {faults}",
+        eth(st.wei_expected),
+        st.wei_expected,
+    );
+    if st.drained {
+        println!("stopped early (drained); go on with --resume");
+    }
+    println!("output: {}", st.master.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,21 +2,16 @@
 //! deposit and reserve that pay for it.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use livepeer_core::chain::{TicketBrokerReader, TicketFunding};
-use livepeer_core::{AddressExt, Ladder, LocalSigner, PixelPrice};
-use livepeer_examples::broadcast::{
-    BroadcastConfig, BroadcastNode, Progress, Reencode, SegmentSource,
-};
-use livepeer_examples::cli;
+use livepeer_core::{AddressExt, Ladder, PixelPrice};
+use livepeer_examples::funds::FundsCommand;
 use livepeer_examples::keys::KeyArgs;
 use livepeer_examples::rpc::{ChainArgs, parse_amount, parse_tokens};
-use livepeer_examples::summary::eth;
-use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
-use livepeer_verify::FaultStatus;
+use livepeer_examples::{cli, summary};
+use livepeer_node::source::check_output;
+use livepeer_node::{BroadcasterNode, Reencode, SegmentSource};
 
 /// Streams video through a Livepeer network on a JSON-RPC chain, and manages the
 /// broadcaster's TicketBroker deposit and reserve.
@@ -44,24 +39,8 @@ struct Args {
 enum Command {
     /// Stream a file, a playlist or a test pattern and write the ladder as HLS.
     Stream(Stream),
-    /// Add to the deposit (pays winning tickets) and the reserve (backs them when the
-    /// deposit runs out). Amounts in wei, or e.g. 1eth.
-    Fund {
-        /// Added to the deposit.
-        #[arg(long, default_value = "0")]
-        deposit: String,
-        /// Added to the reserve.
-        #[arg(long, default_value = "0")]
-        reserve: String,
-    },
-    /// Start the unlock period, after which the deposit and reserve can be withdrawn.
-    Unlock,
-    /// Cancel an unlock in progress.
-    CancelUnlock,
-    /// Withdraw the deposit and reserve after the unlock period.
-    Withdraw,
-    /// Show the deposit, reserve and unlock state.
-    Status,
+    #[command(flatten)]
+    Funds(FundsCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,124 +81,64 @@ struct Stream {
     /// stream, the command keeps serving until every challenge it opened is decided.
     #[arg(long, env = "LIVEPEER_EVIDENCE_LISTEN", default_value = "0.0.0.0:8936")]
     evidence_listen: std::net::SocketAddr,
+    /// Serve Prometheus metrics (/metrics), /healthz and /readyz here.
+    #[arg(long, env = "LIVEPEER_OPS_LISTEN")]
+    ops_listen: Option<std::net::SocketAddr>,
 }
 
 #[allow(clippy::print_stdout)]
 async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     let ladder = Ladder::parse(&s.profiles)
         .map_err(|e| anyhow::anyhow!("--profiles {:?}: {e}", s.profiles))?;
-    let mut source = SegmentSource::open(
-        s.input.as_deref(),
-        Duration::from_secs(2),
-        (854, 480),
-        s.pattern_seconds.div_ceil(2).max(1),
-    )?;
-    if !s.resume && s.out.join(livepeer_transcode::hls::MASTER).exists() {
-        anyhow::bail!(
-            "{} already holds an HLS stream; choose an empty directory, or --resume to go on \
-             with it",
-            s.out.display()
-        );
+    let pattern = s.pattern_seconds.div_ceil(2).max(1);
+    let two = Duration::from_secs(2);
+    let mut source = SegmentSource::open(s.input.as_deref(), two, (854, 480), pattern)?;
+    if !s.resume {
+        check_output(&s.out).map_err(|e| anyhow::anyhow!("{e} with --resume"))?;
     }
     let key = args.key.load()?;
-    let chain = Arc::new(args.chain.connect(&key).await?);
-    let mut cfg = BroadcastConfig::default();
-    cfg.verification_rate = s.verification_rate;
-    cfg.state_dir = s.state_dir.clone();
-    cfg.min_stake = parse_tokens(&s.min_stake)?;
-    cfg.evidence_listen = Some(s.evidence_listen);
+    let mut b = BroadcasterNode::builder(args.chain.connect(&key).await?)
+        .key(key.signer)
+        .verification_rate(s.verification_rate)
+        .state_dir(&s.state_dir)
+        .min_stake(parse_tokens(&s.min_stake)?)
+        .evidence_listen(Some(s.evidence_listen));
     if let Some(p) = &s.max_price {
-        cfg.max_price = Some(PixelPrice::per_pixel(parse_amount(p)?.0.low_u64()));
+        b = b.max_price(PixelPrice::per_pixel(parse_amount(p)?.0.low_u64()));
     }
-    let reencode = if s.hire_reencode {
-        Reencode::Hire
-    } else {
-        // The honest reference for every rung a ladder may ask for, AV1 included.
-        let sc = SoftwareConfig::default();
-        Reencode::Local(Arc::new(
-            tokio::task::spawn_blocking(move || SoftwareTranscoder::new(sc)).await??,
-        ))
-    };
-    let (node, mut faults) = BroadcastNode::start(
-        chain,
-        Arc::new(LocalSigner::from_bytes(&key.signer.secret_bytes())?),
-        &cfg,
-        reencode,
-    )
-    .await?;
-    if let Some(e) = &node.evidence_server {
+    if s.hire_reencode {
+        b = b.reencode(Reencode::Hire);
+    }
+    if let Some(at) = s.ops_listen {
+        b = b.ops(at);
+    }
+    let node = b.build().await?;
+    if let Some(e) = node.evidence_server() {
         println!(
             "evidence served at {}@{}",
             e.address().checksummed(),
             e.local_addr()?
         );
     }
-    let node = Arc::new(node);
-    let bar = Arc::new(cli::BarProgress::new(false));
-    let follow = {
-        let (node, bar) = (node.clone(), bar.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        if let Err(e) = node.sync().await {
-                            tracing::warn!("chain sync: {e:#}");
-                        }
-                    }
-                    Some(r) = faults.recv() => bar.fault(&r),
-                }
-            }
-        })
+    let bar = cli::BarProgress::new(false);
+    let run = async {
+        if s.resume {
+            node.resume(&mut source, &ladder, &s.out, &bar).await
+        } else {
+            node.stream(&mut source, &ladder, &s.out, &bar).await
+        }
     };
-    let st = if s.resume {
-        node.resume(&mut source, &ladder, &s.out, &*bar).await
-    } else {
-        node.stream(&mut source, &ladder, &s.out, &*bar).await
+    tokio::pin!(run);
+    // SIGTERM or Ctrl-C: the stream ends after the segment in flight (--resume goes on).
+    let st = tokio::select! {
+        st = &mut run => st,
+        () = livepeer_node::signal::terminated() => { node.drain(); run.await }
     };
-    follow.abort();
     bar.0.finish_and_clear();
     let st = st?;
-    let mut lat = st.latencies.clone();
-    lat.sort();
-    println!(
-        "segments: {} in, {} out, {} failed; {:.1} s of media in {:.1} s ({:.2} s of media per \
-         second); median {} ms per segment",
-        st.segments_in,
-        st.segments_out,
-        st.segments_failed,
-        st.media.as_secs_f64(),
-        st.wall.as_secs_f64(),
-        st.media.as_secs_f64() / st.wall.as_secs_f64().max(1e-9),
-        lat.get(lat.len() / 2).map_or(0, Duration::as_millis)
-    );
-    println!(
-        "tickets sent: {}; work worth {} ETH ({} wei); faults: {}",
-        node.tickets_sent(),
-        eth(st.wei_expected),
-        st.wei_expected,
-        node.ledger.all()?.len()
-    );
-    println!("output: {}", st.master.display());
+    summary::print_stream(&st, node.tickets_sent(), node.ledger().all()?.len());
     // The evidence must stay available until the verifier has decided.
-    loop {
-        let mut open = 0;
-        for r in node.ledger.all()? {
-            if matches!(r.status, FaultStatus::Challenged { .. })
-                && matches!(
-                    node.challenger.refresh(&r).await?.status,
-                    FaultStatus::Challenged { .. }
-                )
-            {
-                open += 1;
-            }
-        }
-        if open == 0 {
-            break;
-        }
-        println!("waiting for {open} challenge(s) to be decided; serving their evidence");
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
+    node.shutdown().await?;
     if st.segments_failed > 0 {
         anyhow::bail!(
             "{} of {} segments failed",
@@ -230,43 +149,11 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[allow(clippy::print_stdout)]
 async fn run(args: Args) -> anyhow::Result<()> {
-    if let Command::Stream(s) = &args.command {
-        return stream(&args, s).await;
-    }
-    let key = args.key.load()?;
-    let chain = args.chain.connect(&key).await?;
-    let me = chain.account();
     match &args.command {
-        Command::Fund { deposit, reserve } => {
-            let (d, r) = (parse_amount(deposit)?, parse_amount(reserve)?);
-            if d.is_zero() && r.is_zero() {
-                anyhow::bail!("give --deposit and/or --reserve");
-            }
-            chain.fund_deposit_and_reserve(d, r).await?;
-            println!("funded: deposit +{} wei, reserve +{} wei", d.0, r.0);
-        }
-        Command::Unlock => {
-            chain.unlock().await?;
-            println!("unlock started");
-        }
-        Command::CancelUnlock => {
-            chain.cancel_unlock().await?;
-            println!("unlock cancelled");
-        }
-        Command::Withdraw => {
-            chain.withdraw().await?;
-            println!("deposit and reserve withdrawn");
-        }
-        Command::Status | Command::Stream(_) => {}
+        Command::Stream(s) => stream(&args, s).await,
+        Command::Funds(c) => c.run(&*args.chain.connect(&args.key.load()?).await?).await,
     }
-    let info = chain.sender_info(me).await?;
-    println!("address: {}", me.checksummed());
-    println!("deposit: {} wei", info.deposit.0);
-    println!("reserve: {} wei", info.reserve_remaining.0);
-    println!("withdraw round: {}", info.withdraw_round);
-    Ok(())
 }
 
 fn main() {

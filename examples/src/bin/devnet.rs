@@ -5,14 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use ethers::middleware::SignerMiddleware;
-use ethers::signers::Signer as _;
-use livepeer_contracts::{ChainClient, DeployConfig, deploy};
-use livepeer_core::parse_address;
 use livepeer_examples::cli;
+use livepeer_examples::deploy::{Deploy, deploy_on};
 use livepeer_examples::devnet::{self, DevnetConfig};
-use livepeer_examples::keys::KeyArgs;
-use livepeer_examples::rpc::{ChainArgs, parse_tokens};
 use livepeer_transcode::hls::write_atomic;
 
 /// Runs a whole Livepeer network on this machine: an in-process chain with the contracts
@@ -111,68 +106,6 @@ enum Command {
     Deploy(Deploy),
 }
 
-#[derive(Debug, clap::Args)]
-struct Deploy {
-    #[command(flatten)]
-    chain: ChainArgs,
-    /// The deployer (it holds the stake token's initial supply and is the trusted verifier).
-    #[command(flatten)]
-    key: KeyArgs,
-    /// Where to write the addresses (JSON).
-    #[arg(long, value_name = "FILE")]
-    write: PathBuf,
-    /// Blocks per round.
-    #[arg(long, default_value_t = 20)]
-    round_length: u64,
-    /// Give stake tokens to an account: ADDRESS=AMOUNT (whole units, or e.g. 100tokens).
-    /// Repeat for several.
-    #[arg(long, value_name = "ADDRESS=AMOUNT")]
-    grant: Vec<String>,
-}
-
-#[allow(clippy::print_stdout)]
-async fn deploy_on(d: Deploy) -> anyhow::Result<()> {
-    let key = d.key.load()?;
-    let mut grants = Vec::new();
-    for g in &d.grant {
-        let (a, n) = g
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--grant {g:?}: expected ADDRESS=AMOUNT"))?;
-        let addr = parse_address(a.trim()).map_err(|e| anyhow::anyhow!("--grant {g:?}: {e}"))?;
-        grants.push((addr, parse_tokens(n)?));
-    }
-    if d.round_length < 5 {
-        anyhow::bail!("--round-length must be at least 5 blocks");
-    }
-    let provider = d.chain.provider().await?;
-    let w = key.wallet.clone().with_chain_id(d.chain.chain_id);
-    let mw = Arc::new(SignerMiddleware::new(provider, w));
-    let mut cfg = DeployConfig::default();
-    cfg.round_length = d.round_length;
-    let addrs = deploy(mw.clone(), &cfg).await?;
-    let client = ChainClient::connect(mw, addrs, d.chain.chain_id).await?;
-    for (a, n) in grants {
-        client.transfer_stake_token(a, n).await?;
-    }
-    write_atomic(&d.write, &serde_json::to_vec_pretty(&addrs)?)?;
-    println!(
-        "contracts deployed; addresses written to {}",
-        d.write.display()
-    );
-    Ok(())
-}
-
-fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| anyhow::anyhow!("--pattern-size {s:?}: expected WIDTHxHEIGHT"))?;
-    let (w, h): (u32, u32) = (w.trim().parse()?, h.trim().parse()?);
-    if w < 16 || h < 16 || w > 4096 || h > 2304 || w % 2 == 1 || h % 2 == 1 {
-        anyhow::bail!("--pattern-size {s:?}: even sizes from 16x16 to 4096x2304");
-    }
-    Ok((w, h))
-}
-
 async fn main_inner(args: Args) -> anyhow::Result<()> {
     let mut cfg = DevnetConfig::default();
     cfg.input = args.input;
@@ -185,7 +118,7 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--segment-seconds must be within 0.5 to 60");
     }
     cfg.segment = Duration::from_secs_f64(args.segment_seconds);
-    cfg.pattern_size = parse_size(&args.pattern_size)?;
+    cfg.pattern_size = devnet::parse_size(&args.pattern_size)?;
     cfg.pattern_segments = args.pattern_seconds.div_ceil(2).max(1);
     cfg.verification_rate = args.verification_rate;
     cfg.hire_reencode = args.hire_reencode;
@@ -198,14 +131,11 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let summary = summary?;
     #[allow(clippy::print_stdout)]
-    {
-        print!("{}", summary.to_text());
+    let () = print!("{}", summary.to_text());
+    match args.summary_json {
+        Some(path) => Ok(write_atomic(&path, &serde_json::to_vec_pretty(&summary)?)?),
+        None => Ok(()),
     }
-    if let Some(path) = args.summary_json {
-        let json = serde_json::to_vec_pretty(&summary)?;
-        write_atomic(&path, &json)?;
-    }
-    Ok(())
 }
 
 fn main() {

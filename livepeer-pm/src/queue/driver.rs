@@ -3,6 +3,8 @@
 use livepeer_core::chain::{
     ChainError, GasPriceEstimator, RoundInfo, TicketBrokerReader, TicketRedeemer,
 };
+use std::sync::Mutex;
+
 use livepeer_core::store::Store;
 
 use super::{Action, ChainView, RedemptionQueue};
@@ -78,26 +80,84 @@ pub async fn drive<St: Store>(
     queue: &mut RedemptionQueue<St>,
     chain: &QueueChain<'_>,
 ) -> Result<ChainView, QueueError> {
+    drive_with(&mut Exclusive(queue), chain).await
+}
+
+/// [`drive`] on a queue shared with the code that adds winners: the lock is held only while
+/// the queue decides or takes an answer, never across a chain call, so persisting a winner
+/// (and admitting the segment that carried it) never waits on a redemption's RPCs.
+///
+/// Winners added between an action and its answer are safe: every transition is a
+/// compare-and-set store batch on the records it moves, and new winners are new records.
+/// A poisoned lock (a panic while it was held) is reported as a store failure.
+pub async fn drive_shared<St: Store>(
+    queue: &Mutex<RedemptionQueue<St>>,
+    chain: &QueueChain<'_>,
+) -> Result<ChainView, QueueError> {
+    drive_with(&mut Shared(queue), chain).await
+}
+
+/// How a driver reaches the queue: for each step, briefly.
+trait Access<St: Store> {
+    fn with<R>(
+        &mut self,
+        f: impl FnOnce(&mut RedemptionQueue<St>) -> Result<R, QueueError>,
+    ) -> Result<R, QueueError>;
+}
+
+struct Exclusive<'q, St>(&'q mut RedemptionQueue<St>);
+
+impl<St: Store> Access<St> for Exclusive<'_, St> {
+    fn with<R>(
+        &mut self,
+        f: impl FnOnce(&mut RedemptionQueue<St>) -> Result<R, QueueError>,
+    ) -> Result<R, QueueError> {
+        f(self.0)
+    }
+}
+
+struct Shared<'q, St>(&'q Mutex<RedemptionQueue<St>>);
+
+impl<St: Store> Access<St> for Shared<'_, St> {
+    fn with<R>(
+        &mut self,
+        f: impl FnOnce(&mut RedemptionQueue<St>) -> Result<R, QueueError>,
+    ) -> Result<R, QueueError> {
+        let mut q = self
+            .0
+            .lock()
+            .map_err(|_| QueueError::other("the redemption queue's lock is poisoned"))?;
+        f(&mut q)
+    }
+}
+
+async fn drive_with<St: Store>(
+    queue: &mut impl Access<St>,
+    chain: &QueueChain<'_>,
+) -> Result<ChainView, QueueError> {
     let view = read_view(chain).await?;
-    while let Some(action) = queue.poll_action(&view)? {
+    while let Some(action) = queue.with(|q| q.poll_action(&view))? {
         match action {
             Action::CheckUsed { tickets } => {
                 let mut answers = Vec::with_capacity(tickets.len());
                 for t in &tickets {
                     answers.push((t.ticket.hash(), chain.broker.is_ticket_used(t).await));
                 }
-                queue.handle_used(&view, answers)?;
+                queue.with(|q| q.handle_used(&view, answers))?;
             }
             Action::CheckTx { attempt, txs } => {
                 let mut answers = Vec::with_capacity(txs.len());
                 for tx in &txs {
                     answers.push((tx.hash, chain.redeemer.tx_status(tx).await));
                 }
-                queue.handle_tx_status(&view, attempt, answers)?;
+                queue.with(|q| q.handle_tx_status(&view, attempt, answers))?;
             }
             Action::EstimateGas { tickets } => {
                 let r = chain.redeemer.estimate_redeem_gas(&tickets).await;
-                queue.handle_estimate(&view, &tickets, r);
+                queue.with(|q| {
+                    q.handle_estimate(&view, &tickets, r);
+                    Ok(())
+                })?;
             }
             Action::Redeem {
                 attempt,
@@ -105,7 +165,7 @@ pub async fn drive<St: Store>(
                 opts,
             } => {
                 let r = chain.redeemer.send_redeem(&tickets, &opts).await;
-                queue.handle_sent(&view, attempt, r)?;
+                queue.with(|q| q.handle_sent(&view, attempt, r))?;
             }
         }
     }

@@ -53,7 +53,7 @@ use livepeer_core::ticket::WinningTicket;
 use livepeer_core::{Address, H256, U256, Wei};
 use tracing::debug;
 
-pub use driver::{QueueChain, drive, read_view};
+pub use driver::{QueueChain, drive, drive_shared, read_view};
 pub use record::{FailReason, SentTx, WinnerRecord, WinnerState};
 
 use crate::error::QueueError;

@@ -1,0 +1,72 @@
+//! What each node needs of its chain backend, as the core chain traits plus the round
+//! keeping the core leaves out. [`livepeer_contracts::ChainClient`] is one, over any ethers
+//! middleware (a JSON-RPC node, the embedded chain); a backend of an app's own implements
+//! the traits and gets the nodes.
+
+use async_trait::async_trait;
+use ethers::providers::Middleware;
+use livepeer_contracts::ChainClient;
+use livepeer_core::Address;
+use livepeer_core::chain::{
+    ChainError, FaultChallenger, GasPriceEstimator, RegistryReader, RoundInfo, Staking,
+    StakingReader, TicketBrokerReader, TicketRedeemer,
+};
+
+/// Initializes rounds (anyone may, once per round) and tells whose account acts.
+#[async_trait]
+pub trait RoundKeeper: Send + Sync {
+    /// The account that signs this backend's transactions.
+    fn account(&self) -> Address;
+
+    /// Initializes the current round if no one has yet; nothing when it is.
+    async fn initialize_round(&self) -> Result<(), ChainError>;
+}
+
+#[async_trait]
+impl<M: Middleware + 'static> RoundKeeper for ChainClient<M> {
+    fn account(&self) -> Address {
+        ChainClient::account(self)
+    }
+
+    async fn initialize_round(&self) -> Result<(), ChainError> {
+        ChainClient::initialize_round(self).await.map(|_| ())
+    }
+}
+
+/// What an orchestrator's chain backend must do: follow blocks and rounds, read the broker,
+/// redeem winners, and mint its reward.
+pub trait OrchestratorChain:
+    RoundInfo
+    + GasPriceEstimator
+    + TicketBrokerReader
+    + TicketRedeemer
+    + StakingReader
+    + Staking
+    + RoundKeeper
+    + 'static
+{
+}
+
+impl<T> OrchestratorChain for T where
+    T: RoundInfo
+        + GasPriceEstimator
+        + TicketBrokerReader
+        + TicketRedeemer
+        + StakingReader
+        + Staking
+        + RoundKeeper
+        + 'static
+{
+}
+
+/// What a broadcaster's chain backend must do: find orchestrators, read its deposit and
+/// reserve, follow blocks, and challenge faults.
+pub trait BroadcasterChain:
+    RegistryReader + TicketBrokerReader + RoundInfo + FaultChallenger + RoundKeeper + 'static
+{
+}
+
+impl<T> BroadcasterChain for T where
+    T: RegistryReader + TicketBrokerReader + RoundInfo + FaultChallenger + RoundKeeper + 'static
+{
+}

@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+
+pub mod broadcaster;
+pub mod chain;
+pub mod error;
+pub mod follow;
+pub mod hired;
+pub mod meter;
+pub mod metered;
+pub mod ops;
+pub mod orchestrator;
+pub mod rpc;
+pub mod signal;
+pub mod source;
+pub mod transcoder;
+pub mod verifier;
+pub mod winners;
+
+pub use broadcaster::{BroadcasterBuilder, BroadcasterNode, Reencode, StreamStats};
+pub use chain::{BroadcasterChain, OrchestratorChain, RoundKeeper};
+pub use error::{NodeError, Result};
+pub use follow::{Follow, FollowConfig, Follower};
+pub use livepeer_core::{Ladder, LocalSigner, PixelPrice};
+pub use ops::{Health, OpsServer};
+pub use orchestrator::{OrchestratorBuilder, OrchestratorNode};
+pub use rpc::RpcClient;
+pub use source::{LogProgress, Progress, SegmentSource};
+pub use transcoder::{TranscoderBuilder, TranscoderNode};
+pub use verifier::{Judge, Judged, VerifierBuilder, VerifierNode};
+pub use winners::Winners;

@@ -1,0 +1,589 @@
+//! The orchestrator node: the QUIC orchestrator and its transcoder pool (in process and
+//! remote over QUIC), tickets checked before work, winners persisted before a segment is
+//! admitted, and one chain follower for blocks, rounds, redemptions and rewards.
+//!
+//! ```no_run
+//! # async fn run(chain: std::sync::Arc<livepeer_node::RpcClient>,
+//! #              key: livepeer_core::LocalSigner,
+//! #              transcoder: std::sync::Arc<dyn livepeer_core::transcode::Transcoder>)
+//! #              -> livepeer_node::Result<()> {
+//! let node = livepeer_node::OrchestratorNode::builder(chain)
+//!     .key(key)
+//!     .transcoder(transcoder)
+//!     .build()
+//!     .await?;
+//! node.run_until_signal().await?;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use livepeer_core::entropy::OsEntropy;
+use livepeer_core::store::RedbStore;
+use livepeer_core::transcode::Transcoder;
+use livepeer_core::{Address, Ladder, LocalSigner, PixelPrice, Signer, Wei};
+use livepeer_negotiate::quinn::tls;
+use livepeer_negotiate::{Orchestrator, OrchestratorConfig, PmValidator, TranscoderNode};
+use livepeer_pm::{ExpirationParams, QueueConfig, Recipient, RecipientConfig, RecipientSecret};
+use tracing::{info, warn};
+
+use crate::chain::OrchestratorChain;
+use crate::error::{NodeError, Result};
+use crate::follow::{Follow, FollowConfig, Follower};
+use crate::meter::Meter;
+use crate::metered::{InFlight, Metered};
+use crate::ops::{Health, OpsServer};
+use crate::winners::{DynStore, Winners};
+
+/// How a transcoder joins the pool: in process, or over QUIC with its own key.
+struct PoolEntry {
+    transcoder: Arc<dyn Transcoder>,
+    capacity_pps: u64,
+    remote_key: Option<Arc<dyn Signer>>,
+}
+
+/// Builds an [`OrchestratorNode`]; every setting has a default but the signer and a
+/// transcoder.
+pub struct OrchestratorBuilder<C> {
+    chain: Arc<C>,
+    signer: Option<Arc<dyn Signer>>,
+    reset_secret: Option<[u8; 32]>,
+    price: PixelPrice,
+    config: OrchestratorConfig,
+    recipient: RecipientConfig,
+    params_validity_blocks: Option<u64>,
+    queue: QueueConfig,
+    store: Option<DynStore>,
+    state_dir: PathBuf,
+    pool: Vec<PoolEntry>,
+    max_tasks: u32,
+    ladders: Vec<Ladder>,
+    follow: FollowConfig,
+    keep_rounds: bool,
+    ops: Option<SocketAddr>,
+    drain_timeout: Duration,
+}
+
+impl<C> std::fmt::Debug for OrchestratorBuilder<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrchestratorBuilder")
+            .field("price", &self.price)
+            .field("state_dir", &self.state_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: OrchestratorChain> OrchestratorBuilder<C> {
+    /// Signs with `key` (its address is the orchestrator's on-chain identity); the QUIC
+    /// stateless-reset key derives from it, so broadcasters' connections to a previous run
+    /// end at its first answer rather than at their idle timeout.
+    pub fn key(mut self, key: LocalSigner) -> Self {
+        self.reset_secret = Some(key.secret_bytes());
+        self.signer = Some(Arc::new(key));
+        self
+    }
+
+    /// Signs with any [`Signer`] (a remote or hardware signer).
+    pub fn signer(mut self, signer: Arc<dyn Signer>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// The base price per pixel (default 1,200 wei).
+    pub fn price(mut self, price: PixelPrice) -> Self {
+        self.price = price;
+        self
+    }
+
+    /// Where broadcasters and remote transcoders reach it (default `127.0.0.1:8935`).
+    pub fn listen(mut self, at: SocketAddr) -> Self {
+        self.config.bind = at;
+        self
+    }
+
+    /// The negotiation settings (services, regions, limits, allowed remote transcoders).
+    pub fn config(mut self, config: OrchestratorConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The ticket terms it quotes (expected value, face value cap, gas assumptions). The
+    /// params' validity defaults to two fifths of a round (at most 40 blocks) unless set
+    /// with [`Self::params_validity_blocks`].
+    pub fn tickets(mut self, recipient: RecipientConfig) -> Self {
+        self.recipient = recipient;
+        self
+    }
+
+    /// Blocks the quoted ticket params stay valid.
+    pub fn params_validity_blocks(mut self, blocks: u64) -> Self {
+        self.params_validity_blocks = Some(blocks);
+        self
+    }
+
+    /// The redemption policy.
+    pub fn redemption(mut self, queue: QueueConfig) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Keeps winners in `store` instead of `<state dir>/winners.redb`.
+    pub fn store(mut self, store: DynStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Where winners are kept (default `orchestrator-state`).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = dir.into();
+        self
+    }
+
+    /// Adds an in-process transcoder, with the capacity its capabilities report.
+    pub fn transcoder(mut self, t: Arc<dyn Transcoder>) -> Self {
+        let capacity_pps = t.capabilities().pixels_per_second.max(1);
+        self.pool.push(PoolEntry {
+            transcoder: t,
+            capacity_pps,
+            remote_key: None,
+        });
+        self
+    }
+
+    /// Adds a transcoder that joins the pool over QUIC with its own key, as a remote
+    /// transcoder process would (its address is allowed in).
+    pub fn remote_transcoder(mut self, t: Arc<dyn Transcoder>, key: Arc<dyn Signer>) -> Self {
+        let capacity_pps = t.capabilities().pixels_per_second.max(1);
+        self.config.allowed_transcoders.push(key.address());
+        self.pool.push(PoolEntry {
+            transcoder: t,
+            capacity_pps,
+            remote_key: Some(key),
+        });
+        self
+    }
+
+    /// Segments each transcoder works on at once (default 4).
+    pub fn max_tasks(mut self, n: u32) -> Self {
+        self.max_tasks = n.max(1);
+        self
+    }
+
+    /// Refuses to build unless the in-process transcoders can produce every rung of
+    /// `ladder`: a ladder the node cannot serve is found at start, not at the first segment.
+    pub fn require_ladder(mut self, ladder: Ladder) -> Self {
+        self.ladders.push(ladder);
+        self
+    }
+
+    /// How often and how patiently it follows the chain.
+    pub fn follow(mut self, follow: FollowConfig) -> Self {
+        self.follow = follow;
+        self
+    }
+
+    /// Whether it initializes rounds and mints its reward each round (default yes).
+    pub fn keep_rounds(mut self, yes: bool) -> Self {
+        self.keep_rounds = yes;
+        self
+    }
+
+    /// Serves `/metrics`, `/healthz` and `/readyz` at `at`.
+    pub fn ops(mut self, at: SocketAddr) -> Self {
+        self.ops = Some(at);
+        self
+    }
+
+    /// How long a drain waits for pending winners to be redeemed (default 60 s).
+    pub fn drain_timeout(mut self, d: Duration) -> Self {
+        self.drain_timeout = d;
+        self
+    }
+
+    fn check(&self) -> Result<Arc<dyn Signer>> {
+        let signer = self.signer.clone().ok_or(NodeError::MissingSigner)?;
+        let account = self.chain.account();
+        if signer.address() != account {
+            return Err(NodeError::AccountMismatch {
+                signer: signer.address(),
+                account,
+            });
+        }
+        if self.pool.is_empty() && self.config.allowed_transcoders.is_empty() {
+            return Err(NodeError::NoTranscoder);
+        }
+        if let Some(cap) = self.recipient.max_face_value
+            && cap.0 < self.recipient.ticket_ev.0
+        {
+            return Err(NodeError::Config(
+                "the face value cap is below the ticket's expected value: no ticket could be issued"
+                    .into(),
+            ));
+        }
+        let local: Vec<_> = self
+            .pool
+            .iter()
+            .filter(|e| e.remote_key.is_none())
+            .map(|e| e.transcoder.capabilities())
+            .collect();
+        for ladder in &self.ladders {
+            for p in ladder.profiles() {
+                let fits = |c: &livepeer_core::transcode::Capabilities| {
+                    c.encoders.contains(&p.codec)
+                        && p.width <= c.max_width
+                        && p.height <= c.max_height
+                };
+                if !local.is_empty() && !local.iter().any(fits) {
+                    return Err(NodeError::LadderUnsupported {
+                        rung: p.name.clone(),
+                        reason: format!(
+                            "{:?} at {}x{}: the transcoders encode {:?} up to {}",
+                            p.codec,
+                            p.width,
+                            p.height,
+                            local
+                                .iter()
+                                .flat_map(|c| c.encoders.clone())
+                                .collect::<Vec<_>>(),
+                            local
+                                .iter()
+                                .map(|c| format!("{}x{}", c.max_width, c.max_height))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(signer)
+    }
+
+    /// Checks the settings, reads the chain (block, gas price, round), opens the winners'
+    /// store, starts the QUIC orchestrator with its transcoders and the chain follower.
+    pub async fn build(self) -> Result<OrchestratorNode<C>> {
+        let signer = self.check()?;
+        let address = signer.address();
+        let meter = Meter::new("orchestrator", address);
+        let store: DynStore =
+            match self.store {
+                Some(s) => s,
+                None => {
+                    std::fs::create_dir_all(&self.state_dir).map_err(|e| {
+                        NodeError::Config(format!("creating {}: {e}", self.state_dir.display()))
+                    })?;
+                    let path = self.state_dir.join("winners.redb");
+                    Arc::new(RedbStore::open(&path).map_err(|e| {
+                        NodeError::Config(format!("opening {}: {e}", path.display()))
+                    })?)
+                }
+            };
+        let queue = livepeer_pm::RedemptionQueue::open(store, address, self.queue)
+            .map_err(anyhow::Error::from)?;
+        let winners = Arc::new(Winners::new(queue, meter.clone()));
+        let chain = self.chain;
+        let block = chain.current_block().await?;
+        let gas = chain.gas_price().await?;
+        let round = chain.last_initialized_round().await?;
+        let round_length = chain.round_length().await?;
+        let expiration = ExpirationParams::new(round, chain.block_hash_for_round(round).await?);
+        let mut rc = self.recipient;
+        rc.params_validity_blocks = self
+            .params_validity_blocks
+            .unwrap_or((round_length * 2 / 5).clamp(1, 40));
+        let recipient = Recipient::new(
+            address,
+            RecipientSecret::random(&OsEntropy).map_err(anyhow::Error::from)?,
+            rc,
+        );
+        let broker: Arc<dyn livepeer_core::chain::TicketBrokerReader> = chain.clone();
+        let payments = Arc::new(
+            PmValidator::new(recipient, winners.clone(), block, gas, expiration)
+                .with_broker(broker),
+        );
+        let mut config = self.config;
+        if config.reset_key.is_none()
+            && let Some(secret) = &self.reset_secret
+        {
+            config.reset_key = Some(tls::StatelessResetKey::derive(secret));
+        }
+        let in_flight = InFlight::default();
+        let mut builder =
+            Orchestrator::builder(signer, payments.clone(), self.price).with_config(config);
+        let mut remote = Vec::new();
+        for e in &self.pool {
+            let t: Arc<dyn Transcoder> = Arc::new(Metered::new(
+                e.transcoder.clone(),
+                meter.clone(),
+                in_flight.clone(),
+            ));
+            if e.remote_key.is_none() {
+                builder = builder.with_local_transcoder(t, e.capacity_pps, self.max_tasks);
+            } else {
+                remote.push((t, e));
+            }
+        }
+        let orchestrator = builder.start().map_err(anyhow::Error::from)?;
+        let mut joined = Vec::new();
+        if !remote.is_empty() {
+            let ep =
+                tls::endpoint(([127, 0, 0, 1], 0).into(), None).map_err(anyhow::Error::from)?;
+            let at = orchestrator.local_addr().map_err(anyhow::Error::from)?;
+            for (t, e) in remote {
+                let key = e.remote_key.clone().ok_or(NodeError::NoTranscoder)?;
+                let node = TranscoderNode::connect(
+                    &ep,
+                    at,
+                    address,
+                    key,
+                    t,
+                    e.capacity_pps,
+                    self.max_tasks,
+                    None,
+                )
+                .await
+                .map_err(anyhow::Error::from)?;
+                joined.push(node);
+            }
+        }
+        let health = Arc::new(Health::default());
+        let ops = match self.ops {
+            Some(at) => Some(
+                OpsServer::start(at, health.clone())
+                    .await
+                    .map_err(|e| NodeError::Config(format!("ops endpoint {at}: {e}")))?,
+            ),
+            None => None,
+        };
+        let part = Arc::new(ChainPart {
+            chain: chain.clone(),
+            payments: payments.clone(),
+            winners: winners.clone(),
+            round: Mutex::new(Some(round)),
+            rewarded: Mutex::new(None),
+            keep_rounds: self.keep_rounds,
+            address,
+        });
+        let follower = Follower::spawn(vec![part.clone()], self.follow, health.clone());
+        info!(address = ?address, uri = ?orchestrator.service_uri().ok(), "orchestrator running");
+        Ok(OrchestratorNode {
+            orchestrator,
+            payments,
+            winners,
+            part,
+            remote: joined,
+            health,
+            in_flight,
+            drain_timeout: self.drain_timeout,
+            _follower: follower,
+            ops,
+        })
+    }
+}
+
+/// The orchestrator's chain work, one step per follow interval.
+struct ChainPart<C> {
+    chain: Arc<C>,
+    payments: Arc<PmValidator>,
+    winners: Arc<Winners>,
+    round: Mutex<Option<u64>>,
+    rewarded: Mutex<Option<u64>>,
+    keep_rounds: bool,
+    address: Address,
+}
+
+impl<C: OrchestratorChain> ChainPart<C> {
+    async fn sync(&self) -> anyhow::Result<()> {
+        let block = self.chain.current_block().await?;
+        let gas = self.chain.gas_price().await?;
+        self.payments.handle_block(block, gas);
+        let round = self.chain.last_initialized_round().await?;
+        let known = self.round.lock().map(|r| *r).unwrap_or(None);
+        if known != Some(round) {
+            let hash = self.chain.block_hash_for_round(round).await?;
+            self.payments
+                .handle_round(ExpirationParams::new(round, hash));
+            if let Ok(mut r) = self.round.lock() {
+                *r = Some(round);
+            }
+        }
+        self.winners.drive(&*self.chain).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<C: OrchestratorChain> Follow for ChainPart<C> {
+    fn name(&self) -> &'static str {
+        "orchestrator"
+    }
+
+    async fn step(&self) -> anyhow::Result<()> {
+        if self.keep_rounds
+            && let Err(e) = self.chain.initialize_round().await
+        {
+            if e.is_transient() {
+                return Err(e.into());
+            }
+            warn!("initializing the round: {e}");
+        }
+        self.sync().await?;
+        if !self.keep_rounds {
+            return Ok(());
+        }
+        let round = self.chain.last_initialized_round().await?;
+        let done = self.rewarded.lock().map(|r| *r).unwrap_or(None);
+        if done != Some(round) && self.chain.is_active(self.address).await? {
+            match self.chain.reward().await {
+                Ok(_) => info!(round, "reward minted"),
+                // Tried again at the next step.
+                Err(e) if e.is_transient() => return Err(e.into()),
+                Err(e) => warn!(round, "reward: {e}"),
+            }
+        }
+        if let Ok(mut r) = self.rewarded.lock() {
+            *r = Some(round);
+        }
+        Ok(())
+    }
+}
+
+/// A running orchestrator node. Dropping it stops its background work; [`Self::drain`]
+/// stops it gracefully.
+pub struct OrchestratorNode<C> {
+    orchestrator: Orchestrator,
+    payments: Arc<PmValidator>,
+    winners: Arc<Winners>,
+    part: Arc<ChainPart<C>>,
+    remote: Vec<TranscoderNode>,
+    health: Arc<Health>,
+    in_flight: InFlight,
+    drain_timeout: Duration,
+    _follower: Follower,
+    ops: Option<OpsServer>,
+}
+
+impl<C> std::fmt::Debug for OrchestratorNode<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrchestratorNode")
+            .field("orchestrator", &self.orchestrator)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: OrchestratorChain> OrchestratorNode<C> {
+    /// A builder over `chain`.
+    pub fn builder(chain: Arc<C>) -> OrchestratorBuilder<C> {
+        OrchestratorBuilder {
+            chain,
+            signer: None,
+            reset_secret: None,
+            price: PixelPrice::per_pixel(1_200),
+            config: OrchestratorConfig::default(),
+            recipient: RecipientConfig::default(),
+            params_validity_blocks: None,
+            queue: QueueConfig::default(),
+            store: None,
+            state_dir: PathBuf::from("orchestrator-state"),
+            pool: Vec::new(),
+            max_tasks: 4,
+            ladders: Vec::new(),
+            follow: FollowConfig::default(),
+            keep_rounds: true,
+            ops: None,
+            drain_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// The orchestrator's address.
+    pub fn address(&self) -> Address {
+        self.orchestrator.address()
+    }
+
+    /// The URI to register on chain, `quic://ip:port`.
+    pub fn service_uri(&self) -> Result<String> {
+        Ok(self
+            .orchestrator
+            .service_uri()
+            .map_err(anyhow::Error::from)?)
+    }
+
+    /// The QUIC orchestrator (price changes, connection counts).
+    pub fn orchestrator(&self) -> &Orchestrator {
+        &self.orchestrator
+    }
+
+    /// Its ticket validator.
+    pub fn payments(&self) -> &Arc<PmValidator> {
+        &self.payments
+    }
+
+    /// Its winning tickets.
+    pub fn winners(&self) -> &Arc<Winners> {
+        &self.winners
+    }
+
+    /// Whether it is alive, following the chain and taking new work.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// Where its metrics and health endpoints are served, when they are.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops.as_ref().map(OpsServer::local_addr)
+    }
+
+    /// Follows the chain one step now (blocks, gas, round, redemptions), besides the
+    /// background follower's steps.
+    pub async fn sync(&self) -> Result<()> {
+        Ok(self.part.sync().await?)
+    }
+
+    /// Face value still waiting for redemption.
+    pub fn pending(&self) -> Wei {
+        self.winners.pending()
+    }
+
+    /// Stops gracefully: takes no new streams, waits for the segments in flight, and keeps
+    /// following the chain until every winner is redeemed or the drain timeout passes (the
+    /// winners stay persisted either way: the next run redeems what is left). Then closes.
+    pub async fn drain(&self) -> Result<()> {
+        info!("draining: no new streams; finishing segments in flight");
+        self.health.set_draining();
+        let deadline = tokio::time::Instant::now() + self.drain_timeout;
+        while self.in_flight.get() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        while !self.pending().is_zero() && tokio::time::Instant::now() < deadline {
+            if let Err(e) = self.part.step().await {
+                warn!("redeeming while draining: {e:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let left = self.pending();
+        if left.is_zero() {
+            info!("drained: every winner redeemed");
+        } else {
+            warn!(pending_wei = %left.0, "drained with winners pending; they stay persisted and the next run redeems them");
+        }
+        self.close();
+        Ok(())
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains.
+    pub async fn run_until_signal(&self) -> Result<()> {
+        crate::signal::terminated().await;
+        self.drain().await
+    }
+
+    /// Stops serving at once and leaves the pool (winners stay persisted).
+    pub fn close(&self) {
+        for r in &self.remote {
+            r.close();
+        }
+        self.orchestrator.close();
+    }
+}
