@@ -426,6 +426,10 @@ impl Attempt {
                     NegotiateError::Remote(w) if w.code.is_input_error() => {
                         AttemptOutcome::InputRejected
                     }
+                    // Healthy but taking no new streams: as good as unavailable for this one.
+                    NegotiateError::Remote(w) if w.code.is_draining() => {
+                        AttemptOutcome::Unreachable
+                    }
                     NegotiateError::BadResult(_) => AttemptOutcome::Fault,
                     // Still a dead or refused connection after the fresh quote above.
                     e if e.is_connection_suspect() => AttemptOutcome::Unreachable,
