@@ -7,6 +7,7 @@
 //! This module depends on no other module of the crate; [`crate::payment`] builds on it.
 
 pub mod admission;
+pub mod broadcaster;
 pub mod codec;
 pub mod error;
 pub mod identity;
@@ -19,6 +20,7 @@ pub mod scheduler;
 pub mod selection;
 
 pub use admission::{AdmissionLimits, ConnectionAdmission, ConnectionVerdict};
+pub use broadcaster::{Expected, HeldQuote, QuoteBook, Rejected, check_quote, check_result};
 pub use codec::{ALPN, FrameDecoder, MAX_CHUNK, MessageType, POOL_ALPN, chunk_frames};
 pub use error::{ErrorCode, ProtoError};
 pub use identity::{IdentityError, binding_digest, sign_binding, verify_binding};
