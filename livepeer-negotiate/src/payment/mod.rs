@@ -5,12 +5,14 @@
 //! byte-compatible with Livepeer's TicketBroker. [`PmValidator`] implements
 //! [`PaymentValidator`] over [`livepeer_pm::Recipient`] and [`PmSource`] implements
 //! [`PaymentSource`] over [`livepeer_pm::Sender`].
+//!
+//! The dependency points one way: this module builds on [`crate::proto`] (quotes, the
+//! payment error the orchestrator's state machine reasons about), never the reverse.
 
 use async_trait::async_trait;
-use livepeer_core::{Address, Fault, PixelPrice, StreamId, Wei};
-use livepeer_pm::TicketError;
-use thiserror::Error;
+use livepeer_core::{Address, PixelPrice, StreamId, Wei};
 
+pub use crate::proto::PaymentError;
 use crate::proto::Quote;
 
 mod source;
@@ -21,59 +23,6 @@ pub use livepeer_pm::{
 };
 pub use source::PmSource;
 pub use validator::{PmValidator, WinnerSink};
-
-/// Why a payment was refused. `Display` carries the reference network's messages.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum PaymentError {
-    /// The sender's credit does not cover the work (the paper's `LowPMBalance`).
-    #[error("LowPMBalance: Insufficient balance")]
-    LowPMBalance,
-    /// The ticket params are no longer accepted; fetch a fresh quote.
-    #[error("TicketParams expired")]
-    TicketParamsExpired,
-    /// A ticket is malformed, forged, replayed or for another recipient.
-    #[error("invalid ticket: {0}")]
-    InvalidTicket(String),
-    /// The sender's funds do not allow the work: unknown, unlocking, or a reserve too small
-    /// for any ticket.
-    #[error("sender funds: {0}")]
-    SenderFunds(String),
-    /// The payment backend (chain, store, signer) failed.
-    #[error("payment backend: {0}")]
-    Backend(String),
-}
-
-impl PaymentError {
-    /// Who is at fault.
-    pub fn fault(&self) -> Fault {
-        match self {
-            PaymentError::LowPMBalance
-            | PaymentError::TicketParamsExpired
-            | PaymentError::SenderFunds(_) => Fault::Incompatible,
-            PaymentError::InvalidTicket(_) => Fault::Peer,
-            PaymentError::Backend(_) => Fault::Backend,
-        }
-    }
-}
-
-impl From<TicketError> for PaymentError {
-    fn from(e: TicketError) -> Self {
-        match e {
-            // Params whose recipientRand this node cannot derive were issued by another run
-            // of it (its secret is fresh at every start): to the sender they are as good as
-            // expired, and a new quote is the cure.
-            TicketError::ParamsExpired | TicketError::InvalidRecipientRand => {
-                PaymentError::TicketParamsExpired
-            }
-            TicketError::LowPMBalance { .. } => PaymentError::LowPMBalance,
-            TicketError::UnknownSender | TicketError::SenderUnlocking => {
-                PaymentError::SenderFunds(e.to_string())
-            }
-            e => PaymentError::InvalidTicket(e.to_string()),
-        }
-    }
-}
 
 /// The orchestrator's side of payments: issue params, take tickets, charge for work.
 ///

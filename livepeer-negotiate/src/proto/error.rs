@@ -42,6 +42,9 @@ pub enum ErrorCode {
     TooManyStreams,
     /// The node failed internally.
     Internal,
+    /// The orchestrator is draining: it takes no new stream or quote request, only segments
+    /// of streams it admitted before. Go elsewhere.
+    Draining,
     /// A code this version does not know.
     Other(u16),
 }
@@ -65,6 +68,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 13,
             ErrorCode::TooManyStreams => 14,
             ErrorCode::Internal => 15,
+            ErrorCode::Draining => 16,
             ErrorCode::Other(n) => n,
         }
     }
@@ -87,6 +91,7 @@ impl ErrorCode {
             13 => ErrorCode::Unauthorized,
             14 => ErrorCode::TooManyStreams,
             15 => ErrorCode::Internal,
+            16 => ErrorCode::Draining,
             n => ErrorCode::Other(n),
         }
     }
@@ -105,12 +110,19 @@ impl ErrorCode {
             ErrorCode::OrchestratorCapped
             | ErrorCode::ServiceUnavailable
             | ErrorCode::TooManyStreams
+            | ErrorCode::Draining
             | ErrorCode::Other(_) => Fault::Incompatible,
             ErrorCode::NoTranscoders
             | ErrorCode::TranscodeFailed
             | ErrorCode::Timeout
             | ErrorCode::Internal => Fault::Backend,
         }
+    }
+
+    /// Whether the orchestrator refused because it is draining: it is healthy but takes no
+    /// new work, so the broadcaster goes elsewhere as if it were unavailable.
+    pub fn is_draining(self) -> bool {
+        self == ErrorCode::Draining
     }
 
     /// Whether the input itself is at fault, so sending it elsewhere fails the same way.
@@ -142,6 +154,7 @@ impl fmt::Display for ErrorCode {
             ErrorCode::Unauthorized => f.write_str("unauthorized"),
             ErrorCode::TooManyStreams => f.write_str("too many streams"),
             ErrorCode::Internal => f.write_str("internal error"),
+            ErrorCode::Draining => f.write_str("orchestrator draining"),
             ErrorCode::Other(n) => write!(f, "error code {n}"),
         }
     }

@@ -13,7 +13,7 @@ use livepeer_core::{
 use serde::{Deserialize, Serialize};
 
 use super::error::ErrorCode;
-use crate::payment::{TicketBatch, TicketParams};
+use livepeer_pm::{TicketBatch, TicketParams};
 
 /// Which side of a connection a party plays; part of what its binding signature covers, so
 /// a signature made for one role never passes for another.

@@ -1,21 +1,35 @@
 //! The sans-IO protocol core: messages, framing with per-type bounds, stream readers with
-//! slow-drip deadlines, identity binding, pricing and capacity, selection, and the
-//! broadcaster's segment scheduler. Nothing here does I/O, spawns, or reads the clock:
-//! every time-dependent call takes `now`.
+//! slow-drip deadlines, identity binding, pricing and capacity, connection admission, the
+//! orchestrator's state machine ([`OrchestratorMachine`]), selection, the broadcaster's
+//! segment scheduler and its checks of quotes and results. Nothing here does I/O, spawns, or
+//! reads the clock: every time-dependent call takes `now`.
+//!
+//! This module depends on no other module of the crate; [`crate::payment`] builds on it.
 
+pub mod admission;
+pub mod broadcaster;
 pub mod codec;
 pub mod error;
 pub mod identity;
 pub mod messages;
+pub mod orchestrator;
+pub mod payment;
 pub mod pricing;
 pub mod reader;
 pub mod scheduler;
 pub mod selection;
 
+pub use admission::{AdmissionLimits, ConnectionAdmission, ConnectionVerdict};
+pub use broadcaster::{Expected, HeldQuote, QuoteBook, Rejected, check_quote, check_result};
 pub use codec::{ALPN, FrameDecoder, MAX_CHUNK, MessageType, POOL_ALPN, chunk_frames};
 pub use error::{ErrorCode, ProtoError};
 pub use identity::{IdentityError, binding_digest, sign_binding, verify_binding};
 pub use messages::*;
+pub use orchestrator::{
+    OrchestratorAction, OrchestratorInput, OrchestratorMachine, OrchestratorRules, RequestId,
+    rendition_metas, unix_ms,
+};
+pub use payment::PaymentError;
 pub use pricing::{CapacityMeter, PriceBook, fee_estimate, ladder_pixels, ladder_rate};
 pub use reader::{Assembled, ReadEvent, ReadLimits, StreamReader};
 pub use scheduler::{

@@ -14,7 +14,7 @@ use livepeer_core::{
 use proptest::prelude::*;
 
 use super::*;
-use crate::payment::{ExpirationParams, TicketBatch, TicketParams, TicketSig};
+use livepeer_pm::{ExpirationParams, TicketBatch, TicketParams, TicketSig};
 
 fn signer(n: u8) -> LocalSigner {
     LocalSigner::from_bytes(&[n.max(1); 32]).unwrap()

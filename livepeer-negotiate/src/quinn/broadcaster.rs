@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use livepeer_core::chain::{OrchestratorEntry, RegistryReader};
 use livepeer_core::verify::SegmentVerifier;
@@ -161,9 +161,7 @@ impl BroadcasterBuilder {
 }
 
 fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    crate::proto::unix_ms(SystemTime::now())
 }
 
 fn parse_uri(uri: &str) -> Result<SocketAddr, NegotiateError> {
@@ -331,25 +329,13 @@ impl Broadcaster {
         entry: &OrchestratorEntry,
         q: &Quote,
     ) -> Result<(), NegotiateError> {
-        let bad = |s: &str| Err(NegotiateError::BadQuote(s.to_owned()));
-        if q.orchestrator != entry.address {
-            return bad("quote from another orchestrator");
-        }
-        if q.ticket_params.recipient != entry.address {
-            return bad("ticket params pay another recipient");
-        }
-        if q.ticket_params.price != q.price {
-            return bad("ticket params were issued for another price");
-        }
-        if q.expires_unix_ms <= unix_ms() {
-            return bad("quote already expired");
-        }
-        if let Some(max) = &self.inner.config.max_price
-            && q.price.exceeds_multiple_of(max, 1)
-        {
-            return bad("price above the maximum");
-        }
-        Ok(())
+        crate::proto::check_quote(
+            entry.address,
+            q,
+            unix_ms(),
+            self.inner.config.max_price.as_ref(),
+        )
+        .map_err(|e| NegotiateError::BadQuote(e.0.to_owned()))
     }
 
     /// Asks `entry` for a quote; returns it with its round-trip time.

@@ -2,28 +2,26 @@
 //! hands them to its pool, signs receipts and streams renditions back; also accepts
 //! remote transcoders into its pool.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use livepeer_core::transcode::{TranscodeJob, Transcoder};
-use livepeer_core::{
-    Address, H256, PixelPrice, Receipt, Region, Segment, ServiceId, Signer, keccak256,
-};
-use tokio::sync::watch;
+use livepeer_core::transcode::Transcoder;
+use livepeer_core::{Address, PixelPrice, Region, ServiceId, Signer};
+use tokio::sync::{Notify, mpsc};
 use tracing::{debug, info, warn};
 
 use super::NegotiateError;
-use super::admission::{Admission, AdmissionLimits, HandshakeGuard, Verdict};
-use super::pool::{Pool, RemoteTranscoder, metas};
+use super::admission::{Admission, HandshakeGuard, Verdict};
+use super::pool::{Pool, RemoteTranscoder};
 use super::wire::{bind_server, read_assembled, read_vetted, send_error, write_body, write_msg};
-use crate::payment::{PaymentError, PaymentValidator};
+use crate::payment::PaymentValidator;
 use crate::proto::{
-    ALPN, CapacityMeter, ErrorCode, JobRequest, Message, MessageType, POOL_ALPN, PriceBook, Quote,
-    ReadLimits, Registered, ResultHeader, Role, SegmentHeader, SignedJobRequest, WireError,
-    fee_estimate, ladder_rate,
+    ALPN, AdmissionLimits, ErrorCode, Message, MessageType, OrchestratorAction, OrchestratorInput,
+    OrchestratorMachine, OrchestratorRules, POOL_ALPN, PriceBook, ReadLimits, Registered,
+    RequestId, Role, WireError,
 };
 
 /// How an orchestrator runs.
@@ -52,6 +50,9 @@ pub struct OrchestratorConfig {
     pub max_streams_per_connection: u32,
     /// How long a quote holds.
     pub quote_ttl: Duration,
+    /// While draining, segments of a stream with one admitted within this long are still
+    /// served; a stream idle for longer counts as new (and is refused).
+    pub session_idle: Duration,
     /// Deadlines and bounds on what peers send.
     pub read_limits: ReadLimits,
     /// Transcoders allowed into the pool (their proven addresses).
@@ -84,6 +85,7 @@ impl Default for OrchestratorConfig {
             handshake_timeout: Duration::from_secs(10),
             max_streams_per_connection: 32,
             quote_ttl: Duration::from_secs(60),
+            session_idle: Duration::from_secs(300),
             read_limits: ReadLimits::default(),
             allowed_transcoders: Vec::new(),
             transcoder_secret: None,
@@ -97,40 +99,69 @@ impl Default for OrchestratorConfig {
 struct Inner {
     signer: Arc<dyn Signer>,
     payments: Arc<dyn PaymentValidator>,
-    prices: RwLock<PriceBook>,
-    capacity: Mutex<CapacityMeter>,
     pool: Arc<Pool>,
     config: OrchestratorConfig,
     connections: AtomicUsize,
-    bodies: Arc<AtomicU64>,
-    updates: watch::Sender<u64>,
+    /// The protocol decisions.
+    machine: Mutex<OrchestratorMachine>,
+    /// Where each live request's actions go.
+    routes: Mutex<HashMap<RequestId, mpsc::UnboundedSender<OrchestratorAction>>>,
+    next_request: AtomicU64,
+    /// Wakes the timer task when the machine's next deadline may have changed.
+    timer: Arc<Notify>,
 }
 
-/// Segment body bytes reserved against [`OrchestratorConfig::max_body_bytes_in_flight`];
-/// given back when dropped.
-struct BodyPermit {
-    held: Arc<AtomicU64>,
-    bytes: u64,
-}
-
-impl Drop for BodyPermit {
+impl Drop for Inner {
     fn drop(&mut self) {
-        self.held.fetch_sub(self.bytes, Ordering::AcqRel);
+        // Lets the timer task see that the orchestrator is gone.
+        self.timer.notify_one();
     }
 }
 
-/// Reserves `bytes` of the body budget, or `None` when they do not fit.
-fn reserve_body(i: &Inner, bytes: u64) -> Option<BodyPermit> {
-    let budget = i.config.max_body_bytes_in_flight;
-    i.bodies
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-            held.checked_add(bytes).filter(|&n| n <= budget)
-        })
-        .ok()
-        .map(|_| BodyPermit {
-            held: i.bodies.clone(),
-            bytes,
-        })
+impl Inner {
+    fn machine(&self) -> MutexGuard<'_, OrchestratorMachine> {
+        self.machine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn routes(
+        &self,
+    ) -> MutexGuard<'_, HashMap<RequestId, mpsc::UnboundedSender<OrchestratorAction>>> {
+        self.routes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Feeds `input` to the machine at the current time and carries out its actions.
+    fn feed(&self, input: OrchestratorInput) {
+        self.step(|m, now| m.handle(now, input));
+    }
+
+    /// Runs `f` on the machine (told the pool's capacity first), then routes the actions to
+    /// their requests' tasks; debits are carried out at once.
+    fn step(&self, f: impl FnOnce(&mut OrchestratorMachine, SystemTime)) {
+        let capacity = self.pool.capacity();
+        let now = SystemTime::now();
+        let actions: Vec<OrchestratorAction> = {
+            let mut m = self.machine();
+            m.handle(now, OrchestratorInput::SetCapacity(capacity));
+            f(&mut m, now);
+            std::iter::from_fn(|| m.poll_action()).collect()
+        };
+        for a in actions {
+            match a {
+                OrchestratorAction::Debit {
+                    sender,
+                    stream,
+                    fee,
+                    ..
+                } => self.payments.debit(sender, stream, fee),
+                a => {
+                    if let Some(tx) = self.routes().get(&a.request()) {
+                        let _ = tx.send(a);
+                    }
+                }
+            }
+        }
+        self.timer.notify_one();
+    }
 }
 
 /// A running orchestrator. Dropping it does not stop it; call [`Orchestrator::close`].
@@ -199,10 +230,22 @@ impl Orchestrator {
 
     /// Changes the base price; subscribers get a pushed quote update.
     pub fn set_price(&self, price: PixelPrice) {
-        if let Ok(mut p) = self.inner.prices.write() {
-            p.set_base(price);
-        }
-        self.inner.updates.send_modify(|v| *v += 1);
+        self.inner.feed(OrchestratorInput::SetPrice(price));
+    }
+
+    /// Stops taking new work: from now on quote requests, subscriptions and segments of
+    /// streams not admitted before are refused with [`ErrorCode::Draining`] (broadcasters go
+    /// elsewhere), and subscriptions end with it; segments of streams already admitted are
+    /// still served. Connections stay open. Call [`Orchestrator::close`] once the streams
+    /// have moved on.
+    pub fn drain(&self) {
+        info!(address = ?self.address(), "draining");
+        self.inner.feed(OrchestratorInput::Drain);
+    }
+
+    /// Whether [`Orchestrator::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.inner.machine().is_draining()
     }
 
     /// Connections open now.
@@ -212,7 +255,7 @@ impl Orchestrator {
 
     /// Segment body bytes admitted and not yet answered, over all connections.
     pub fn body_bytes_in_flight(&self) -> u64 {
-        self.inner.bodies.load(Ordering::Acquire)
+        self.inner.machine().body_bytes_in_flight()
     }
 
     /// Stops: closes every connection and the endpoint.
@@ -260,26 +303,38 @@ impl OrchestratorBuilder {
         for (t, c, m) in self.local {
             pool.add(t, c, m);
         }
-        let inner = Arc::new(Inner {
-            signer: self.signer,
-            payments: self.payments,
-            prices: RwLock::new(self.prices),
-            capacity: Mutex::new(CapacityMeter::new(0)),
-            pool,
-            config: self.config,
-            connections: AtomicUsize::new(0),
-            bodies: Arc::new(AtomicU64::new(0)),
-            updates: watch::channel(0).0,
-        });
-        let ep = endpoint.clone();
-        let i = inner.clone();
-        let c = &inner.config;
+        let c = &self.config;
+        let rules = OrchestratorRules {
+            services: c.services.clone(),
+            regions: c.regions.clone(),
+            quote_ttl: c.quote_ttl,
+            max_body_bytes_in_flight: c.max_body_bytes_in_flight,
+            session_idle: c.session_idle,
+        };
         let admission = Admission::new(AdmissionLimits {
             max_connections: c.max_connections,
             max_handshakes: c.max_handshakes,
             max_handshakes_per_source: c.max_handshakes_per_source,
             retry_above_handshakes: c.retry_above_handshakes,
         });
+        let inner = Arc::new(Inner {
+            machine: Mutex::new(OrchestratorMachine::new(
+                self.signer.clone(),
+                self.prices,
+                rules,
+            )),
+            signer: self.signer,
+            payments: self.payments,
+            pool,
+            config: self.config,
+            connections: AtomicUsize::new(0),
+            routes: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(0),
+            timer: Arc::new(Notify::new()),
+        });
+        spawn_timer(&inner);
+        let ep = endpoint.clone();
+        let i = inner.clone();
         tokio::spawn(async move {
             while let Some(incoming) = ep.accept().await {
                 let connections = i.connections.load(Ordering::Relaxed);
@@ -314,6 +369,35 @@ impl OrchestratorBuilder {
         });
         info!(addr = ?endpoint.local_addr().ok(), "orchestrator listening");
         Ok(Orchestrator { inner, endpoint })
+    }
+}
+
+/// Calls the machine's `handle_timeout` when its next deadline (a subscription's refresh,
+/// forgetting idle streams) passes; ends once the orchestrator is dropped.
+fn spawn_timer(inner: &Arc<Inner>) {
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let wake = inner.timer.clone();
+    tokio::spawn(async move {
+        loop {
+            let deadline = {
+                let Some(i) = weak.upgrade() else { return };
+                i.machine().poll_timeout()
+            };
+            let wait = deadline.map(|d| d.duration_since(SystemTime::now()).unwrap_or_default());
+            tokio::select! {
+                () = wake.notified() => continue,
+                () = sleep_opt(wait) => {}
+            }
+            let Some(i) = weak.upgrade() else { return };
+            i.step(|m, now| m.handle_timeout(now));
+        }
+    });
+}
+
+async fn sleep_opt(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -402,10 +486,123 @@ async fn serve_transcoder(i: &Arc<Inner>, conn: quinn::Connection) -> Result<(),
     Ok(())
 }
 
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+/// A request's place in the machine and its route; dropping it tells the machine the
+/// request ended, which gives back whatever it held.
+struct RequestGuard {
+    inner: Arc<Inner>,
+    id: RequestId,
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.inner.routes().remove(&self.id);
+        self.inner
+            .feed(OrchestratorInput::Closed { request: self.id });
+    }
+}
+
+/// Where carrying out a request's actions stopped.
+enum Step {
+    /// The header is admitted: read the body.
+    ReadBody,
+    /// The machine refused the request with this error.
+    Refused(WireError),
+    /// The request is answered, or its stream is gone.
+    Done,
+}
+
+/// Carries out the actions the machine routes to request `id` until it is answered, refused
+/// or admitted for its body. Without `send` (while the header is being vetted) there is
+/// nothing to write to.
+async fn run(
+    i: &Arc<Inner>,
+    id: RequestId,
+    peer: Address,
+    rx: &mut mpsc::UnboundedReceiver<OrchestratorAction>,
+    mut send: Option<&mut quinn::SendStream>,
+) -> Step {
+    loop {
+        let next = match send.as_deref_mut() {
+            Some(s) => tokio::select! {
+                a = rx.recv() => a,
+                _ = s.stopped() => return Step::Done,
+            },
+            None => rx.recv().await,
+        };
+        let Some(action) = next else {
+            return Step::Done;
+        };
+        match action {
+            OrchestratorAction::IssueParams {
+                broadcaster, price, ..
+            } => {
+                let result = i.payments.quote_params(broadcaster, price).await;
+                i.feed(OrchestratorInput::ParamsIssued {
+                    request: id,
+                    result,
+                });
+            }
+            OrchestratorAction::CheckPayment {
+                sender,
+                stream,
+                batch,
+                fee_estimate,
+                ..
+            } => {
+                let result = i
+                    .payments
+                    .accept(batch.as_ref(), sender, stream, fee_estimate)
+                    .await;
+                i.feed(OrchestratorInput::PaymentChecked {
+                    request: id,
+                    result,
+                });
+            }
+            OrchestratorAction::ReadBody { .. } => return Step::ReadBody,
+            OrchestratorAction::Transcode { job, .. } => {
+                let seq = job.segment.seq;
+                let result = i.pool.run(job).await.map_err(|e| {
+                    warn!(seq, error = ?e, "segment failed");
+                    e.to_wire()
+                });
+                i.feed(OrchestratorInput::Transcoded {
+                    request: id,
+                    result,
+                });
+            }
+            OrchestratorAction::Reply {
+                message, finish, ..
+            } => {
+                let Some(s) = send.as_deref_mut() else {
+                    return Step::Done;
+                };
+                if let Err(e) = write_msg(s, &message).await {
+                    debug!(error = %e, "reply failed");
+                    return Step::Done;
+                }
+                if finish {
+                    let _ = s.finish();
+                    return Step::Done;
+                }
+            }
+            OrchestratorAction::SendResult { header, bodies, .. } => {
+                let Some(s) = send.as_deref_mut() else {
+                    return Step::Done;
+                };
+                debug!(seq = header.receipt.receipt.seq, broadcaster = ?peer, "segment transcoded");
+                match write_result(s, header, &bodies).await {
+                    Ok(()) => {
+                        let _ = s.finish();
+                    }
+                    Err(e) => debug!(error = %e, "stream failed"),
+                }
+                return Step::Done;
+            }
+            OrchestratorAction::Refuse { error, .. } => return Step::Refused(error),
+            // Carried out where the machine emitted it.
+            OrchestratorAction::Debit { .. } => {}
+        }
+    }
 }
 
 async fn serve_stream(
@@ -419,20 +616,35 @@ async fn serve_stream(
         MessageType::Subscribe,
         MessageType::SegmentHeader,
     ];
+    let id = i.next_request.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    i.routes().insert(id, tx);
+    let _guard = RequestGuard {
+        inner: i.clone(),
+        id,
+    };
     // A segment is paid for, and its body fits the memory budget, before its body is
     // accepted: no unpaid megabytes in memory, and a bounded total over all connections.
-    // The permit is held until this stream is answered.
-    let permit = Mutex::new(None);
-    let vet = |m: Message| {
-        let permit = &permit;
-        async move {
-            match &m {
-                Message::SegmentHeader(h) => admit(i, peer, h, permit).await,
-                _ => Ok(()),
+    let read = {
+        let rx = &mut rx;
+        let vet = move |m: Message| async move {
+            let Message::SegmentHeader(header) = m else {
+                return Ok(());
+            };
+            i.feed(OrchestratorInput::SegmentHeader {
+                request: id,
+                peer,
+                header,
+            });
+            match run(i, id, peer, rx, None).await {
+                Step::ReadBody => Ok(()),
+                Step::Refused(w) => Err(w),
+                Step::Done => Err(WireError::new(ErrorCode::Internal, "request ended")),
             }
-        }
+        };
+        read_vetted(&mut recv, ALLOWED, i.config.read_limits.clone(), vet).await
     };
-    let a = match read_vetted(&mut recv, ALLOWED, i.config.read_limits.clone(), vet).await {
+    let a = match read {
         Ok(a) => a,
         Err(NegotiateError::Proto(e)) => {
             debug!(error = %e, "stream refused");
@@ -445,255 +657,39 @@ async fn serve_stream(
         }
         Err(_) => return,
     };
-    let r = match a.head {
-        Message::JobRequest(req) => match quote(i, peer, &req).await {
-            Ok(q) => write_msg(&mut send, &Message::Quote(q)).await,
-            Err(w) => Err(NegotiateError::Remote(w)),
+    let input = match a.head {
+        Message::JobRequest(job) => OrchestratorInput::JobRequest {
+            request: id,
+            peer,
+            job,
         },
-        Message::Subscribe(s) => subscribe(i, peer, &s.request, &mut send).await,
-        Message::SegmentHeader(h) => {
-            let body = a.bodies.into_iter().next().unwrap_or_default();
-            match segment(i, peer, h, body).await {
-                Ok((head, bodies)) => write_result(&mut send, head, bodies).await,
-                Err(w) => Err(NegotiateError::Remote(w)),
-            }
+        Message::Subscribe(s) => OrchestratorInput::Subscribe {
+            request: id,
+            peer,
+            job: s.request,
+        },
+        Message::SegmentHeader(_) => OrchestratorInput::Body {
+            request: id,
+            body: a.bodies.into_iter().next().unwrap_or_default(),
+        },
+        _ => {
+            let w = WireError::new(ErrorCode::UnexpectedMessage, "unexpected message");
+            return send_error(&mut send, w).await;
         }
-        _ => Err(NegotiateError::Remote(WireError::new(
-            ErrorCode::UnexpectedMessage,
-            "unexpected message",
-        ))),
     };
-    match r {
-        Ok(()) => {
-            let _ = send.finish();
-        }
-        Err(NegotiateError::Remote(w)) => send_error(&mut send, w).await,
-        Err(e) => debug!(error = %e, "stream failed"),
+    i.feed(input);
+    if let Step::Refused(w) = run(i, id, peer, &mut rx, Some(&mut send)).await {
+        send_error(&mut send, w).await;
     }
-}
-
-fn check_request(i: &Inner, peer: Address, req: &SignedJobRequest) -> Result<(), WireError> {
-    let r: &JobRequest = &req.request;
-    if r.broadcaster != peer || !req.verify() {
-        return Err(WireError::new(
-            ErrorCode::Unauthorized,
-            "request not signed by the connection's broadcaster",
-        ));
-    }
-    if !i.config.services.contains(&r.service) {
-        return Err(WireError::new(
-            ErrorCode::ServiceUnavailable,
-            format!("service {} not offered", r.service),
-        ));
-    }
-    if !i.config.regions.iter().any(|g| g.serves(&r.region)) {
-        return Err(WireError::new(
-            ErrorCode::ServiceUnavailable,
-            format!("region {} not served", r.region),
-        ));
-    }
-    Ok(())
-}
-
-fn payment_wire(e: PaymentError) -> WireError {
-    let code = match e {
-        PaymentError::LowPMBalance | PaymentError::SenderFunds(_) => ErrorCode::LowPMBalance,
-        PaymentError::TicketParamsExpired => ErrorCode::TicketParamsExpired,
-        PaymentError::InvalidTicket(_) => ErrorCode::InvalidTicket,
-        _ => ErrorCode::Internal,
-    };
-    WireError::new(code, e.to_string())
-}
-
-async fn quote(i: &Inner, peer: Address, req: &SignedJobRequest) -> Result<Quote, WireError> {
-    check_request(i, peer, req)?;
-    let price = i
-        .prices
-        .read()
-        .map(|p| p.price_for(&peer))
-        .map_err(|_| WireError::new(ErrorCode::Internal, "price book"))?;
-    let ticket_params = i
-        .payments
-        .quote_params(peer, price)
-        .await
-        .map_err(payment_wire)?;
-    let free = {
-        let mut c = i.capacity.lock().unwrap_or_else(|e| e.into_inner());
-        c.set_capacity(i.pool.capacity());
-        c.free()
-    };
-    Ok(Quote {
-        orchestrator: i.signer.address(),
-        price,
-        ticket_params,
-        capacity_pps: free,
-        expires_unix_ms: unix_ms() + i.config.quote_ttl.as_millis() as u64,
-    })
-}
-
-async fn subscribe(
-    i: &Inner,
-    peer: Address,
-    req: &SignedJobRequest,
-    send: &mut quinn::SendStream,
-) -> Result<(), NegotiateError> {
-    let mut rx = i.updates.subscribe();
-    loop {
-        let q = quote(i, peer, req).await.map_err(NegotiateError::Remote)?;
-        write_msg(send, &Message::QuoteUpdate(q)).await?;
-        // Refresh before the quote runs out even if nothing changes.
-        let refresh = i.config.quote_ttl / 2;
-        tokio::select! {
-            r = rx.changed() => if r.is_err() { return Ok(()) },
-            _ = tokio::time::sleep(refresh) => {}
-            _ = send.stopped() => return Ok(()),
-        }
-    }
-}
-
-/// Vets a segment header before its body is read: bounds, ticket sender and recipient, room
-/// in the body budget (the permit goes to `permit`), and the payment covering the fee
-/// estimate.
-async fn admit(
-    i: &Inner,
-    peer: Address,
-    h: &SegmentHeader,
-    permit: &Mutex<Option<BodyPermit>>,
-) -> Result<(), WireError> {
-    if h.duration_ms == 0 || h.duration() > livepeer_core::media::MAX_SEGMENT_DURATION {
-        return Err(WireError::new(
-            ErrorCode::InvalidInput,
-            "segment duration out of bounds",
-        ));
-    }
-    if h.body_len == 0 || h.body_len > livepeer_core::media::MAX_SEGMENT_BYTES as u64 {
-        return Err(WireError::new(
-            ErrorCode::InvalidInput,
-            "segment size out of bounds",
-        ));
-    }
-    if let Some(b) = &h.payment {
-        if b.sender != peer {
-            return Err(WireError::new(
-                ErrorCode::InvalidTicket,
-                "tickets from another sender",
-            ));
-        }
-        if b.params.recipient != i.signer.address() {
-            return Err(WireError::new(
-                ErrorCode::InvalidTicket,
-                "tickets pay another recipient",
-            ));
-        }
-    }
-    // Reserved before the payment is taken, so a refusal here leaves the broadcaster's
-    // credit untouched; a refused payment drops the reservation.
-    let reserved = reserve_body(i, h.body_len).ok_or_else(|| {
-        WireError::new(
-            ErrorCode::OrchestratorCapped,
-            "segment memory budget full; try later",
-        )
-    })?;
-    let price = i
-        .prices
-        .read()
-        .map(|p| p.price_for(&peer))
-        .map_err(|_| WireError::new(ErrorCode::Internal, "price book"))?;
-    let estimate = fee_estimate(&price, &h.ladder, h.duration());
-    i.payments
-        .accept(h.payment.as_ref(), peer, h.stream_id, estimate)
-        .await
-        .map_err(payment_wire)?;
-    *permit.lock().unwrap_or_else(|e| e.into_inner()) = Some(reserved);
-    Ok(())
-}
-
-async fn segment(
-    i: &Inner,
-    peer: Address,
-    h: SegmentHeader,
-    body: Bytes,
-) -> Result<(Message, Vec<Bytes>), WireError> {
-    let seg = Segment {
-        seq: h.seq,
-        duration: h.duration(),
-        data: body,
-        container: h.container,
-        codec: h.codec,
-    };
-    seg.check_bounds()
-        .map_err(|e| WireError::new(ErrorCode::InvalidInput, e.to_string()))?;
-    if seg.keccak() != h.input_hash {
-        return Err(WireError::new(
-            ErrorCode::InvalidInput,
-            "body does not hash to input_hash",
-        ));
-    }
-    let price = i
-        .prices
-        .read()
-        .map(|p| p.price_for(&peer))
-        .map_err(|_| WireError::new(ErrorCode::Internal, "price book"))?;
-    let rate = ladder_rate(&h.ladder);
-    {
-        let mut c = i.capacity.lock().unwrap_or_else(|e| e.into_inner());
-        c.set_capacity(i.pool.capacity());
-        if !c.try_reserve(rate) {
-            return Err(WireError::new(
-                ErrorCode::OrchestratorCapped,
-                "OrchestratorCapped",
-            ));
-        }
-    }
-    let input_hash = h.input_hash;
-    let job = TranscodeJob {
-        stream_id: h.stream_id,
-        segment: seg,
-        ladder: h.ladder.clone(),
-    };
-    let out = i.pool.run(job).await;
-    i.capacity
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .release(rate);
-    let out = out.map_err(|e| {
-        warn!(seq = h.seq, error = ?e, "segment failed");
-        e.to_wire()
-    })?;
-    i.payments
-        .debit(peer, h.stream_id, price.fee(out.total_pixels()));
-    debug!(seq = h.seq, broadcaster = ?peer, "segment transcoded");
-    let receipt = Receipt {
-        orchestrator: i.signer.address(),
-        broadcaster: peer,
-        stream_id: h.stream_id,
-        seq: h.seq,
-        input_hash,
-        profile_ids: h.ladder.ids(),
-        output_hashes: out
-            .renditions
-            .iter()
-            .map(|r| H256::from(keccak256(&r.data)))
-            .collect(),
-        pixels: out.renditions.iter().map(|r| r.pixels.0).collect(),
-    }
-    .sign(&*i.signer)
-    .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?;
-    let head = Message::ResultHeader(ResultHeader {
-        receipt,
-        renditions: metas(&out),
-        source_frames: out.source_frames,
-    });
-    Ok((head, out.renditions.into_iter().map(|r| r.data).collect()))
 }
 
 async fn write_result(
     send: &mut quinn::SendStream,
-    head: Message,
-    bodies: Vec<Bytes>,
+    head: crate::proto::ResultHeader,
+    bodies: &[bytes::Bytes],
 ) -> Result<(), NegotiateError> {
-    write_msg(send, &head).await?;
-    for b in &bodies {
+    write_msg(send, &Message::ResultHeader(head)).await?;
+    for b in bodies {
         write_body(send, b).await?;
     }
     Ok(())

@@ -311,15 +311,7 @@ impl Transcoder for RemoteTranscoder {
 
 /// Metadata of renditions for the wire.
 pub(crate) fn metas(out: &TranscodeOutput) -> Vec<RenditionMeta> {
-    out.renditions
-        .iter()
-        .map(|r| RenditionMeta {
-            frames: r.frames,
-            pixels: r.pixels.0,
-            duration_ms: r.duration.as_millis() as u64,
-            len: r.data.len() as u64,
-        })
-        .collect()
+    crate::proto::rendition_metas(out)
 }
 
 /// A transcoder working for a remote orchestrator's pool.

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 use livepeer_core::chain::OrchestratorEntry;
 use livepeer_core::transcode::Rendition;
 use livepeer_core::verify::{Verdict, VerificationRequest};
-use livepeer_core::{
-    Address, H256, Ladder, Pixels, Segment, SegmentClaim, SignedReceipt, StreamId, keccak256,
-};
+use livepeer_core::{Address, Ladder, Segment, SegmentClaim, SignedReceipt, StreamId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -20,8 +18,8 @@ use super::broadcaster::Broadcaster;
 use super::wire::{finish_delivered, open_stream, read_assembled, write_body, write_msg};
 use crate::payment::PaymentError;
 use crate::proto::{
-    AttemptId, AttemptOutcome, Candidate, ErrorCode, Message, MessageType, Quote, SchedEvent,
-    Scheduler, SegmentHeader, fee_estimate,
+    AttemptId, AttemptOutcome, Candidate, ErrorCode, Expected, Message, MessageType, Quote,
+    SchedEvent, Scheduler, SegmentHeader, check_result, fee_estimate,
 };
 
 /// A transcoded segment.
@@ -426,6 +424,10 @@ impl Attempt {
                     NegotiateError::Remote(w) if w.code.is_input_error() => {
                         AttemptOutcome::InputRejected
                     }
+                    // Healthy but taking no new streams: as good as unavailable for this one.
+                    NegotiateError::Remote(w) if w.code.is_draining() => {
+                        AttemptOutcome::Unreachable
+                    }
                     NegotiateError::BadResult(_) => AttemptOutcome::Fault,
                     // Still a dead or refused connection after the fresh quote above.
                     e if e.is_connection_suspect() => AttemptOutcome::Unreachable,
@@ -486,36 +488,16 @@ impl Attempt {
         let Message::ResultHeader(r) = a.head else {
             return Err(NegotiateError::BadResult("not a result".into()));
         };
-        let rcpt = &r.receipt.receipt;
-        let profiles = self.ladder.profiles();
-        let bad = |s: &str| Err(NegotiateError::BadResult(s.to_owned()));
-        if r.receipt.verify().is_err() || rcpt.orchestrator != self.entry.address {
-            return bad("receipt not signed by the orchestrator");
-        }
-        if rcpt.broadcaster != b.address()
-            || rcpt.stream_id != self.stream_id
-            || rcpt.seq != seg.seq
-            || rcpt.input_hash != input_hash
-            || rcpt.profile_ids != self.ladder.ids()
-        {
-            return bad("receipt is for another segment");
-        }
-        if r.renditions.len() != profiles.len() || a.bodies.len() != profiles.len() {
-            return bad("wrong number of renditions");
-        }
-        let mut renditions = Vec::with_capacity(profiles.len());
-        for (k, ((p, m), data)) in profiles.iter().zip(&r.renditions).zip(a.bodies).enumerate() {
-            if H256::from(keccak256(&data)) != rcpt.output_hashes[k] || rcpt.pixels[k] != m.pixels {
-                return bad("rendition does not match the receipt");
-            }
-            renditions.push(Rendition {
-                profile: p.clone(),
-                data,
-                frames: m.frames,
-                pixels: Pixels(m.pixels),
-                duration: Duration::from_millis(m.duration_ms),
-            });
-        }
+        let expected = Expected {
+            broadcaster: b.address(),
+            orchestrator: self.entry.address,
+            stream_id: self.stream_id,
+            seq: seg.seq,
+            input_hash,
+            ladder: &self.ladder,
+        };
+        let renditions = check_result(&expected, &r, a.bodies)
+            .map_err(|e| NegotiateError::BadResult(e.0.to_owned()))?;
         if let Some(v) = &b.inner.verifier {
             let claim = SegmentClaim {
                 broadcaster: b.address(),

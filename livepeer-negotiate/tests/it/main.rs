@@ -10,5 +10,6 @@
 mod abuse;
 mod corpus;
 mod harness;
+mod netsim;
 mod network;
 mod sim;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use livepeer_core::{Ladder, PixelPrice, Signer, StreamId};
-use livepeer_negotiate::NegotiateError;
 use livepeer_negotiate::proto::{FailReason, SchedulerConfig};
 use livepeer_negotiate::test_utils::{BAD_FORMAT_MARKER, TestRegistry, TestTranscoder};
+use livepeer_negotiate::{ErrorCode, NegotiateError};
 
 use crate::harness::*;
 
@@ -304,4 +304,53 @@ async fn a_capped_orchestrator_sends_work_elsewhere() {
         who.contains(&big.orch.address()),
         "the capped one sent work on: {who:?}"
     );
+}
+
+/// A draining orchestrator refuses quotes by name; the stream it admitted before is still
+/// served, a stream it quoted but never admitted fails over to another orchestrator, and a
+/// new stream is not quoted by it at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_orchestrator_serves_admitted_streams_and_refuses_new_ones() {
+    trace();
+    let registry = Arc::new(TestRegistry::new());
+    let cheap = orchestrator(Spec::new(71, 1), &registry).await;
+    let (b, _) = broadcaster(registry.clone(), fast_config(Duration::from_secs(2)));
+    let old = b
+        .start_stream(StreamId::from_name("old"), ladder())
+        .await
+        .unwrap();
+    let first = old.transcode(segment(0, DUR)).await.unwrap();
+    assert_eq!(first.orchestrator, cheap.orch.address());
+    let other = orchestrator(Spec::new(72, 5), &registry).await;
+    let quoted = b
+        .start_stream(StreamId::from_name("quoted"), ladder())
+        .await
+        .unwrap();
+    assert_eq!(quoted.orchestrators().len(), 2);
+    assert!(!cheap.orch.is_draining());
+    cheap.orch.drain();
+    assert!(cheap.orch.is_draining());
+    let entry = b
+        .discover()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.address == cheap.orch.address())
+        .unwrap();
+    let req = b
+        .job_request(StreamId::from_name("new"), &ladder())
+        .unwrap();
+    let e = b.quote(&entry, &req).await.unwrap_err();
+    assert_eq!(e.remote_code(), Some(ErrorCode::Draining), "{e}");
+    // The admitted stream is still served by it.
+    let second = old.transcode(segment(1, DUR)).await.unwrap();
+    assert_eq!(second.orchestrator, cheap.orch.address());
+    // Never admitted there: refused by name, and the segment goes to the other one.
+    let r = quoted.transcode(segment(0, DUR)).await.unwrap();
+    assert_eq!(r.orchestrator, other.orch.address());
+    let new = b
+        .start_stream(StreamId::from_name("new"), ladder())
+        .await
+        .unwrap();
+    assert_eq!(new.orchestrators(), vec![other.orch.address()]);
 }
