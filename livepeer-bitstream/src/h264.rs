@@ -94,6 +94,32 @@ pub fn is_keyframe(au: &[u8]) -> bool {
     nal_units(au).any(|n| nal_type(n) == nal::IDR)
 }
 
+/// Splits an Annex-B stream into access units, as far as NAL headers tell (§7.4.1.2.3): a
+/// new unit starts at an AUD, SPS, PPS or SEI after a slice, or at a slice whose
+/// `first_mb_in_slice` is zero after a slice. Units are written back with 4-byte start
+/// codes; NAL units after the last slice are dropped.
+pub fn access_units(data: &[u8]) -> Vec<Vec<u8>> {
+    let (mut aus, mut cur, mut has_slice) = (Vec::new(), Vec::new(), false);
+    for unit in nal_units(data) {
+        let t = nal_type(unit);
+        let is_slice = t == nal::SLICE || t == nal::IDR;
+        // first_mb_in_slice is ue(v) first in the slice header: a leading 1 bit means zero.
+        let first_mb_zero = is_slice && unit.get(1).is_some_and(|b| b & 0x80 != 0);
+        let starts_new = matches!(t, nal::AUD | nal::SPS | nal::PPS | nal::SEI) || first_mb_zero;
+        if has_slice && starts_new {
+            aus.push(std::mem::take(&mut cur));
+            has_slice = false;
+        }
+        cur.extend_from_slice(&[0, 0, 0, 1]);
+        cur.extend_from_slice(unit);
+        has_slice |= is_slice;
+    }
+    if has_slice {
+        aus.push(cur);
+    }
+    aus
+}
+
 /// The first NAL unit of type `kind` in an Annex-B stream.
 pub fn find_nal(au: &[u8], kind: u8) -> Option<&[u8]> {
     nal_units(au).find(|n| nal_type(n) == kind)
@@ -444,6 +470,23 @@ mod tests {
         assert_eq!(find_nal(&data, nal::PPS), Some(&[0x68, 3][..]));
         assert_eq!(nal_units(&[1, 2, 3]).count(), 0);
         assert_eq!(nal_units(&[0, 0, 1]).count(), 0);
+    }
+
+    #[test]
+    fn access_units_start_at_delimiters_and_first_slices() {
+        // AUD SPS PPS IDR(first_mb 0) IDR(first_mb 1) | SEI SLICE(0) | SLICE(0) | SPS
+        let data = [
+            0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 2, 0, 0, 1, 0x65, 0x88, 0, 0, 1,
+            0x65, 0x40, 0, 0, 1, 0x06, 5, 0, 0, 1, 0x41, 0x9a, 0, 0, 1, 0x41, 0x9b, 0, 0, 1, 0x67,
+            3,
+        ];
+        let aus = access_units(&data);
+        let types: Vec<Vec<u8>> = aus
+            .iter()
+            .map(|au| nal_units(au).map(nal_type).collect())
+            .collect();
+        assert_eq!(types, vec![vec![9, 7, 8, 5, 5], vec![6, 1], vec![1]]);
+        assert!(access_units(&[0, 0, 1, 0x67, 1]).is_empty());
     }
 
     #[test]
