@@ -1,4 +1,5 @@
-//! The evidence protocol's request and answer parsers (livepeer-verify's `net::wire`).
+//! The evidence protocol's request and answer parsers (livepeer-verify's `net::wire`) and
+//! the evidence manifest.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

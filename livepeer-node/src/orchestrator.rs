@@ -553,6 +553,7 @@ impl<C: OrchestratorChain> OrchestratorNode<C> {
     pub async fn drain(&self) -> Result<()> {
         info!("draining: no new streams; finishing segments in flight");
         self.health.set_draining();
+        self.orchestrator.drain();
         let deadline = tokio::time::Instant::now() + self.drain_timeout;
         while self.in_flight.get() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;

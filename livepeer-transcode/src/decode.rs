@@ -8,9 +8,9 @@ use openh264::OpenH264API;
 use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 
-use crate::bitstream::{self, nal};
 use crate::error::{Result, TranscodeError, backend, invalid};
 use crate::frame::Frame;
+use livepeer_bitstream::h264::{self, nal};
 
 /// What a push/pull call has for the caller: a value, or why there is none yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,10 +97,10 @@ pub fn software_decoder(
 ) -> Result<Box<dyn VideoDecoder>> {
     use livepeer_core::VideoCodec;
     let interlaced = || {
-        bitstream::nal_units(first)
-            .filter(|n| bitstream::nal_type(n) == nal::SPS)
-            .find_map(|sps| bitstream::parse_sps(sps).ok())
-            .is_some_and(|s| s.interlaced)
+        h264::nal_units(first)
+            .filter(|n| h264::nal_type(n) == nal::SPS)
+            .find_map(|sps| h264::parse_sps(sps).ok())
+            .is_some_and(|s| s.interlaced())
     };
     match codec {
         VideoCodec::H264 if !interlaced() => Ok(Box::new(H264Decoder::new(limits)?)),
@@ -175,8 +175,8 @@ impl H264Decoder {
 
 impl VideoDecoder for H264Decoder {
     fn send_packet(&mut self, au: &[u8], pts: i64) -> Result<()> {
-        for sps in bitstream::nal_units(au).filter(|n| bitstream::nal_type(n) == nal::SPS) {
-            let info = bitstream::parse_sps(sps)?;
+        for sps in h264::nal_units(au).filter(|n| h264::nal_type(n) == nal::SPS) {
+            let info = h264::parse_sps(sps)?;
             self.limits.check(info.width, info.height)?;
             self.size = Some((info.width, info.height));
         }

@@ -34,8 +34,8 @@ use m3u8_rs::{
 };
 use thiserror::Error;
 
-use crate::bitstream::find_nal;
 use crate::container::ts_demux;
+use livepeer_bitstream::h264::{self, find_nal};
 
 mod fmp4;
 
@@ -557,9 +557,7 @@ fn codecs_of(ts: &[u8], codec: VideoCodec) -> (Option<String>, Option<(u32, u32)
     else {
         return (None, None);
     };
-    let size = crate::bitstream::parse_sps(&sps)
-        .ok()
-        .map(|s| (s.width, s.height));
+    let size = h264::parse_sps(&sps).ok().map(|s| (s.width, s.height));
     let audio = if media.audio.is_empty() {
         ""
     } else {

@@ -7,7 +7,7 @@
 //! codecs and the segmenter are sans-IO: bytes in, bytes out.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod bitstream;
+mod adts;
 mod container;
 pub mod decode;
 pub mod encode;

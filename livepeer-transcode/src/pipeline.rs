@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use livepeer_bitstream::h264;
 use livepeer_core::media::MAX_SEGMENT_DURATION;
 use livepeer_core::rung::{FrameSelector, RungOutput, SourceShape};
 use livepeer_core::transcode::{Rendition, TranscodeJob};
@@ -99,7 +100,7 @@ pub(crate) fn prepare(job: &TranscodeJob) -> Result<Prepared> {
     }
     let fps = estimate_fps(&pts, dur90k);
     let sps = first_sps(&media);
-    let interlaced = sps.is_some_and(|s| s.interlaced);
+    let interlaced = sps.is_some_and(|s| s.interlaced());
     #[cfg(not(feature = "libav"))]
     if interlaced {
         // OpenH264 decodes progressive pictures only; say so rather than fail mid-decode.
@@ -132,12 +133,12 @@ fn demux(seg: &livepeer_core::Segment) -> Result<Demuxed> {
 }
 
 /// What the first SPS of the stream says, where one parses.
-fn first_sps(media: &Demuxed) -> Option<crate::bitstream::SpsInfo> {
+fn first_sps(media: &Demuxed) -> Option<h264::Sps> {
     media
         .video
         .iter()
-        .find_map(|a| crate::bitstream::find_nal(&a.data, crate::bitstream::nal::SPS))
-        .and_then(|sps| crate::bitstream::parse_sps(sps).ok())
+        .find_map(|a| h264::find_nal(&a.data, h264::nal::SPS))
+        .and_then(|sps| h264::parse_sps(sps).ok())
 }
 
 /// Whether the segment's H.264 is coded with fields (PAFF or MBAFF), per its first SPS.
@@ -146,7 +147,7 @@ pub(crate) fn is_interlaced(seg: &livepeer_core::Segment) -> bool {
     demux(seg)
         .ok()
         .and_then(|m| first_sps(&m))
-        .is_some_and(|s| s.interlaced)
+        .is_some_and(|s| s.interlaced())
 }
 
 /// The frame rate from the timestamps (the shared definition,
@@ -273,7 +274,7 @@ impl RenditionWorker {
                 container::ts_mux::mux_segment(pk, &media.audio, media.audio_stream_type)
             }
             (Container::AnnexB, VideoCodec::H264) => container::annexb::mux(pk),
-            (Container::Ivf, VideoCodec::Av1) => container::ivf::mux(pk, o.width, o.height),
+            (Container::Ivf, VideoCodec::Av1) => container::ivf_mux(pk, o.width, o.height),
             (Container::Mp4, c) => {
                 container::mp4::mux_mp4(c, pk, &media.audio, o.width, o.height, self.fps.as_f64())?
             }

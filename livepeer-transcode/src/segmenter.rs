@@ -9,9 +9,10 @@ use bytes::Bytes;
 use livepeer_core::media::MAX_SEGMENT_BYTES;
 use livepeer_core::{Container, Segment, VideoCodec};
 
-use crate::bitstream;
-use crate::container::ts_demux::{self, PACKET};
-use crate::container::{self, ts_mux, unwrap_ts};
+use livepeer_bitstream::h264;
+use livepeer_bitstream::ts::{self, PACKET};
+
+use crate::container::{self, ts_mux};
 use crate::error::{Result, invalid, unsupported};
 use crate::frame::{Packet, TIMESCALE};
 
@@ -136,10 +137,11 @@ impl Segmenter {
     }
 
     fn packet(&mut self, p: &[u8]) -> Result<()> {
-        let pkt = ts_demux::parse_packet(p)?;
+        let pkt = ts::parse_packet(p)?;
+        let payload = pkt.payload.unwrap_or_default();
         if pkt.pid == 0 {
             if pkt.start {
-                self.pmt_pid = ts_demux::parse_pat(pkt.payload)?.or(self.pmt_pid);
+                self.pmt_pid = ts::parse_pat(payload)?.or(self.pmt_pid);
                 self.tables.clear();
                 self.tables.extend_from_slice(p);
             }
@@ -147,12 +149,12 @@ impl Segmenter {
         }
         if Some(pkt.pid) == self.pmt_pid {
             if pkt.start {
-                let streams = ts_demux::parse_pmt(pkt.payload)?;
-                if let Some((pid, _)) = streams
+                let streams = ts::parse_pmt(payload)?;
+                if let Some(s) = streams
                     .iter()
-                    .find(|(_, st)| *st == ts_demux::stream_type::H264)
+                    .find(|s| s.stream_type == ts::stream_type::H264)
                 {
-                    self.video_pid = Some(*pid);
+                    self.video_pid = Some(s.pid);
                 }
                 self.tables.truncate(PACKET);
                 self.tables.extend_from_slice(p);
@@ -163,7 +165,7 @@ impl Segmenter {
             self.close_pes()?;
         }
         if Some(pkt.pid) == self.video_pid {
-            self.pending_video.extend_from_slice(pkt.payload);
+            self.pending_video.extend_from_slice(payload);
         }
         self.pending.extend_from_slice(p);
         if self.current.len() + self.pending.len() > self.cfg.max_segment_bytes {
@@ -179,13 +181,13 @@ impl Segmenter {
             return Ok(());
         }
         let pes = std::mem::take(&mut self.pending_video);
-        let Ok(h) = ts_demux::parse_pes_header(&pes) else {
+        let Ok(h) = ts::parse_pes(&pes) else {
             self.current.append(&mut self.pending);
             return Ok(());
         };
         let reference = self.last_pts.unwrap_or(0);
-        let pts = h.pts.map(|p| unwrap_ts(p, reference));
-        let key = bitstream::is_keyframe(&pes[h.payload_at..]);
+        let pts = h.pts.map(|p| ts::unwrap_timestamp(p, reference));
+        let key = h264::is_keyframe(h.payload);
         if let Some(p) = pts {
             // The frame step is the smallest gap between recent presentation times (decode
             // order jumps ahead by several frames at each reference picture).

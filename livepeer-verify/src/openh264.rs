@@ -14,14 +14,11 @@ use livepeer_core::transcode::TranscodeError;
 use livepeer_core::{Container, Segment, VideoCodec};
 use livepeer_transcode::{Frame, InputLimits, Output, Scaler, VideoDecoder, software_decoder};
 
-use crate::bitstream::h264::{nal_type, nal_unit_type, split_annexb};
+use livepeer_bitstream::{h264, mp4};
+
 use crate::bitstream::ts;
 use crate::decode::{DecodeError, FrameDecoder, PictureScaler};
 use crate::metrics::Picture;
-
-/// NAL unit types that open a new access unit after a slice (§7.4.1.2.3).
-const AUD: u8 = 9;
-const SEI: u8 = 6;
 
 /// Decodes a segment with the decoder livepeer-transcode's software backend chooses
 /// ([`livepeer_transcode::software_decoder`]): H.264 in MPEG-TS, Annex-B, MP4 or fragmented
@@ -74,32 +71,17 @@ fn picture(f: Frame) -> Picture {
     }
 }
 
-/// Splits an Annex-B stream into access units the way livepeer-transcode does: a new unit
-/// starts at an AUD, SPS, PPS or SEI after a slice, or at a slice with `first_mb_in_slice`
-/// zero after a slice.
+/// Splits an Annex-B stream into access units the way livepeer-transcode does
+/// ([`h264::access_units`]), refusing NAL units with the forbidden bit set.
 fn annexb_access_units(data: &[u8]) -> Result<Vec<Vec<u8>>, DecodeError> {
-    let (mut aus, mut cur, mut has_slice) = (Vec::new(), Vec::new(), false);
-    for unit in split_annexb(data) {
-        let t = nal_unit_type(unit).map_err(|e| DecodeError::Invalid(e.to_string()))?;
-        let is_slice = t == nal_type::SLICE || t == nal_type::IDR;
-        // first_mb_in_slice is ue(v) first in the slice header: a leading 1 bit means zero.
-        let first_mb_zero = is_slice && unit.get(1).is_some_and(|b| b & 0x80 != 0);
-        if has_slice && (matches!(t, AUD | nal_type::SPS | nal_type::PPS | SEI) || first_mb_zero) {
-            aus.push(std::mem::take(&mut cur));
-            has_slice = false;
-        }
-        cur.extend_from_slice(&[0, 0, 0, 1]);
-        cur.extend_from_slice(unit);
-        has_slice |= is_slice;
+    for unit in h264::nal_units(data) {
+        h264::nal_unit_type(unit).map_err(|e| DecodeError::Invalid(e.to_string()))?;
     }
-    if has_slice {
-        aus.push(cur);
-    }
-    Ok(aus)
+    Ok(h264::access_units(data))
 }
 
 fn has_idr(au: &[u8]) -> bool {
-    split_annexb(au).any(|u| nal_unit_type(u) == Ok(nal_type::IDR))
+    h264::nal_units(au).any(|u| h264::nal_unit_type(u) == Ok(h264::nal::IDR))
 }
 
 impl SoftwareDecoder {
@@ -156,19 +138,18 @@ impl SoftwareDecoder {
             crate::BitstreamError::Unsupported(m) => DecodeError::Unsupported(m),
             other => DecodeError::Invalid(other.to_string()),
         };
-        let v = match crate::bitstream::read_video(data) {
+        let v = match mp4::read_video(data) {
             Ok(v) if container == Container::Fmp4 || v.codec == VideoCodec::Av1 => v,
             Err(e) if container == Container::Fmp4 => return Err(invalid(e)),
             _ => return Ok(None),
         };
         match v.codec {
             VideoCodec::H264 => {
-                let (sets, len) =
-                    crate::bitstream::avcc_parameter_sets(v.config).map_err(invalid)?;
+                let (sets, len) = h264::avcc_parameter_sets(v.config).map_err(invalid)?;
                 let mut aus = Vec::with_capacity(v.samples.len());
                 for (i, s) in v.samples.iter().enumerate() {
                     let mut au = if i == 0 { sets.clone() } else { Vec::new() };
-                    au.extend(crate::bitstream::avcc_to_annexb(s.data, len).map_err(invalid)?);
+                    h264::avcc_to_annexb(s.data, len, &mut au).map_err(invalid)?;
                     aus.push(au);
                 }
                 self.decode_access_units(aus, max_frames).map(Some)
@@ -224,7 +205,7 @@ impl FrameDecoder for SoftwareDecoder {
         let aus = match container {
             Container::MpegTs => {
                 let vs = ts::demux_video(data).map_err(|e| DecodeError::Invalid(e.to_string()))?;
-                if vs.stream_type != ts::STREAM_TYPE_H264 {
+                if vs.stream_type != livepeer_bitstream::ts::stream_type::H264 {
                     return Err(DecodeError::Unsupported(format!(
                         "transport stream type {:#04x}",
                         vs.stream_type

@@ -4,43 +4,20 @@
 use bytes::Bytes;
 
 use super::{Demuxed, VideoAu};
-use crate::bitstream::{self, nal};
 use crate::error::{Result, invalid};
+use livepeer_bitstream::h264;
 
-/// Splits an Annex-B byte stream into access units (at AUDs, parameter sets or SEI after a
-/// slice, and slices whose `first_mb_in_slice` is zero).
+/// Splits an Annex-B byte stream into access units ([`h264::access_units`]: at AUDs,
+/// parameter sets or SEI after a slice, and slices whose `first_mb_in_slice` is zero).
 pub(crate) fn demux(data: &[u8]) -> Result<Demuxed> {
-    let mut aus: Vec<Vec<u8>> = Vec::new();
-    let mut cur: Vec<u8> = Vec::new();
-    let mut cur_has_slice = false;
-    let mut any = false;
-    for n in bitstream::nal_units(data) {
-        any = true;
-        let t = bitstream::nal_type(n);
-        let is_slice = t == nal::SLICE || t == nal::IDR;
-        // first_mb_in_slice is ue(v) at the start of the slice header: a leading 1 bit is 0.
-        let first_mb_zero = is_slice && n.get(1).is_some_and(|b| b & 0x80 != 0);
-        let starts_new = cur_has_slice
-            && (matches!(t, nal::AUD | nal::SPS | nal::PPS | nal::SEI) || first_mb_zero);
-        if starts_new {
-            aus.push(std::mem::take(&mut cur));
-            cur_has_slice = false;
-        }
-        cur.extend_from_slice(&[0, 0, 0, 1]);
-        cur.extend_from_slice(n);
-        cur_has_slice |= is_slice;
-    }
-    if !any {
+    if h264::nal_units(data).next().is_none() {
         return Err(invalid("Annex-B: no start code found"));
     }
-    if cur_has_slice {
-        aus.push(cur);
-    }
-    let video = aus
+    let video = h264::access_units(data)
         .into_iter()
         .enumerate()
         .map(|(i, au)| VideoAu {
-            keyframe: bitstream::is_keyframe(&au),
+            keyframe: h264::is_keyframe(&au),
             data: Bytes::from(au),
             pts: i as i64,
             dts: i as i64,

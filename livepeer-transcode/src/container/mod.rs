@@ -1,8 +1,8 @@
-//! Containers: MPEG-TS in and out (hand-written, sans-IO), MP4 in and out, IVF and Annex-B
-//! out, and the demuxed form every backend works from.
+//! Containers: MPEG-TS in (livepeer-bitstream's demuxer) and out (hand-written, sans-IO),
+//! MP4 in and out, Annex-B in and out (IVF out is livepeer-bitstream's writer), and the
+//! demuxed form every backend works from.
 
 pub(crate) mod annexb;
-pub(crate) mod ivf;
 pub(crate) mod mp4;
 pub(crate) mod ts_demux;
 pub(crate) mod ts_mux;
@@ -56,27 +56,20 @@ pub(crate) struct Demuxed {
     pub timing: Timing,
 }
 
-/// Undoes the 33-bit wrap of `ts` around `reference`: the value congruent to `ts` modulo
-/// 2^33 that is closest to `reference`.
-pub(crate) fn unwrap_ts(ts: u64, reference: i64) -> i64 {
-    const WRAP: i64 = 1 << 33;
-    let ts = (ts & (WRAP as u64 - 1)) as i64;
-    let base = reference.div_euclid(WRAP) * WRAP;
-    [base - WRAP + ts, base + ts, base + WRAP + ts]
-        .into_iter()
-        .min_by_key(|c| (c - reference).abs())
-        .unwrap_or(ts)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unwrap_ts;
-
-    #[test]
-    fn timestamps_unwrap_across_33_bits() {
-        let wrap = 1i64 << 33;
-        assert_eq!(unwrap_ts(10, wrap - 5), wrap + 10);
-        assert_eq!(unwrap_ts((wrap - 5) as u64, wrap + 10), wrap - 5);
-        assert_eq!(unwrap_ts(3000, 0), 3000);
-    }
+/// Writes AV1 packets as IVF with a 90 kHz time base, keeping the source timestamps so
+/// consecutive segments join.
+pub(crate) fn ivf_mux(packets: &[crate::frame::Packet], width: u32, height: u32) -> Vec<u8> {
+    use livepeer_bitstream::ivf;
+    let side = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+    let header = ivf::Header::new(
+        ivf::AV1,
+        side(width),
+        side(height),
+        crate::frame::TIMESCALE,
+        1,
+    );
+    ivf::write(
+        &header,
+        packets.iter().map(|p| (p.pts.max(0) as u64, &p.data[..])),
+    )
 }

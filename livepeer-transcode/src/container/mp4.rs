@@ -8,7 +8,9 @@ use muxide::api::{AacProfile, AudioCodec, MuxerBuilder};
 use muxide::fragmented::{FragmentAudioConfig, FragmentConfig, FragmentedMuxer};
 
 use super::{AudioPes, Demuxed, VideoAu};
-use crate::bitstream::{self, AAC_RATES, nal};
+use livepeer_bitstream::h264::{self, nal};
+
+use crate::adts::{self, AAC_RATES};
 use crate::error::{Result, TranscodeError, backend, invalid};
 use crate::frame::{Packet, TIMESCALE};
 
@@ -101,11 +103,11 @@ fn demux_inner(data: &[u8], codec: VideoCodec) -> Result<Demuxed> {
         if keyframe {
             au.extend_from_slice(&params);
         }
-        bitstream::avcc_to_annexb(&s.bytes, 4, &mut au)?;
+        h264::avcc_to_annexb(&s.bytes, 4, &mut au)?;
         let dts = to90k(s.start_time as i64, vscale);
         let pts = to90k(s.start_time as i64 + i64::from(s.rendering_offset), vscale);
         out.video.push(VideoAu {
-            keyframe: keyframe || bitstream::is_keyframe(&au),
+            keyframe: keyframe || h264::is_keyframe(&au),
             data: Bytes::from(au),
             pts,
             dts,
@@ -113,12 +115,12 @@ fn demux_inner(data: &[u8], codec: VideoCodec) -> Result<Demuxed> {
     }
     if let Some((aid, ascale, profile, freq, ch)) = audio_track {
         let n = r.sample_count(aid).unwrap_or(0).min(MAX_SAMPLES * 4);
-        out.audio_stream_type = Some(super::ts_demux::stream_type::AAC);
+        out.audio_stream_type = Some(livepeer_bitstream::ts::stream_type::AAC);
         for i in 1..=n {
             let Ok(Some(s)) = r.read_sample(aid, i) else {
                 continue;
             };
-            let mut frame = bitstream::adts_header(profile, freq, ch, s.bytes.len()).to_vec();
+            let mut frame = adts::adts_header(profile, freq, ch, s.bytes.len()).to_vec();
             frame.extend_from_slice(&s.bytes);
             out.audio.push(AudioPes {
                 pts: to90k(s.start_time as i64, ascale),
@@ -131,7 +133,7 @@ fn demux_inner(data: &[u8], codec: VideoCodec) -> Result<Demuxed> {
 
 /// The audio configuration of ADTS payloads: (profile, frequency index, channels).
 fn audio_config(audio: &[AudioPes]) -> Option<(u8, u8, u8)> {
-    let h = bitstream::parse_adts(&audio.first()?.data)?;
+    let h = adts::parse_adts(&audio.first()?.data)?;
     Some((h.profile, h.freq_index, h.channels))
 }
 
@@ -148,7 +150,7 @@ fn aac_profile(p: u8) -> AacProfile {
 fn adts_frames(audio: &[AudioPes], rate: u32) -> impl Iterator<Item = (i64, &[u8], &[u8])> {
     audio.iter().flat_map(move |pes| {
         let mut at = 0usize;
-        bitstream::adts_frames(&pes.data)
+        adts::adts_frames(&pes.data)
             .enumerate()
             .map(move |(i, (h, payload))| {
                 let whole = &pes.data[at..at + h.frame_len];
@@ -225,16 +227,17 @@ pub(crate) fn mux_fmp4(
     let first = video.first().ok_or_else(|| backend("no pictures to mux"))?;
     match codec {
         VideoCodec::H264 => {
-            cfg.sps = bitstream::find_nal(&first.data, nal::SPS)
+            cfg.sps = h264::find_nal(&first.data, nal::SPS)
                 .ok_or_else(|| backend("encoder gave no SPS"))?
                 .to_vec();
-            cfg.pps = bitstream::find_nal(&first.data, nal::PPS)
+            cfg.pps = h264::find_nal(&first.data, nal::PPS)
                 .ok_or_else(|| backend("encoder gave no PPS"))?
                 .to_vec();
         }
         VideoCodec::Av1 => {
             cfg.av1_sequence_header = Some(
-                av1_sequence_header(&first.data)
+                livepeer_bitstream::av1::sequence_header_obu(&first.data)
+                    .map(<[u8]>::to_vec)
                     .ok_or_else(|| backend("no AV1 sequence header"))?,
             );
         }
@@ -256,7 +259,7 @@ pub(crate) fn mux_fmp4(
     let mut out = m.init_segment();
     for p in video {
         let sample = match codec {
-            VideoCodec::H264 => bitstream::annexb_to_avcc(&p.data, false),
+            VideoCodec::H264 => h264::annexb_to_avcc(&p.data, false),
             _ => p.data.to_vec(),
         };
         let (pts, dts) = (p.pts.max(0) as u64, p.dts.max(0) as u64);
@@ -341,34 +344,4 @@ pub(crate) fn set_sequence_number(frag: &mut [u8], n: u32) {
             }
         }
     }
-}
-
-/// The sequence header OBU (with its header) at the start of an AV1 temporal unit.
-pub(crate) fn av1_sequence_header(tu: &[u8]) -> Option<Vec<u8>> {
-    let mut i = 0;
-    while i < tu.len() {
-        let h = tu[i];
-        let obu_type = (h >> 3) & 0x0f;
-        let ext = usize::from(h & 0x04 != 0);
-        if h & 0x02 == 0 {
-            return None; // no size field: not the low-overhead format
-        }
-        let mut j = i + 1 + ext;
-        let (mut size, mut shift) = (0usize, 0);
-        loop {
-            let b = *tu.get(j)?;
-            size |= usize::from(b & 0x7f) << shift;
-            j += 1;
-            shift += 7;
-            if b & 0x80 == 0 || shift > 56 {
-                break;
-            }
-        }
-        let end = j.checked_add(size)?;
-        if obu_type == 1 {
-            return tu.get(i..end).map(<[u8]>::to_vec);
-        }
-        i = end;
-    }
-    None
 }

@@ -3,8 +3,8 @@
 //! segment alone (continuity counters start at zero), so a re-encode is byte-identical.
 
 use super::AudioPes;
-use super::ts_demux::{PACKET, stream_type};
 use crate::frame::Packet;
+use livepeer_bitstream::ts::{PACKET, stream_type};
 
 /// PID of the program map table.
 pub(crate) const PMT_PID: u16 = 0x1000;

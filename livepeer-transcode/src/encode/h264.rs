@@ -198,7 +198,7 @@ impl VideoEncoder for H264Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bitstream::{self, nal};
+    use livepeer_bitstream::h264::{self as bitstream, nal};
 
     fn gradient(w: u32, h: u32, t: i64) -> Frame {
         let mut f = Frame::black(w, h, t * 3000);

@@ -5,12 +5,11 @@
 use bytes::Bytes;
 use livepeer_core::VideoCodec;
 
-use crate::container::mp4::{av1_sequence_header, mux_fmp4};
+use livepeer_bitstream::{av1, ivf};
+
+use crate::container::mp4::mux_fmp4;
 use crate::error::{Result, invalid};
 use crate::frame::Packet;
-
-/// Most pictures read from one IVF segment (5 minutes at 240 fps).
-const MAX_FRAMES: usize = 72_000;
 
 /// The top-level boxes of an MP4: `(type, start, end)`. `None` when a size is inconsistent.
 fn boxes(data: &[u8]) -> Option<Vec<([u8; 4], usize, usize)>> {
@@ -56,47 +55,34 @@ pub(crate) fn split(data: &[u8]) -> Result<(&[u8], &[u8])> {
 /// Repackages an AV1 IVF rendition (90 kHz timestamps, as livepeer-transcode writes it) as
 /// fragmented MP4, keeping its timestamps in `tfdt` so consecutive segments join. A temporal
 /// unit that carries a sequence header is a key frame (rav1e repeats it on each one).
-pub(crate) fn from_ivf(ivf: &[u8]) -> Result<Vec<u8>> {
-    let bad = |what: &str| invalid(format!("IVF rendition: {what}"));
-    if ivf.len() < 32 || &ivf[..4] != b"DKIF" || &ivf[8..12] != b"AV01" {
-        return Err(bad("not AV1 in IVF"));
-    }
-    let le16 = |at: usize| u16::from_le_bytes([ivf[at], ivf[at + 1]]);
-    let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    let (width, height) = (u32::from(le16(12)), u32::from(le16(14)));
-    let (rate, scale) = (le32(&ivf[16..20]), le32(&ivf[20..24]));
-    if rate == 0 || scale == 0 {
-        return Err(bad("a zero time base"));
-    }
-    let mut packets = Vec::new();
-    let mut at = usize::from(le16(6)).max(32);
-    while at < ivf.len() {
-        let head = ivf
-            .get(at..at + 12)
-            .ok_or_else(|| bad("truncated frame header"))?;
-        let size = le32(&head[..4]) as usize;
-        let ticks = u64::from_le_bytes(head[4..12].try_into().map_err(|_| bad("header"))?);
-        let data = ivf
-            .get(at + 12..(at + 12).saturating_add(size))
-            .ok_or_else(|| bad("truncated frame"))?;
-        if packets.len() >= MAX_FRAMES {
-            return Err(bad("too many pictures"));
-        }
-        let pts = u128::from(ticks) * 90_000 * u128::from(scale) / u128::from(rate);
-        let pts = i64::try_from(pts).map_err(|_| bad("timestamp out of range"))?;
-        let keyframe = packets.is_empty() || av1_sequence_header(data).is_some();
+pub(crate) fn from_ivf(data: &[u8]) -> Result<Vec<u8>> {
+    let bad = |what: &dyn std::fmt::Display| invalid(format!("IVF rendition: {what}"));
+    let file = ivf::parse(data, ivf::AV1).map_err(|e| bad(&e))?;
+    let mut packets = Vec::with_capacity(file.frames.len());
+    for f in &file.frames {
+        let pts = file
+            .header
+            .ticks_90khz(f.pts)
+            .ok_or_else(|| bad(&"timestamp out of range"))?;
+        let keyframe = packets.is_empty() || av1::sequence_header_obu(f.data).is_some();
         packets.push(Packet::new(
-            Bytes::copy_from_slice(data),
+            Bytes::copy_from_slice(f.data),
             pts,
             pts,
             keyframe,
         ));
-        at += 12 + size;
     }
     if packets.is_empty() {
-        return Err(bad("no pictures"));
+        return Err(bad(&"no pictures"));
     }
-    mux_fmp4(VideoCodec::Av1, &packets, &[], width, height)
+    let (width, height) = (file.header.width, file.header.height);
+    mux_fmp4(
+        VideoCodec::Av1,
+        &packets,
+        &[],
+        u32::from(width),
+        u32::from(height),
+    )
 }
 
 /// The RFC 6381 codecs string and the coded picture size an initialization section

@@ -10,10 +10,10 @@ use ffmpeg_next::{ffi, frame};
 use livepeer_core::VideoCodec;
 
 use super::device::HwDevice;
-use crate::bitstream::{self, nal};
 use crate::decode::{InputLimits, Output, VideoDecoder};
 use crate::error::{Result, TranscodeError, backend};
 use crate::frame::Frame;
+use livepeer_bitstream::h264::{self, nal};
 
 /// A hardware H.264 decoder (FFmpeg's h264 decoder with a device attached: NVDEC, VAAPI or
 /// QSV). Sizes are checked from the SPS before the device sees the stream.
@@ -127,8 +127,8 @@ impl HwDecoder {
 
 impl VideoDecoder for HwDecoder {
     fn send_packet(&mut self, au: &[u8], pts: i64) -> Result<()> {
-        for sps in bitstream::nal_units(au).filter(|n| bitstream::nal_type(n) == nal::SPS) {
-            let info = bitstream::parse_sps(sps)?;
+        for sps in h264::nal_units(au).filter(|n| h264::nal_type(n) == nal::SPS) {
+            let info = h264::parse_sps(sps)?;
             self.limits.check(info.width, info.height)?;
             self.seen_sps = true;
         }

@@ -17,7 +17,7 @@ fn replay(target: &str, entry: fn(&[u8])) {
 
 #[test]
 fn fuzz_corpus_replays_without_panic() {
-    replay("demux", livepeer_transcode::inspect::fuzz_demux_decode);
+    replay("decode", livepeer_transcode::inspect::fuzz_demux_decode);
 }
 
 #[test]

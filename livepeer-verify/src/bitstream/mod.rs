@@ -5,44 +5,23 @@
 //! picture count, key frames, timestamps, frame rate, duration and video bitrate. It reads
 //! headers only, costs well under a millisecond per megabyte, and never panics: anything
 //! malformed is a [`BitstreamError`].
+//!
+//! The parsers themselves (H.264 NAL units, parameter sets and slice headers, MPEG-TS, IVF,
+//! AV1 OBUs, MP4) are livepeer-bitstream's, shared with the transcoders; this module adds
+//! what verification reads from them.
 
 mod av1;
-mod bits;
-pub(crate) mod h264;
-mod mp4;
 pub(crate) mod ts;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use livepeer_bitstream::{h264, mp4};
 use livepeer_core::{Container, Framerate, H264Profile, VideoCodec};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 pub(crate) use av1::ivf_units;
-pub(crate) use h264::split_annexb;
-pub(crate) use mp4::{avcc_parameter_sets, avcc_to_annexb, read_video};
-
-/// Why a bitstream does not parse.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum BitstreamError {
-    /// The data ends inside a structure.
-    #[error("truncated bitstream: {0}")]
-    Truncated(&'static str),
-    /// A structure breaks the syntax or a bound.
-    #[error("invalid bitstream: {0}")]
-    Invalid(&'static str),
-    /// No video stream was found.
-    #[error("no video stream")]
-    NoVideo,
-    /// A slice refers to a parameter set that was never sent.
-    #[error("a slice refers to a missing parameter set")]
-    MissingParameterSet,
-    /// The container or codec is not one this inspector reads.
-    #[error("unsupported: {0}")]
-    Unsupported(String),
-}
+pub use livepeer_bitstream::{BitstreamError, MAX_FRAMES};
 
 /// The H.264 profile fields of a sequence parameter set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,15 +109,12 @@ impl StreamInfo {
     }
 }
 
-/// Largest number of pictures accepted in one segment (5 minutes at 240 fps).
-pub const MAX_FRAMES: u32 = 72_000;
-
 /// Inspects a segment's headers.
 pub fn inspect(data: &[u8], container: Container) -> Result<StreamInfo, BitstreamError> {
     match container {
         Container::MpegTs => {
             let vs = ts::demux_video(data)?;
-            if vs.stream_type != ts::STREAM_TYPE_H264 {
+            if vs.stream_type != livepeer_bitstream::ts::stream_type::H264 {
                 return Err(BitstreamError::Unsupported(format!(
                     "transport stream type {:#04x}",
                     vs.stream_type
@@ -168,11 +144,11 @@ fn inspect_mp4(data: &[u8], container: Container) -> Result<StreamInfo, Bitstrea
     let to90k = |t: i64| i64::try_from(i128::from(t) * 90_000 / scale as i128).unwrap_or(i64::MAX);
     match v.codec {
         VideoCodec::H264 => {
-            let (sets, len) = mp4::avcc_parameter_sets(v.config)?;
+            let (sets, len) = h264::avcc_parameter_sets(v.config)?;
             let mut acc = H264Accumulator::default();
             for (i, s) in v.samples.iter().enumerate() {
                 let mut au = if i == 0 { sets.clone() } else { Vec::new() };
-                au.extend(mp4::avcc_to_annexb(s.data, len)?);
+                h264::avcc_to_annexb(s.data, len, &mut au)?;
                 acc.push_access_unit(&au, Some(to90k(s.pts).max(0) as u64))?;
             }
             acc.finish(container)
@@ -224,41 +200,36 @@ struct H264Accumulator {
 
 /// Unwraps a 33-bit timestamp next to the previous one.
 fn unwrap_pts(prev: Option<i64>, raw: u64) -> i64 {
-    const WRAP: i64 = 1 << 33;
-    let raw = (raw & (WRAP as u64 - 1)) as i64;
-    let Some(p) = prev else { return raw };
-    let base = p - p.rem_euclid(WRAP);
-    [base - WRAP, base, base + WRAP]
-        .into_iter()
-        .map(|b| b + raw)
-        .min_by_key(|c| (c - p).abs())
-        .unwrap_or(raw)
+    match prev {
+        Some(p) => livepeer_bitstream::ts::unwrap_timestamp(raw, p),
+        None => (raw & ((1 << 33) - 1)) as i64,
+    }
 }
 
 impl H264Accumulator {
     fn push_access_unit(&mut self, es: &[u8], pts: Option<u64>) -> Result<(), BitstreamError> {
         let mut pts = pts;
-        for unit in split_annexb(es) {
+        for unit in h264::nal_units(es) {
             let t = h264::nal_unit_type(unit)?;
-            if t != h264::nal_type::FILLER {
+            if t != h264::nal::FILLER {
                 self.video_bytes += unit.len() as u64 + 4;
             }
             match t {
-                h264::nal_type::SPS => {
+                h264::nal::SPS => {
                     let s = h264::parse_sps(unit)?;
                     if !self.resolutions.contains(&(s.width, s.height)) {
                         self.resolutions.push((s.width, s.height));
                     }
                     if self.first_sps.is_none() {
-                        self.first_sps = Some(s.clone());
+                        self.first_sps = Some(s);
                     }
                     self.sps.insert(s.id, s);
                 }
-                h264::nal_type::PPS => {
+                h264::nal::PPS => {
                     let p = h264::parse_pps(unit)?;
                     self.pps.insert(p.id, p);
                 }
-                h264::nal_type::SLICE | h264::nal_type::IDR => {
+                h264::nal::SLICE | h264::nal::IDR => {
                     let (sps, pps) = (&self.sps, &self.pps);
                     let sh = h264::parse_slice_header(unit, |id| {
                         pps.get(&id).and_then(|p| sps.get(&p.sps_id))
@@ -270,7 +241,7 @@ impl H264Accumulator {
                     if index >= MAX_FRAMES {
                         return Err(BitstreamError::Invalid("too many pictures"));
                     }
-                    if t == h264::nal_type::IDR && self.key_frames.last() != Some(&index) {
+                    if t == h264::nal::IDR && self.key_frames.last() != Some(&index) {
                         self.key_frames.push(index);
                     }
                     if sh.field_pic {

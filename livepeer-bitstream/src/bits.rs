@@ -1,10 +1,11 @@
-//! A bit reader over an H.264 RBSP, with the exp-Golomb codes of ITU-T H.264 §9.1.
+//! A bit reader over an H.264 RBSP or an AV1 OBU payload, with the exp-Golomb codes of
+//! ITU-T H.264 §9.1, and the removal of H.264's emulation-prevention bytes.
 
-use super::BitstreamError;
+use crate::BitstreamError;
 
 /// Removes emulation-prevention bytes (`00 00 03` → `00 00`), turning a NAL payload into its
 /// raw byte sequence payload. At most `max` bytes are produced (headers need only the start).
-pub(crate) fn unescape(nal: &[u8], max: usize) -> Vec<u8> {
+pub fn unescape(nal: &[u8], max: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(nal.len().min(max));
     let mut zeros = 0usize;
     for &b in nal {
@@ -22,41 +23,54 @@ pub(crate) fn unescape(nal: &[u8], max: usize) -> Vec<u8> {
 }
 
 /// Reads bits most-significant first; every read past the end is an error, never a panic.
-#[derive(Debug)]
-pub(crate) struct BitReader<'a> {
+#[derive(Clone, Debug)]
+pub struct BitReader<'a> {
     data: &'a [u8],
     pos: usize,
 }
 
 impl<'a> BitReader<'a> {
-    pub(crate) fn new(data: &'a [u8]) -> Self {
+    /// A reader at the first bit of `data`.
+    pub fn new(data: &'a [u8]) -> Self {
         BitReader { data, pos: 0 }
     }
 
+    #[cold]
     fn eof() -> BitstreamError {
         BitstreamError::Truncated("RBSP ended inside a syntax element")
     }
 
-    pub(crate) fn bit(&mut self) -> Result<bool, BitstreamError> {
+    /// Bits read so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// One bit.
+    pub fn bit(&mut self) -> Result<bool, BitstreamError> {
         let byte = self.data.get(self.pos / 8).ok_or_else(Self::eof)?;
         let bit = (byte >> (7 - (self.pos % 8))) & 1;
         self.pos += 1;
         Ok(bit == 1)
     }
 
-    /// Reads `n ≤ 32` bits as an unsigned number.
-    pub(crate) fn bits(&mut self, n: u32) -> Result<u32, BitstreamError> {
-        debug_assert!(n <= 32);
+    /// Reads `n ≤ 32` bits as an unsigned number; more than 32 is an error.
+    pub fn bits(&mut self, n: u32) -> Result<u32, BitstreamError> {
+        if n > 32 {
+            return Err(BitstreamError::Invalid(
+                "more than 32 bits read as one number",
+            ));
+        }
         let mut v: u64 = 0;
-        for _ in 0..n.min(32) {
+        for _ in 0..n {
             v = (v << 1) | u64::from(self.bit()?);
         }
         Ok(v as u32)
     }
 
-    pub(crate) fn skip(&mut self, n: u32) -> Result<(), BitstreamError> {
+    /// Skips `n` bits.
+    pub fn skip(&mut self, n: u32) -> Result<(), BitstreamError> {
         let end = self.pos.saturating_add(n as usize);
-        if end > self.data.len() * 8 {
+        if end > self.data.len().saturating_mul(8) {
             return Err(Self::eof());
         }
         self.pos = end;
@@ -64,7 +78,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// `ue(v)`: unsigned exp-Golomb, bounded to 32 leading zeros.
-    pub(crate) fn ue(&mut self) -> Result<u32, BitstreamError> {
+    pub fn ue(&mut self) -> Result<u32, BitstreamError> {
         let mut zeros = 0u32;
         while !self.bit()? {
             zeros += 1;
@@ -80,14 +94,14 @@ impl<'a> BitReader<'a> {
     }
 
     /// `se(v)`: signed exp-Golomb.
-    pub(crate) fn se(&mut self) -> Result<i32, BitstreamError> {
+    pub fn se(&mut self) -> Result<i32, BitstreamError> {
         let k = i64::from(self.ue()?);
         let v = if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) };
         i32::try_from(v).map_err(|_| BitstreamError::Invalid("exp-Golomb value overflows"))
     }
 
-    /// `ue(v)` that must not exceed `max`.
-    pub(crate) fn ue_max(&mut self, max: u32, what: &'static str) -> Result<u32, BitstreamError> {
+    /// `ue(v)` that must not exceed `max`; `what` names the bound broken.
+    pub fn ue_max(&mut self, max: u32, what: &'static str) -> Result<u32, BitstreamError> {
         let v = self.ue()?;
         if v > max {
             return Err(BitstreamError::Invalid(what));
@@ -107,6 +121,7 @@ mod tests {
         let mut r = BitReader::new(&data);
         let got: Vec<u32> = (0..5).map(|_| r.ue().unwrap()).collect();
         assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        assert_eq!(r.position(), 17);
         let mut r = BitReader::new(&data);
         let got: Vec<i32> = (0..5).map(|_| r.se().unwrap()).collect();
         assert_eq!(got, vec![0, 1, -1, 2, -2]);
@@ -119,6 +134,7 @@ mod tests {
         let mut r = BitReader::new(&[0xff]);
         assert!(r.bits(9).is_err());
         assert!(BitReader::new(&[]).skip(1).is_err());
+        assert!(BitReader::new(&[0xff; 8]).bits(33).is_err());
     }
 
     #[test]

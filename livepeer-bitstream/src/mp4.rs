@@ -5,10 +5,11 @@
 
 use livepeer_core::VideoCodec;
 
-use super::{BitstreamError, MAX_FRAMES};
+use crate::{BitstreamError, MAX_FRAMES};
 
 /// One sample of the video track.
-pub(crate) struct Sample<'a> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample<'a> {
     /// Presentation time in the track's timescale.
     pub pts: i64,
     /// The sample's bytes.
@@ -16,14 +17,20 @@ pub(crate) struct Sample<'a> {
 }
 
 /// The video track of a file.
-pub(crate) struct Video<'a> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Video<'a> {
+    /// Its codec (H.264 or AV1).
     pub codec: VideoCodec,
+    /// Picture width its sample entry declares.
     pub width: u32,
+    /// Picture height its sample entry declares.
     pub height: u32,
     /// Ticks per second of the sample times.
     pub timescale: u32,
     /// `avcC` (H.264) or `av1C` (AV1) payload.
     pub config: &'a [u8],
+    /// Its samples in decode order, at most [`MAX_FRAMES`].
     pub samples: Vec<Sample<'a>>,
 }
 
@@ -299,7 +306,7 @@ fn fragment_samples<'a>(
 }
 
 /// Reads the first video track of an MP4 or fragmented MP4.
-pub(crate) fn read_video(file: &[u8]) -> Result<Video<'_>, BitstreamError> {
+pub fn read_video(file: &[u8]) -> Result<Video<'_>, BitstreamError> {
     let top = boxes(file)?;
     let moov = top
         .iter()
@@ -364,43 +371,6 @@ pub(crate) fn read_video(file: &[u8]) -> Result<Video<'_>, BitstreamError> {
         });
     }
     Err(BitstreamError::Invalid("MP4 without a video track"))
-}
-
-/// A sample of length-prefixed NAL units (`len` bytes each) as Annex-B.
-pub(crate) fn avcc_to_annexb(sample: &[u8], len: usize) -> Result<Vec<u8>, BitstreamError> {
-    let mut out = Vec::with_capacity(sample.len() + 16);
-    let mut at = 0;
-    while at < sample.len() {
-        let n = usize::try_from(be(sample, at, len)?).map_err(|_| BAD)?;
-        let unit = sample
-            .get(at + len..(at + len).checked_add(n).ok_or(BAD)?)
-            .ok_or(BitstreamError::Truncated("MP4 NAL unit"))?;
-        out.extend_from_slice(&[0, 0, 0, 1]);
-        out.extend_from_slice(unit);
-        at += len + n;
-    }
-    Ok(out)
-}
-
-/// The SPS and PPS of an `avcC` as Annex-B, and its NAL length size.
-pub(crate) fn avcc_parameter_sets(c: &[u8]) -> Result<(Vec<u8>, usize), BitstreamError> {
-    let len = usize::from(*c.get(4).ok_or(BAD)? & 3) + 1;
-    let mut out = Vec::new();
-    let mut at = 5;
-    for mask in [0x1f, 0xff] {
-        let n = usize::from(*c.get(at).ok_or(BAD)? & mask);
-        at += 1;
-        for _ in 0..n {
-            let l = be(c, at, 2)? as usize;
-            let unit = c
-                .get(at + 2..at + 2 + l)
-                .ok_or(BitstreamError::Truncated("avcC"))?;
-            out.extend_from_slice(&[0, 0, 0, 1]);
-            out.extend_from_slice(unit);
-            at += 2 + l;
-        }
-    }
-    Ok((out, len))
 }
 
 #[cfg(test)]

@@ -1,0 +1,11 @@
+//! H.264 Annex-B: NAL units, parameter sets, slice headers and AVCC conversions
+//! (livepeer-bitstream), and livepeer-verify's inspector over them.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use livepeer_core::Container;
+
+fuzz_target!(|data: &[u8]| {
+    livepeer_bitstream::fuzz_entry::h264(data);
+    livepeer_verify::fuzz_entry::inspect(data, Container::AnnexB);
+});
