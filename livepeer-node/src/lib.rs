@@ -1,5 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+/// The root README's embedding example, compiled with the doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RootReadme;
+
 pub mod broadcaster;
 pub mod chain;
 pub mod error;
