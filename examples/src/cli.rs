@@ -25,6 +25,7 @@ pub fn init_tracing(verbosity: u8) {
             EnvFilter::new(format!(
                 "{all},livepeer_core={ours},livepeer_pm={ours},livepeer_negotiate={ours},\
                  livepeer_transcode={ours},livepeer_verify={ours},livepeer_contracts={ours},\
+                 livepeer_node={ours},livepeer_bitstream={ours},\
                  livepeer_examples={ours},devnet={ours},broadcaster={ours},\
                  orchestrator={ours},transcoder={ours},verifier={ours}"
             ))

@@ -25,7 +25,6 @@ use livepeer_negotiate::{
 };
 use livepeer_pm::{Sender, SenderConfig};
 use livepeer_transcode::hls::HlsWriter;
-use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 use livepeer_verify::net::{EvidenceServer, ServerLimits};
 use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{
@@ -289,16 +288,8 @@ impl<C: BroadcasterChain> BroadcasterBuilder<C> {
         let board = Arc::new(std::sync::Mutex::new(Scoreboard::new(bc.score.clone())));
         let reencoder: Arc<dyn Transcoder> = match self.reencode {
             Some(Reencode::Local(t)) => t,
-            None => {
-                // The honest reference for every rung a ladder may ask for, AV1 included.
-                let t = tokio::task::spawn_blocking(|| {
-                    SoftwareTranscoder::new(SoftwareConfig::default())
-                })
-                .await
-                .map_err(anyhow::Error::from)?
-                .map_err(anyhow::Error::from)?;
-                Arc::new(t)
-            }
+            // The honest reference for every rung a ladder may ask for, AV1 included.
+            None => crate::software_transcoder().await?,
             // A second broadcaster on the same key, registry and tickets, without a verifier
             // of its own: the orchestrator it picks re-encodes the sampled segment.
             Some(Reencode::Hire) => Arc::new(HiredTranscoder::new(

@@ -33,3 +33,15 @@ pub use source::{LogProgress, Progress, SegmentSource};
 pub use transcoder::{TranscoderBuilder, TranscoderNode};
 pub use verifier::{Judge, Judged, VerifierBuilder, VerifierNode};
 pub use winners::Winners;
+
+/// The deterministic software transcoder (OpenH264 and rav1e), the default wherever a node
+/// needs one; started off the async threads (its encoders self-test).
+pub async fn software_transcoder()
+-> Result<std::sync::Arc<dyn livepeer_core::transcode::Transcoder>> {
+    let t = tokio::task::spawn_blocking(|| {
+        livepeer_transcode::SoftwareTranscoder::new(livepeer_transcode::SoftwareConfig::default())
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    Ok(std::sync::Arc::new(t))
+}

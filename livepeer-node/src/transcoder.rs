@@ -10,7 +10,6 @@ use livepeer_core::transcode::Transcoder;
 use livepeer_core::{Address, LocalSigner, Signer};
 use livepeer_negotiate::TranscoderNode as PoolMember;
 use livepeer_negotiate::quinn::tls;
-use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 use tracing::{debug, info, warn};
 
 use crate::error::{NodeError, Result};
@@ -79,12 +78,7 @@ impl TranscoderBuilder {
         let signer = self.signer.ok_or(NodeError::MissingSigner)?;
         let inner: Arc<dyn Transcoder> = match self.transcoder {
             Some(t) => t,
-            None => Arc::new(
-                tokio::task::spawn_blocking(|| SoftwareTranscoder::new(SoftwareConfig::default()))
-                    .await
-                    .map_err(anyhow::Error::from)?
-                    .map_err(anyhow::Error::from)?,
-            ),
+            None => crate::software_transcoder().await?,
         };
         let capacity_pps = inner.capabilities().pixels_per_second.max(1);
         let in_flight = InFlight::default();

@@ -15,7 +15,6 @@ use livepeer_contracts::{ChainClient, OpenedChallenge};
 use livepeer_core::Address;
 use livepeer_core::chain::{ChallengeId, ChallengeState, FaultChallenger, RoundInfo as _};
 use livepeer_core::transcode::Transcoder;
-use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 use livepeer_verify::net::RemoteEvidence;
 use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
 use livepeer_verify::{Checker, Decision, EvidenceSource, EvidenceSources, VerifyConfig};
@@ -190,12 +189,7 @@ impl<M: Middleware + 'static> VerifierBuilder<M> {
         }
         let reencoder: Arc<dyn Transcoder> = match self.reencoder {
             Some(t) => t,
-            None => Arc::new(
-                tokio::task::spawn_blocking(|| SoftwareTranscoder::new(SoftwareConfig::default()))
-                    .await
-                    .map_err(anyhow::Error::from)?
-                    .map_err(anyhow::Error::from)?,
-            ),
+            None => crate::software_transcoder().await?,
         };
         // The trusted verifier decides with its own re-encode, never a hired one.
         let checker = Checker::new(self.config)

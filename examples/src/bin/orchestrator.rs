@@ -15,7 +15,6 @@ use livepeer_examples::rpc::{ChainArgs, RpcClient, parse_amount};
 use livepeer_negotiate::OrchestratorConfig;
 use livepeer_node::{FollowConfig, OrchestratorNode};
 use livepeer_pm::RecipientConfig;
-use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 
 /// Runs a Livepeer orchestrator on a JSON-RPC chain, and manages its stake, registration
 /// and winning tickets.
@@ -123,8 +122,7 @@ async fn start(
         b = b.ops(at);
     }
     for _ in 0..s.transcoders {
-        let t = tokio::task::spawn_blocking(|| SoftwareTranscoder::new(SoftwareConfig::default()));
-        b = b.transcoder(Arc::new(t.await??));
+        b = b.transcoder(livepeer_node::software_transcoder().await?);
     }
     let node = b.build().await?;
     if s.register_uri {

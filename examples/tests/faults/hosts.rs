@@ -258,6 +258,13 @@ impl Drop for Relay {
     }
 }
 
+/// The last lines of `log` of `net`.
+fn tail(net: &Net, log: &str) -> String {
+    let text = std::fs::read_to_string(net.path(log)).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
 /// Waits until `log` of `net` holds `what` at least `count` times; false after `limit`.
 fn wait_log(net: &Net, log: &str, what: &str, count: usize, limit: Duration) -> bool {
     let t0 = Instant::now();
@@ -417,7 +424,9 @@ fn hosts_in_namespaces_ride_out_loss_jitter_and_a_partition_with_nothing_lost() 
             1,
             Duration::from_secs(30)
         ),
-        "the transcoder never rejoined its restarted orchestrator"
+        "the transcoder never rejoined its restarted orchestrator\n--- {t_log}:\n{}\n--- n{idle}-b.log:\n{}",
+        tail(&net, &t_log),
+        tail(&net, &format!("n{idle}-b.log"))
     );
     eprintln!(
         "namespaces: the transcoder rejoined its restarted orchestrator {:.1} s after it started",
