@@ -1,5 +1,6 @@
 //! The sans-IO protocol core: messages, framing with per-type bounds, stream readers with
-//! slow-drip deadlines, identity binding, pricing and capacity, connection admission, the
+//! slow-drip deadlines, identity binding, pricing and capacity, connection admission, which
+//! transcoders join the pool ([`TranscoderAdmission`]), the
 //! orchestrator's state machine ([`OrchestratorMachine`]), selection, the broadcaster's
 //! segment scheduler and its checks of quotes and results, and its per-stream state machine
 //! over them ([`StreamMachine`]). Nothing here does I/O, spawns, or
@@ -15,6 +16,7 @@ pub mod identity;
 pub mod messages;
 pub mod orchestrator;
 pub mod payment;
+pub mod pool;
 pub mod pricing;
 pub mod reader;
 pub mod scheduler;
@@ -32,6 +34,7 @@ pub use orchestrator::{
     rendition_metas, unix_ms,
 };
 pub use payment::PaymentError;
+pub use pool::{TranscoderAdmission, TranscoderRefusal};
 pub use pricing::{CapacityMeter, PriceBook, fee_estimate, ladder_pixels, ladder_rate};
 pub use reader::{Assembled, ReadEvent, ReadLimits, StreamReader};
 pub use scheduler::{
