@@ -1,7 +1,9 @@
 //! The sans-IO protocol core: messages, framing with per-type bounds, stream readers with
-//! slow-drip deadlines, identity binding, pricing and capacity, connection admission, the
+//! slow-drip deadlines, identity binding, pricing and capacity, connection admission, which
+//! transcoders join the pool ([`TranscoderAdmission`]), the
 //! orchestrator's state machine ([`OrchestratorMachine`]), selection, the broadcaster's
-//! segment scheduler and its checks of quotes and results. Nothing here does I/O, spawns, or
+//! segment scheduler and its checks of quotes and results, and its per-stream state machine
+//! over them ([`StreamMachine`]). Nothing here does I/O, spawns, or
 //! reads the clock: every time-dependent call takes `now`.
 //!
 //! This module depends on no other module of the crate; [`crate::payment`] builds on it.
@@ -14,10 +16,12 @@ pub mod identity;
 pub mod messages;
 pub mod orchestrator;
 pub mod payment;
+pub mod pool;
 pub mod pricing;
 pub mod reader;
 pub mod scheduler;
 pub mod selection;
+pub mod stream;
 
 pub use admission::{AdmissionLimits, ConnectionAdmission, ConnectionVerdict};
 pub use broadcaster::{Expected, HeldQuote, QuoteBook, Rejected, check_quote, check_result};
@@ -30,6 +34,7 @@ pub use orchestrator::{
     rendition_metas, unix_ms,
 };
 pub use payment::PaymentError;
+pub use pool::{TranscoderAdmission, TranscoderRefusal};
 pub use pricing::{CapacityMeter, PriceBook, fee_estimate, ladder_pixels, ladder_rate};
 pub use reader::{Assembled, ReadEvent, ReadLimits, StreamReader};
 pub use scheduler::{
@@ -37,6 +42,10 @@ pub use scheduler::{
 };
 pub use selection::{
     Candidate, DefaultPolicy, OrchestratorStats, ScoreConfig, Scoreboard, SelectionPolicy,
+};
+pub use stream::{
+    ExchangeError, QuoteReason, SegmentResult, StreamAction, StreamConfig, StreamInput,
+    StreamMachine,
 };
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::payment::PaymentValidator;
 use crate::proto::{
     ALPN, AdmissionLimits, ErrorCode, Message, MessageType, OrchestratorAction, OrchestratorInput,
     OrchestratorMachine, OrchestratorRules, POOL_ALPN, PriceBook, ReadLimits, Registered,
-    RequestId, Role, WireError,
+    RequestId, Role, TranscoderAdmission, TranscoderRefusal, WireError,
 };
 
 /// How an orchestrator runs.
@@ -435,34 +435,31 @@ async fn serve_connection(
 
 async fn serve_transcoder(i: &Arc<Inner>, conn: quinn::Connection) -> Result<(), NegotiateError> {
     let limits = i.config.read_limits.clone();
+    let rules = TranscoderAdmission::new(
+        i.config.allowed_transcoders.clone(),
+        i.config.transcoder_secret.clone(),
+    );
     let peer = bind_server(&conn, &*i.signer, Role::Transcoder, limits.clone()).await?;
-    if !i.config.allowed_transcoders.contains(&peer) {
+    if let Err(e) = rules.check_peer(peer) {
         conn.close(3u8.into(), b"not authorized");
-        return Err(crate::proto::IdentityError::NotAuthorized(peer).into());
+        return Err(e.into());
     }
     let (mut send, mut recv) = conn.accept_bi().await.map_err(NegotiateError::transport)?;
     let a = read_assembled(&mut recv, &[MessageType::Register], limits.clone()).await?;
     let Message::Register(reg) = a.head else {
         return Err(NegotiateError::Transport("no register".into()));
     };
-    if i.config.transcoder_secret.is_some() && reg.secret != i.config.transcoder_secret {
-        send_error(
-            &mut send,
-            WireError::new(ErrorCode::Unauthorized, "bad secret"),
-        )
-        .await;
-        conn.close(3u8.into(), b"not authorized");
-        return Err(NegotiateError::Identity(
-            crate::proto::IdentityError::NotAuthorized(peer),
-        ));
-    }
-    if reg.capacity_pps == 0 {
-        send_error(
-            &mut send,
-            WireError::new(ErrorCode::Malformed, "zero capacity"),
-        )
-        .await;
-        return Ok(());
+    match rules.check_register(peer, &reg) {
+        Ok(()) => {}
+        Err(TranscoderRefusal::Unauthorized { identity, error }) => {
+            send_error(&mut send, error).await;
+            conn.close(3u8.into(), b"not authorized");
+            return Err(identity.into());
+        }
+        Err(TranscoderRefusal::Malformed(e)) => {
+            send_error(&mut send, e).await;
+            return Ok(());
+        }
     }
     let remote = RemoteTranscoder {
         conn: conn.clone(),

@@ -1,52 +1,46 @@
-//! One stream's session: the driver task that runs the sans-IO [`Scheduler`] for a stream,
-//! and the attempts it dispatches (pay, send, check the receipt, verify).
+//! One stream's session: the driver of the sans-IO [`StreamMachine`]. It feeds the machine
+//! what happens (segments submitted, quotes, payments, results, verdicts, timers) and
+//! carries out its actions over QUIC and through the payment source and the verifier; every
+//! decision is the machine's.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use livepeer_core::chain::OrchestratorEntry;
-use livepeer_core::transcode::Rendition;
-use livepeer_core::verify::{Verdict, VerificationRequest};
-use livepeer_core::{Address, Ladder, Segment, SegmentClaim, SignedReceipt, StreamId};
+use livepeer_core::verify::Verdict;
+use livepeer_core::{Address, Ladder, Segment, StreamId};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tracing::{debug, warn};
 
 use super::NegotiateError;
 use super::broadcaster::Broadcaster;
 use super::wire::{finish_delivered, open_stream, read_assembled, write_body, write_msg};
-use crate::payment::PaymentError;
 use crate::proto::{
-    AttemptId, AttemptOutcome, Candidate, ErrorCode, Expected, Message, MessageType, Quote,
-    SchedEvent, Scheduler, SegmentHeader, check_result, fee_estimate,
+    AttemptId, ExchangeError, Message, MessageType, Quote, Scheduler, SegmentHeader, StreamAction,
+    StreamConfig, StreamInput, StreamMachine,
 };
 
-/// A transcoded segment.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct SegmentResult {
-    /// The segment.
-    pub seq: u64,
-    /// Who transcoded it.
-    pub orchestrator: Address,
-    /// The renditions, in ladder order.
-    pub renditions: Vec<Rendition>,
-    /// The orchestrator's signed receipt.
-    pub receipt: SignedReceipt,
-    /// From sending to the last rendition byte.
-    pub latency: Duration,
+pub use crate::proto::SegmentResult;
+
+type Reply = oneshot::Sender<Result<SegmentResult, NegotiateError>>;
+
+/// What the driver task is told.
+enum Event {
+    /// An input for the machine (answers of the tasks, pushed quote updates).
+    Input(Box<StreamInput>),
+    /// A segment to transcode.
+    Segment(Segment, Vec<Address>, Reply),
+    /// The machine was fed outside the task: drain its actions.
+    Wake,
 }
 
-type Table = Arc<RwLock<HashMap<Address, (OrchestratorEntry, Quote, Duration)>>>;
-
-enum Cmd {
-    Segment(
-        Segment,
-        Vec<Address>,
-        oneshot::Sender<Result<SegmentResult, NegotiateError>>,
-    ),
-    Candidates,
+/// The machine and the registry entries of the orchestrators it may ask.
+struct Shared {
+    machine: StreamMachine,
+    entries: HashMap<Address, OrchestratorEntry>,
 }
 
 /// One stream's session. Segments may be submitted concurrently.
@@ -54,8 +48,8 @@ pub struct StreamSession {
     b: Broadcaster,
     stream_id: StreamId,
     ladder: Ladder,
-    table: Table,
-    tx: mpsc::Sender<Cmd>,
+    shared: Arc<Mutex<Shared>>,
+    tx: mpsc::UnboundedSender<Event>,
     feed: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -75,6 +69,10 @@ impl Drop for StreamSession {
     }
 }
 
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl StreamSession {
     /// Discovers, gathers quotes and starts a session for `stream_id` and `ladder`.
     pub(crate) async fn start(
@@ -82,47 +80,61 @@ impl StreamSession {
         stream_id: StreamId,
         ladder: Ladder,
     ) -> Result<StreamSession, NegotiateError> {
-        let table: Table = Arc::new(RwLock::new(HashMap::new()));
-        let (tx, rx) = mpsc::channel(64);
-        let session = StreamSession {
-            b: b.clone(),
-            stream_id,
-            ladder: ladder.clone(),
-            table: table.clone(),
-            tx,
-            feed: Mutex::new(Vec::new()),
-        };
-        session.refresh_quotes().await?;
+        let c = &b.inner.config;
         let scheduler = Scheduler::new(
-            b.inner.config.scheduler.clone(),
+            c.scheduler.clone(),
             b.inner.policy.clone(),
             b.inner.board.clone(),
         );
-        let driver = Driver {
+        let config = StreamConfig {
+            max_price: c.max_price,
+            verify: b.inner.verifier.is_some(),
+            ..StreamConfig::default()
+        };
+        let machine = StreamMachine::new(
+            b.inner.signer.clone(),
+            stream_id,
+            ladder.clone(),
+            config,
+            scheduler,
+            Instant::now(),
+            crate::proto::unix_ms(SystemTime::now()),
+        );
+        let shared = Arc::new(Mutex::new(Shared {
+            machine,
+            entries: HashMap::new(),
+        }));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let session = StreamSession {
             b: b.clone(),
             stream_id,
             ladder,
-            table,
-            sched: scheduler,
-            segments: HashMap::new(),
+            shared: shared.clone(),
+            tx: tx.clone(),
+            feed: Mutex::new(Vec::new()),
+        };
+        session.refresh_quotes().await?;
+        let driver = Driver {
+            b,
+            stream_id,
+            shared,
+            tx,
+            replies: HashMap::new(),
+            tasks: JoinSet::new(),
             attempts: HashMap::new(),
-            results: HashMap::new(),
         };
         let task = tokio::spawn(driver.run(rx));
         session.lock_feed().push(task);
         Ok(session)
     }
 
-    fn lock_feed(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+    fn lock_feed(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
         self.feed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The orchestrators with a valid quote now.
     pub fn orchestrators(&self) -> Vec<Address> {
-        self.table
-            .read()
-            .map(|t| t.keys().copied().collect())
-            .unwrap_or_default()
+        lock(&self.shared).machine.orchestrators()
     }
 
     /// Discovers and re-quotes every orchestrator; those that fail or lie are dropped.
@@ -130,20 +142,36 @@ impl StreamSession {
         let entries = self.b.discover().await?;
         let request = self.b.job_request(self.stream_id, &self.ladder)?;
         let outcomes = self.b.gather_quotes(entries, &request).await;
-        let mut fresh = HashMap::new();
-        for o in outcomes {
-            match o.result {
-                Ok((q, rtt)) => {
-                    fresh.insert(o.entry.address, (o.entry, q, rtt));
+        let now = Instant::now();
+        let n = {
+            let mut s = lock(&self.shared);
+            let found: HashSet<Address> = outcomes.iter().map(|o| o.entry.address).collect();
+            for gone in s.machine.orchestrators() {
+                if !found.contains(&gone) {
+                    s.machine
+                        .handle(now, StreamInput::Forget { orchestrator: gone });
                 }
-                Err(e) => debug!(orchestrator = ?o.entry.address, error = %e, "no quote"),
             }
-        }
-        let n = fresh.len();
-        if let Ok(mut t) = self.table.write() {
-            *t = fresh;
-        }
-        let _ = self.tx.send(Cmd::Candidates).await;
+            for o in outcomes {
+                let orchestrator = o.entry.address;
+                let input = match o.result {
+                    Ok((quote, rtt)) => StreamInput::Quote {
+                        orchestrator,
+                        quote,
+                        stake: o.entry.stake,
+                        rtt,
+                    },
+                    Err(e) => {
+                        debug!(?orchestrator, error = %e, "no quote");
+                        StreamInput::Forget { orchestrator }
+                    }
+                };
+                s.entries.insert(orchestrator, o.entry);
+                s.machine.handle(now, input);
+            }
+            s.machine.orchestrators().len()
+        };
+        let _ = self.tx.send(Event::Wake);
         if n == 0 {
             return Err(NegotiateError::NoOrchestrators);
         }
@@ -166,23 +194,31 @@ impl StreamSession {
     /// Keeps quotes fresh from updates the orchestrators push (price or params changes).
     pub async fn subscribe_updates(&self) -> Result<(), NegotiateError> {
         let request = self.b.job_request(self.stream_id, &self.ladder)?;
-        let entries: Vec<(OrchestratorEntry, Duration)> = self
-            .table
-            .read()
-            .map(|t| t.values().map(|(e, _, r)| (e.clone(), *r)).collect())
-            .unwrap_or_default();
-        for (entry, rtt) in entries {
+        let held: Vec<(OrchestratorEntry, Duration)> = {
+            let s = lock(&self.shared);
+            s.machine
+                .orchestrators()
+                .iter()
+                .filter_map(|a| {
+                    let rtt = s.machine.quotes().get(a)?.rtt;
+                    Some((s.entries.get(a)?.clone(), rtt))
+                })
+                .collect()
+        };
+        for (entry, rtt) in held {
             let Ok(mut rx) = self.b.subscribe(&entry, &request).await else {
                 continue;
             };
-            let table = self.table.clone();
             let tx = self.tx.clone();
             let t = tokio::spawn(async move {
-                while let Some(q) = rx.recv().await {
-                    if let Ok(mut t) = table.write() {
-                        t.insert(entry.address, (entry.clone(), q, rtt));
-                    }
-                    if tx.send(Cmd::Candidates).await.is_err() {
+                while let Some(quote) = rx.recv().await {
+                    let input = StreamInput::Quote {
+                        orchestrator: entry.address,
+                        quote,
+                        stake: entry.stake,
+                        rtt,
+                    };
+                    if tx.send(Event::Input(Box::new(input))).is_err() {
                         return;
                     }
                 }
@@ -194,10 +230,7 @@ impl StreamSession {
 
     /// The current quote of `orchestrator`.
     pub fn quote_of(&self, orchestrator: &Address) -> Option<Quote> {
-        self.table
-            .read()
-            .ok()
-            .and_then(|t| t.get(orchestrator).map(|(_, q, _)| q.clone()))
+        lock(&self.shared).machine.quote(orchestrator).cloned()
     }
 
     /// Transcodes `segment`: it goes to the scheduler's picks, fails over, and either
@@ -218,153 +251,201 @@ impl StreamSession {
             .map_err(|e| NegotiateError::Config(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Cmd::Segment(segment, excluded, tx))
-            .await
+            .send(Event::Segment(segment, excluded, tx))
             .map_err(|_| NegotiateError::Closed)?;
         rx.await.map_err(|_| NegotiateError::Closed)?
     }
 }
 
-type Done = (AttemptId, AttemptOutcome, Option<SegmentResult>);
-
+/// The driver task: owns the replies and the I/O tasks, never decides.
 struct Driver {
     b: Broadcaster,
     stream_id: StreamId,
-    ladder: Ladder,
-    table: Table,
-    sched: Scheduler,
-    segments: HashMap<
-        u64,
-        (
-            Segment,
-            oneshot::Sender<Result<SegmentResult, NegotiateError>>,
-        ),
-    >,
-    attempts: HashMap<AttemptId, JoinHandle<()>>,
-    results: HashMap<AttemptId, SegmentResult>,
+    shared: Arc<Mutex<Shared>>,
+    tx: mpsc::UnboundedSender<Event>,
+    replies: HashMap<u64, Reply>,
+    /// Every I/O task; dropping the set (with the driver) aborts them.
+    tasks: JoinSet<()>,
+    /// The task in flight for each attempt.
+    attempts: HashMap<AttemptId, AbortHandle>,
 }
 
 impl Driver {
-    fn candidates(&self) -> Vec<Candidate> {
-        self.table
-            .read()
-            .map(|t| {
-                t.values()
-                    .map(|(e, q, rtt)| Candidate {
-                        address: e.address,
-                        price: q.price,
-                        stake: e.stake,
-                        capacity_pps: q.capacity_pps,
-                        quote_rtt: *rtt,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-        let c = self.candidates();
-        self.sched.set_candidates(c);
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
         loop {
-            self.drain(&done_tx);
-            let deadline = self
-                .sched
+            self.drain();
+            while self.tasks.try_join_next().is_some() {}
+            self.attempts.retain(|_, t| !t.is_finished());
+            let deadline = lock(&self.shared)
+                .machine
                 .poll_timeout()
                 .map(tokio::time::Instant::from_std);
             tokio::select! {
-                cmd = rx.recv() => match cmd {
-                    Some(Cmd::Segment(s, excluded, reply)) => {
-                        let c = self.candidates();
-                        self.sched.set_candidates(c);
-                        let (seq, d) = (s.seq, s.duration);
-                        if self.segments.contains_key(&seq) {
-                            let _ = reply.send(Err(NegotiateError::Config(format!("segment {seq} already in flight"))));
+                ev = rx.recv() => match ev {
+                    Some(Event::Input(input)) => {
+                        lock(&self.shared).machine.handle(Instant::now(), *input);
+                    }
+                    Some(Event::Segment(segment, excluded, reply)) => {
+                        let seq = segment.seq;
+                        if self.replies.contains_key(&seq) {
+                            let e = NegotiateError::Config(format!("segment {seq} already in flight"));
+                            let _ = reply.send(Err(e));
                             continue;
                         }
-                        self.segments.insert(seq, (s, reply));
-                        self.sched.handle_segment_excluding(Instant::now(), seq, d, excluded);
+                        self.replies.insert(seq, reply);
+                        let input = StreamInput::Segment { segment, excluded };
+                        lock(&self.shared).machine.handle(Instant::now(), input);
                     }
-                    Some(Cmd::Candidates) => {
-                        let c = self.candidates();
-                        self.sched.set_candidates(c);
-                    }
+                    Some(Event::Wake) => {}
                     None => break,
                 },
-                Some((id, outcome, result)) = done_rx.recv() => {
-                    self.attempts.remove(&id);
-                    if let Some(r) = result {
-                        self.results.insert(id, r);
-                    }
-                    self.sched.handle_outcome(Instant::now(), id, outcome);
-                    self.drain(&done_tx);
-                    // Results of attempts that lost the race are not needed.
-                    self.results.clear();
-                }
-                _ = sleep_opt(deadline) => self.sched.handle_timeout(Instant::now()),
+                _ = sleep_opt(deadline) => lock(&self.shared).machine.handle_timeout(Instant::now()),
             }
-        }
-        for (_, t) in self.attempts.drain() {
-            t.abort();
         }
     }
 
-    fn drain(&mut self, done_tx: &mpsc::UnboundedSender<Done>) {
-        while let Some(ev) = self.sched.poll_event() {
-            match ev {
-                SchedEvent::Dispatch {
-                    seq,
-                    attempt,
-                    orchestrator,
-                    retry,
-                } => {
-                    let found = self
-                        .table
-                        .read()
-                        .ok()
-                        .and_then(|t| t.get(&orchestrator).cloned());
-                    let (Some((segment, _)), Some((entry, quote, _))) =
-                        (self.segments.get(&seq), found)
-                    else {
-                        let _ = done_tx.send((attempt, AttemptOutcome::Failed, None));
-                        continue;
+    /// Carries out the machine's actions until it has none.
+    fn drain(&mut self) {
+        loop {
+            let action = lock(&self.shared).machine.poll_action();
+            match action {
+                Some(a) => self.carry_out(a),
+                None => return,
+            }
+        }
+    }
+
+    /// Runs `fut` as an I/O task whose answer is fed back to the machine.
+    fn spawn<F>(&mut self, fut: F) -> AbortHandle
+    where
+        F: std::future::Future<Output = StreamInput> + Send + 'static,
+    {
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let input = fut.await;
+            let _ = tx.send(Event::Input(Box::new(input)));
+        })
+    }
+
+    fn entry(&self, orchestrator: &Address) -> Option<OrchestratorEntry> {
+        lock(&self.shared).entries.get(orchestrator).cloned()
+    }
+
+    fn carry_out(&mut self, action: StreamAction) {
+        match action {
+            StreamAction::RequestQuote {
+                orchestrator,
+                reason,
+            } => {
+                debug!(?orchestrator, ?reason, "asking for a quote");
+                let (b, entry) = (self.b.clone(), self.entry(&orchestrator));
+                let ladder = lock(&self.shared).machine.ladder().clone();
+                let stream_id = self.stream_id;
+                self.spawn(async move {
+                    let failed = StreamInput::QuoteFailed { orchestrator };
+                    let Some(entry) = entry else { return failed };
+                    let Ok(req) = b.job_request(stream_id, &ladder) else {
+                        return failed;
                     };
-                    if retry {
-                        debug!(seq, to = ?orchestrator, "failover or hedge");
+                    let timeout = b.inner.config.quote_timeout;
+                    match tokio::time::timeout(timeout, b.quote(&entry, &req)).await {
+                        Ok(Ok((quote, rtt))) => StreamInput::Quote {
+                            orchestrator,
+                            quote,
+                            stake: entry.stake,
+                            rtt,
+                        },
+                        Ok(Err(e)) => {
+                            debug!(?orchestrator, error = %e, "no quote");
+                            failed
+                        }
+                        Err(_) => failed,
                     }
-                    let job = Attempt {
-                        b: self.b.clone(),
-                        entry,
-                        quote,
-                        stream_id: self.stream_id,
-                        ladder: self.ladder.clone(),
-                        segment: segment.clone(),
-                        table: self.table.clone(),
+                });
+            }
+            StreamAction::QuoteExpired { orchestrator } => {
+                debug!(?orchestrator, "quote expired");
+            }
+            StreamAction::Pay {
+                attempt,
+                seq,
+                orchestrator,
+                quote,
+                fee,
+                retry,
+            } => {
+                if retry {
+                    debug!(seq, to = ?orchestrator, "failover or hedge");
+                }
+                let (payments, stream) = (self.b.inner.payments.clone(), self.stream_id);
+                let t = self.spawn(async move {
+                    let result = payments.pay(&quote, stream, fee).await;
+                    StreamInput::Paid { attempt, result }
+                });
+                self.attempts.insert(attempt, t);
+            }
+            StreamAction::Send {
+                attempt,
+                orchestrator,
+                header,
+                body,
+            } => {
+                let (b, entry) = (self.b.clone(), self.entry(&orchestrator));
+                let t = self.spawn(async move {
+                    let Some(entry) = entry else {
+                        let error = ExchangeError::Other("orchestrator not discovered".into());
+                        return StreamInput::ExchangeFailed { attempt, error };
                     };
-                    let tx = done_tx.clone();
-                    let t = tokio::spawn(async move {
-                        let (outcome, result) = job.run().await;
-                        let _ = tx.send((attempt, outcome, result));
-                    });
-                    self.attempts.insert(attempt, t);
-                }
-                SchedEvent::Cancel { attempt, .. } => {
-                    if let Some(t) = self.attempts.remove(&attempt) {
-                        t.abort();
+                    match exchange(&b, &entry, *header, body).await {
+                        Ok((header, bodies)) => StreamInput::Result {
+                            attempt,
+                            header,
+                            bodies,
+                        },
+                        Err(e) => StreamInput::ExchangeFailed {
+                            attempt,
+                            error: exchange_error(e),
+                        },
                     }
-                    self.results.remove(&attempt);
+                });
+                self.attempts.insert(attempt, t);
+            }
+            StreamAction::Verify { attempt, request } => {
+                let verifier = self.b.inner.verifier.clone();
+                let t = self.spawn(async move {
+                    let verdict = match verifier {
+                        Some(v) => v.verify(&request).await,
+                        None => Ok(Verdict::Pass { sampled: false }),
+                    };
+                    StreamInput::Verified { attempt, verdict }
+                });
+                self.attempts.insert(attempt, t);
+            }
+            StreamAction::Cancel { attempt } => {
+                if let Some(t) = self.attempts.remove(&attempt) {
+                    t.abort();
                 }
-                SchedEvent::Completed { seq, attempt, .. } => {
-                    let r = self.results.remove(&attempt);
-                    if let Some((_, reply)) = self.segments.remove(&seq) {
-                        let _ = reply.send(r.ok_or(NegotiateError::Closed));
-                    }
+            }
+            StreamAction::AttemptFailed {
+                attempt,
+                seq,
+                orchestrator,
+                reason,
+                ..
+            } => {
+                self.attempts.remove(&attempt);
+                debug!(seq, ?orchestrator, error = %reason, "attempt failed");
+            }
+            StreamAction::Completed { attempt, result } => {
+                self.attempts.remove(&attempt);
+                if let Some(reply) = self.replies.remove(&result.seq) {
+                    let _ = reply.send(Ok(*result));
                 }
-                SchedEvent::Failed { seq, reason } => {
-                    warn!(seq, ?reason, "segment failed");
-                    if let Some((_, reply)) = self.segments.remove(&seq) {
-                        let _ = reply.send(Err(NegotiateError::SegmentFailed { seq, reason }));
-                    }
+            }
+            StreamAction::Failed { seq, reason } => {
+                warn!(seq, ?reason, "segment failed");
+                if let Some(reply) = self.replies.remove(&seq) {
+                    let _ = reply.send(Err(NegotiateError::SegmentFailed { seq, reason }));
                 }
             }
         }
@@ -378,157 +459,42 @@ async fn sleep_opt(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-struct Attempt {
-    b: Broadcaster,
-    entry: OrchestratorEntry,
-    quote: Quote,
-    stream_id: StreamId,
-    ladder: Ladder,
-    segment: Segment,
-    table: Table,
+/// How the machine sees a driver error.
+fn exchange_error(e: NegotiateError) -> ExchangeError {
+    match e {
+        NegotiateError::Remote(w) => ExchangeError::Refused(w),
+        NegotiateError::BadResult(s) => ExchangeError::BadReply(s),
+        e if e.is_connection_suspect() => ExchangeError::Connection(e.to_string()),
+        e => ExchangeError::Other(e.to_string()),
+    }
 }
 
-impl Attempt {
-    async fn run(self) -> (AttemptOutcome, Option<SegmentResult>) {
-        let mut r = self.send(&self.quote).await;
-        // Stale params or credit, found by the orchestrator or by our own payment source
-        // (params that expired while quoted): re-quote the same orchestrator once before
-        // giving up on it.
-        // A connection that failed may have been to a previous run of the orchestrator,
-        // whose params died with it: a fresh quote (on a fresh connection) settles both.
-        let stale = match r.as_ref().err() {
-            Some(NegotiateError::Payment(PaymentError::TicketParamsExpired)) => true,
-            Some(e) if e.is_connection_suspect() => true,
-            Some(e) => matches!(
-                e.remote_code(),
-                Some(ErrorCode::TicketParamsExpired | ErrorCode::LowPMBalance)
-            ),
-            None => false,
-        };
-        let timeout = self.b.inner.config.quote_timeout;
-        if stale
-            && let Ok(req) = self.b.job_request(self.stream_id, &self.ladder)
-            && let Ok(Ok((q, rtt))) =
-                tokio::time::timeout(timeout, self.b.quote(&self.entry, &req)).await
-        {
-            if let Ok(mut t) = self.table.write() {
-                t.insert(self.entry.address, (self.entry.clone(), q.clone(), rtt));
-            }
-            r = self.send(&q).await;
-        }
-        match r {
-            Ok(res) => (AttemptOutcome::Success, Some(res)),
-            Err(e) => {
-                debug!(seq = self.segment.seq, orchestrator = ?self.entry.address, error = %e, "attempt failed");
-                let outcome = match &e {
-                    NegotiateError::Remote(w) if w.code.is_input_error() => {
-                        AttemptOutcome::InputRejected
-                    }
-                    // Healthy but taking no new streams: as good as unavailable for this one.
-                    NegotiateError::Remote(w) if w.code.is_draining() => {
-                        AttemptOutcome::Unreachable
-                    }
-                    NegotiateError::BadResult(_) => AttemptOutcome::Fault,
-                    // Still a dead or refused connection after the fresh quote above.
-                    e if e.is_connection_suspect() => AttemptOutcome::Unreachable,
-                    _ => AttemptOutcome::Failed,
-                };
-                (outcome, None)
-            }
+/// Sends `header` and `body` to `entry` and reads its result; a connection that failed in a
+/// way that suggests it is dead is forgotten, so the next request dials afresh.
+async fn exchange(
+    b: &Broadcaster,
+    entry: &OrchestratorEntry,
+    header: SegmentHeader,
+    body: Bytes,
+) -> Result<(crate::proto::ResultHeader, Vec<Bytes>), NegotiateError> {
+    let conn = b.connection(entry).await?;
+    let limits = &b.inner.config.read_limits;
+    let r = async {
+        let (mut send, mut recv) = open_stream(&conn, limits.idle).await?;
+        write_msg(&mut send, &Message::SegmentHeader(header)).await?;
+        write_body(&mut send, &body).await?;
+        finish_delivered(&conn, &mut send, limits).await?;
+        let a = read_assembled(&mut recv, &[MessageType::ResultHeader], limits.clone()).await?;
+        match a.head {
+            Message::ResultHeader(r) => Ok((r, a.bodies)),
+            _ => Err(NegotiateError::BadResult("not a result".into())),
         }
     }
-
-    async fn send(&self, quote: &Quote) -> Result<SegmentResult, NegotiateError> {
-        let t0 = Instant::now();
-        let b = &self.b;
-        let seg = &self.segment;
-        let fee = fee_estimate(&quote.price, &self.ladder, seg.duration);
-        let payment = b.inner.payments.pay(quote, self.stream_id, fee).await?;
-        let conn = b.connection(&self.entry).await?;
-        let r = self.exchange(&conn, payment, t0).await;
-        if let Err(e) = &r
-            && e.is_connection_suspect()
-        {
-            b.forget(&self.entry.address, &conn);
-        }
-        r
+    .await;
+    if let Err(e) = &r
+        && e.is_connection_suspect()
+    {
+        b.forget(&entry.address, &conn);
     }
-
-    /// Sends the segment with its payment on `conn` and checks the result.
-    async fn exchange(
-        &self,
-        conn: &quinn::Connection,
-        payment: Option<crate::payment::TicketBatch>,
-        t0: Instant,
-    ) -> Result<SegmentResult, NegotiateError> {
-        let b = &self.b;
-        let seg = &self.segment;
-        let input_hash = seg.keccak();
-        let head = Message::SegmentHeader(SegmentHeader {
-            stream_id: self.stream_id,
-            seq: seg.seq,
-            duration_ms: seg.duration.as_millis() as u64,
-            container: seg.container,
-            codec: seg.codec,
-            ladder: self.ladder.clone(),
-            input_hash,
-            body_len: seg.data.len() as u64,
-            payment,
-        });
-        let (mut send, mut recv) = open_stream(conn, b.inner.config.read_limits.idle).await?;
-        write_msg(&mut send, &head).await?;
-        write_body(&mut send, &seg.data).await?;
-        finish_delivered(conn, &mut send, &b.inner.config.read_limits).await?;
-        let a = read_assembled(
-            &mut recv,
-            &[MessageType::ResultHeader],
-            b.inner.config.read_limits.clone(),
-        )
-        .await?;
-        let Message::ResultHeader(r) = a.head else {
-            return Err(NegotiateError::BadResult("not a result".into()));
-        };
-        let expected = Expected {
-            broadcaster: b.address(),
-            orchestrator: self.entry.address,
-            stream_id: self.stream_id,
-            seq: seg.seq,
-            input_hash,
-            ladder: &self.ladder,
-        };
-        let renditions = check_result(&expected, &r, a.bodies)
-            .map_err(|e| NegotiateError::BadResult(e.0.to_owned()))?;
-        if let Some(v) = &b.inner.verifier {
-            let claim = SegmentClaim {
-                broadcaster: b.address(),
-                orchestrator: self.entry.address,
-                stream_id: self.stream_id,
-                seq: seg.seq,
-                input_hash,
-                profile_ids: self.ladder.ids(),
-                duration_ms: seg.duration.as_millis() as u64,
-            }
-            .sign(&*b.inner.signer)?;
-            let req = VerificationRequest {
-                segment: seg.clone(),
-                ladder: self.ladder.clone(),
-                renditions: renditions.clone(),
-                receipt: r.receipt.clone(),
-                claim,
-            };
-            if let Ok(Verdict::Fault(f)) = v.verify(&req).await {
-                return Err(NegotiateError::BadResult(format!(
-                    "verification fault: {:?}",
-                    f.kind
-                )));
-            }
-        }
-        Ok(SegmentResult {
-            seq: seg.seq,
-            orchestrator: self.entry.address,
-            renditions,
-            receipt: r.receipt,
-            latency: t0.elapsed(),
-        })
-    }
+    r
 }
