@@ -216,6 +216,18 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// Prints the summary, and writes it as JSON to `json` when given.
+    #[allow(clippy::print_stdout)]
+    pub fn report(&self, json: Option<&std::path::Path>) -> anyhow::Result<()> {
+        print!("{}", self.to_text());
+        if let Some(path) = json {
+            livepeer_transcode::hls::write_atomic(path, &serde_json::to_vec_pretty(self)?)?;
+        }
+        Ok(())
+    }
+}
+
 /// Prints what a broadcaster's stream did.
 #[allow(clippy::print_stdout)]
 pub fn print_stream(st: &livepeer_node::StreamStats, tickets_sent: u64, faults: usize) {
@@ -242,6 +254,31 @@ pub fn print_stream(st: &livepeer_node::StreamStats, tickets_sent: u64, faults: 
         println!("stopped early (drained); go on with --resume");
     }
     println!("output: {}", st.master.display());
+}
+
+/// Prints where the broadcaster serves its evidence, as `verifier serve --evidence` takes it.
+#[allow(clippy::print_stdout)]
+pub fn print_evidence(server: Option<&livepeer_verify::net::EvidenceServer>) -> anyhow::Result<()> {
+    if let Some(e) = server {
+        println!(
+            "evidence served at {}@{}",
+            livepeer_core::AddressExt::checksummed(&e.address()),
+            e.local_addr()?
+        );
+    }
+    Ok(())
+}
+
+/// An error when segments failed everywhere.
+pub fn check_failed(st: &livepeer_node::StreamStats) -> anyhow::Result<()> {
+    if st.segments_failed > 0 {
+        anyhow::bail!(
+            "{} of {} segments failed",
+            st.segments_failed,
+            st.segments_in
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -585,6 +585,34 @@ impl<C: BroadcasterChain> BroadcasterNode<C> {
             .await
     }
 
+    /// [`Self::stream`], or [`Self::resume`] when `resume`, draining on SIGTERM or Ctrl-C:
+    /// the stream then ends after the segment in flight, with its playlists finished, and
+    /// [`StreamStats::drained`] says so (a later `resume` goes on from there).
+    pub async fn stream_until_signal(
+        &self,
+        source: &mut SegmentSource,
+        ladder: &Ladder,
+        out: &Path,
+        progress: &dyn Progress,
+        resume: bool,
+    ) -> Result<StreamStats> {
+        let run = async {
+            if resume {
+                self.resume(source, ladder, out, progress).await
+            } else {
+                self.stream(source, ladder, out, progress).await
+            }
+        };
+        tokio::pin!(run);
+        tokio::select! {
+            st = &mut run => st,
+            () = crate::signal::terminated() => {
+                self.drain();
+                run.await
+            }
+        }
+    }
+
     async fn stream_into(
         &self,
         source: &mut SegmentSource,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use livepeer_core::{AddressExt, Ladder, PixelPrice};
+use livepeer_core::{Ladder, PixelPrice};
 use livepeer_examples::funds::FundsCommand;
 use livepeer_examples::keys::KeyArgs;
 use livepeer_examples::rpc::{ChainArgs, parse_amount, parse_tokens};
@@ -113,40 +113,18 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
         b = b.ops(at);
     }
     let node = b.build().await?;
-    if let Some(e) = node.evidence_server() {
-        println!(
-            "evidence served at {}@{}",
-            e.address().checksummed(),
-            e.local_addr()?
-        );
-    }
+    summary::print_evidence(node.evidence_server())?;
     let bar = cli::BarProgress::new(false);
-    let run = async {
-        if s.resume {
-            node.resume(&mut source, &ladder, &s.out, &bar).await
-        } else {
-            node.stream(&mut source, &ladder, &s.out, &bar).await
-        }
-    };
-    tokio::pin!(run);
     // SIGTERM or Ctrl-C: the stream ends after the segment in flight (--resume goes on).
-    let st = tokio::select! {
-        st = &mut run => st,
-        () = livepeer_node::signal::terminated() => { node.drain(); run.await }
-    };
+    let st = node
+        .stream_until_signal(&mut source, &ladder, &s.out, &bar, s.resume)
+        .await;
     bar.0.finish_and_clear();
     let st = st?;
     summary::print_stream(&st, node.tickets_sent(), node.ledger().all()?.len());
     // The evidence must stay available until the verifier has decided.
     node.shutdown().await?;
-    if st.segments_failed > 0 {
-        anyhow::bail!(
-            "{} of {} segments failed",
-            st.segments_failed,
-            st.segments_in
-        );
-    }
-    Ok(())
+    summary::check_failed(&st)
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

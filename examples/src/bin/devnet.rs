@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand};
 use livepeer_examples::cli;
 use livepeer_examples::deploy::{Deploy, deploy_on};
 use livepeer_examples::devnet::{self, DevnetConfig};
-use livepeer_transcode::hls::write_atomic;
 
 /// Runs a whole Livepeer network on this machine: an in-process chain with the contracts
 /// deployed, a funded broadcaster, staked and registered orchestrators each with two
@@ -129,13 +128,7 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
     let bar = progress.0.clone();
     let summary = devnet::run(cfg, progress).await;
     bar.finish_and_clear();
-    let summary = summary?;
-    #[allow(clippy::print_stdout)]
-    let () = print!("{}", summary.to_text());
-    match args.summary_json {
-        Some(path) => Ok(write_atomic(&path, &serde_json::to_vec_pretty(&summary)?)?),
-        None => Ok(()),
-    }
+    summary?.report(args.summary_json.as_deref())
 }
 
 fn main() {
