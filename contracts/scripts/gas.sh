@@ -8,10 +8,9 @@
 # 1000 tokens, reward cut 10%, fee share 50%), deposit and reserve of 1 ETH per funding, face value
 # 0.01 ETH, winProb = 2^256 - 1. Our unlock period is 3 rounds (it must exceed the validity period of 2).
 #
-# Conservative choices: "1st fee" redemptions pay a recipient that never received a fee before, and
-# single redemptions always open a fresh replay word (a new recipientRandHash), so every one of them pays
-# the 20k-gas first write that Livepeer's usedTickets also pays. Batches use one parameter set with
-# consecutive nonces, as a Go sender issues them; one extra row gives the distinct-rand worst case.
+# Conservative choices: "1st fee" redemptions pay a recipient that never received a fee before. Every
+# redemption writes a fresh used-ticket entry (20k gas, as Livepeer's usedTickets). Batches use one
+# parameter set with consecutive nonces, as a Go sender issues them; one extra row uses distinct rands.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$CONTRACTS_DIR"

@@ -423,6 +423,11 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
     function creditFees(address orchestrator, uint256 creationRound) external payable {
         if (msg.sender != ticketBroker) revert Unauthorized(msg.sender);
         Orchestrator storage o = _orchestrators[orchestrator];
+        // Only a registered orchestrator earns fees, as in Livepeer: tickets pay staked, registered
+        // orchestrators and their delegators, never an arbitrary address (which would let a sender move its
+        // deposit to an address of its own at once instead of unlocking it). `registered` shares the slot
+        // read below, so the check costs no extra storage read.
+        if (!o.registered) revert NotRegistered(orchestrator);
         uint256 fees = msg.value;
         uint256 share = creationRound >= o.paramsRound ? o.feeShare : o.prevFeeShare;
         uint256 stake = o.stake;

@@ -9,6 +9,11 @@ import {IRoundsManager} from "./interfaces/IRoundsManager.sol";
 /// the round carry in their auxData (creationRound, creationRoundBlockHash) and the broker checks.
 /// @dev The round length is immutable, so other contracts may cache it and compute the current round
 /// themselves without a call.
+///
+/// At block 0 there is no previous block, and a chain may answer zero for BLOCKHASH; a zero hash would leave
+/// the round looking uninitialized forever. In both cases the round records a substitute derived from the
+/// chain id, this contract and the round instead: unpredictable hashes are preferable, but a round that
+/// cannot be initialized would block every payment.
 contract RoundsManager is IRoundsManager {
     /// @notice The round length given to the constructor was zero.
     error ZeroRoundLength();
@@ -32,11 +37,14 @@ contract RoundsManager is IRoundsManager {
         roundLength = roundLength_;
     }
 
-    /// @notice Initializes the current round: records `blockhash(block.number - 1)` for it.
+    /// @notice Initializes the current round: records `blockhash(block.number - 1)` for it (a substitute at
+    /// block 0 or when the chain returns no hash, see the contract doc).
     function initializeRound() external {
-        uint256 round = block.number / roundLength;
+        uint256 number = block.number;
+        uint256 round = number / roundLength;
         if (_blockHashes[round] != bytes32(0)) revert RoundAlreadyInitialized(round);
-        bytes32 hash = blockhash(block.number - 1);
+        bytes32 hash = number == 0 ? bytes32(0) : blockhash(number - 1);
+        if (hash == bytes32(0)) hash = keccak256(abi.encode(block.chainid, address(this), round));
         _blockHashes[round] = hash;
         lastInitializedRound = round;
         emit RoundInitialized(round, hash);

@@ -17,6 +17,12 @@ import {IServiceRegistry} from "./interfaces/IServiceRegistry.sol";
 /// Verifier grace: when an orchestrator replaces or removes a service's verifier, the previous verifier
 /// stays in force for `verifierGracePeriod` blocks (and keeps being extended by further changes within it),
 /// so an orchestrator cannot escape a dispute over work it already did by switching verifiers.
+///
+/// Only orchestrators registered in the BondingManager may list or change an entry, and anyone may delete
+/// the entry of an orchestrator that is no longer registered (`unlistUnregistered`): the list that
+/// `getEntriesPage` walks then holds staked orchestrators only, and cannot be flooded with free entries that
+/// push real ones to later pages. Registration, not activity, is the bar, so an orchestrator can list itself
+/// in the round it registers, before it becomes active; the entry views report activity and stake.
 contract ServiceRegistry is IServiceRegistry {
     /// @notice A service an orchestrator offers and the contract that verifies it.
     struct Service {
@@ -55,8 +61,12 @@ contract ServiceRegistry is IServiceRegistry {
     error TooManyRegions(uint256 count);
     /// @notice The service URI is empty or longer than `MAX_URI_LENGTH` bytes.
     error InvalidURILength(uint256 length);
-    /// @notice The caller has no entry.
+    /// @notice The orchestrator has no entry.
     error NotListed(address orchestrator);
+    /// @notice The caller is not a registered orchestrator in the BondingManager.
+    error NotRegistered(address orchestrator);
+    /// @notice The orchestrator is still registered, so only it may delete its entry.
+    error StillRegistered(address orchestrator);
 
     /// @notice `orchestrator` got an entry and was added to the list.
     event Listed(address indexed orchestrator);
@@ -113,41 +123,38 @@ contract ServiceRegistry is IServiceRegistry {
     function register(string calldata serviceURI, Service[] calldata services, bytes32[] calldata regions)
         external
     {
-        _setURI(serviceURI);
-        _setServices(services);
-        _setRegions(regions);
+        Record storage r = _record();
+        _setURI(r, serviceURI);
+        _setServices(r, services);
+        _setRegions(r, regions);
     }
 
     /// @notice Sets the caller's service URI (where broadcasters reach it).
     function setServiceURI(string calldata serviceURI) external {
-        _setURI(serviceURI);
+        _setURI(_record(), serviceURI);
     }
 
     /// @notice Replaces the caller's services.
     function setServices(Service[] calldata services) external {
-        _setServices(services);
+        _setServices(_record(), services);
     }
 
     /// @notice Replaces the caller's regions.
     function setRegions(bytes32[] calldata regions) external {
-        _setRegions(regions);
+        _setRegions(_record(), regions);
     }
 
     /// @notice Deletes the caller's entry. Removed verifiers stay in force for the grace period.
     function unlist() external {
-        Record storage r = _records[msg.sender];
-        uint256 index = r.index;
-        if (index == 0) revert NotListed(msg.sender);
-        Service[] storage services = r.services;
-        for (uint256 i; i < services.length; ++i) {
-            _changeVerifier(msg.sender, services[i].id, address(0));
-        }
-        address last = _list[_list.length - 1];
-        _list[index - 1] = last;
-        _records[last].index = index;
-        _list.pop();
-        delete _records[msg.sender];
-        emit Unlisted(msg.sender);
+        _unlist(msg.sender);
+    }
+
+    /// @notice Deletes the entry of an orchestrator that is no longer registered in the BondingManager
+    /// (it resigned or was slashed). Anyone may call it. Removed verifiers stay in force for the grace
+    /// period, as with `unlist`.
+    function unlistUnregistered(address orchestrator) external {
+        if (bondingManager.orchestratorInfo(orchestrator).registered) revert StillRegistered(orchestrator);
+        _unlist(orchestrator);
     }
 
     // ---------------------------------------------------------------- views
@@ -236,7 +243,26 @@ contract ServiceRegistry is IServiceRegistry {
 
     // ---------------------------------------------------------------- internals
 
+    function _unlist(address orchestrator) private {
+        Record storage r = _records[orchestrator];
+        uint256 index = r.index;
+        if (index == 0) revert NotListed(orchestrator);
+        Service[] storage services = r.services;
+        for (uint256 i; i < services.length; ++i) {
+            _changeVerifier(orchestrator, services[i].id, address(0));
+        }
+        address last = _list[_list.length - 1];
+        _list[index - 1] = last;
+        _records[last].index = index;
+        _list.pop();
+        delete _records[orchestrator];
+        emit Unlisted(orchestrator);
+    }
+
+    /// @dev The caller's record, created (listed) on first use. Every write goes through here, so every
+    /// write requires the caller to be a registered orchestrator.
     function _record() private returns (Record storage r) {
+        if (!bondingManager.orchestratorInfo(msg.sender).registered) revert NotRegistered(msg.sender);
         r = _records[msg.sender];
         if (r.index == 0) {
             _list.push(msg.sender);
@@ -245,14 +271,14 @@ contract ServiceRegistry is IServiceRegistry {
         }
     }
 
-    function _setURI(string calldata serviceURI) private {
+    function _setURI(Record storage r, string calldata serviceURI) private {
         uint256 length = bytes(serviceURI).length;
         if (length == 0 || length > MAX_URI_LENGTH) revert InvalidURILength(length);
-        _record().serviceURI = serviceURI;
+        r.serviceURI = serviceURI;
         emit ServiceURIUpdated(msg.sender, serviceURI);
     }
 
-    function _setServices(Service[] calldata services) private {
+    function _setServices(Record storage r, Service[] calldata services) private {
         uint256 n = services.length;
         if (n > MAX_SERVICES) revert TooManyServices(n);
         for (uint256 i; i < n; ++i) {
@@ -262,7 +288,6 @@ contract ServiceRegistry is IServiceRegistry {
                 if (services[j].id == id) revert DuplicateServiceId(id);
             }
         }
-        Record storage r = _record();
         Service[] storage stored = r.services;
         // Services that disappear lose their verifier (after the grace period).
         for (uint256 i; i < stored.length; ++i) {
@@ -284,7 +309,7 @@ contract ServiceRegistry is IServiceRegistry {
         emit ServicesUpdated(msg.sender, services);
     }
 
-    function _setRegions(bytes32[] calldata regions) private {
+    function _setRegions(Record storage r, bytes32[] calldata regions) private {
         uint256 n = regions.length;
         if (n > MAX_REGIONS) revert TooManyRegions(n);
         for (uint256 i; i < n; ++i) {
@@ -294,7 +319,7 @@ contract ServiceRegistry is IServiceRegistry {
                 if (regions[j] == region) revert DuplicateRegion(region);
             }
         }
-        _record().regions = regions;
+        r.regions = regions;
         emit RegionsUpdated(msg.sender, regions);
     }
 

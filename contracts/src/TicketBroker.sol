@@ -15,14 +15,22 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 ///   - All-or-nothing payout: a ticket is paid in full from the deposit plus the recipient's claimable share
 ///     of the reserve, or the redemption reverts with `InsufficientFunds` and the ticket stays unused (fixes
 ///     Livepeer protocol #663, partial payouts, and #657, the 1-wei deposit frontrun that burnt tickets).
-///   - Replay protection is a nonce bitmap whose words expire and can be deleted (see `_replayKey`).
+///   - Replay protection keeps Livepeer's `usedTickets[ticketHash]`, but each entry holds the round from
+///     which its ticket is expired, and anyone may then delete it (`clearExpiredTickets`): storage holds
+///     only live entries instead of growing forever.
 ///   - Batch redemption credits fees with one BondingManager call per (recipient, creation round) and
 ///     reverts as a whole, naming the failing ticket, instead of skipping it silently.
 ///   - The recipient's activity and the reserve pool size come from one round-start snapshot, so they agree.
 ///   - The round is computed from the RoundsManager's immutable round length, without a call.
+///   - A zero face value is refused (`ZeroFaceValue`) rather than redeemed for nothing.
+///
+/// Read interface and events as Livepeer's (same selectors, return layouts and event signatures):
+/// `getSenderInfo`, `getReserveInfo`, `claimedReserve`, `claimableReserve`, `isUnlockInProgress`,
+/// `usedTickets`, `getTicketHash`, `WinningTicketRedeemed`, `WinningTicketTransfer`, `ReserveClaimed`.
 ///
 /// Ticket failures are parameterless custom errors so that a batch can report them as
-/// `BatchTicketFailed(index, selector)`.
+/// `BatchTicketFailed(index, selector)`. A recipient that is not a registered orchestrator is refused by
+/// the BondingManager's fee credit with `NotRegistered(recipient)`.
 contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     /// @notice A ticket, in Livepeer's field order.
     struct Ticket {
@@ -67,6 +75,8 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     error SenderUnlocked();
     /// @notice Deposit plus the recipient's claimable reserve share is below the face value.
     error InsufficientFunds();
+    /// @notice The current round was not initialized in the RoundsManager.
+    error RoundNotInitialized();
 
     // ---------------------------------------------------------------- other errors
 
@@ -109,18 +119,37 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     event UnlockCancelled(address indexed sender);
     /// @notice `sender` withdrew its deposit and reserve.
     event Withdrawal(address indexed sender, uint256 deposit, uint256 reserve);
-    /// @notice A winning ticket was paid: `faceValue` wei from `sender` to `recipient`, of which
-    /// `fromReserve` came from the sender's reserve.
+    /// @notice A winning ticket was redeemed (Livepeer's event: the ticket's fields and the revealed rand).
     event WinningTicketRedeemed(
         address indexed sender,
         address indexed recipient,
-        bytes32 indexed ticketHash,
         uint256 faceValue,
-        uint256 fromReserve,
-        uint256 creationRound
+        uint256 winProb,
+        uint256 senderNonce,
+        uint256 recipientRand,
+        bytes auxData
     );
-    /// @notice `count` expired replay-protection words were deleted.
-    event UsedWordsCleared(uint256 count);
+    /// @notice `amount` wei of `sender`'s funds were paid to `recipient`'s fees for a winning ticket (always
+    /// the face value here: payouts are all or nothing).
+    event WinningTicketTransfer(address indexed sender, address indexed recipient, uint256 amount);
+    /// @notice `claimant` took `amount` wei of a winning ticket's payment from `reserveHolder`'s reserve.
+    event ReserveClaimed(address indexed reserveHolder, address claimant, uint256 amount);
+    /// @notice `count` used-ticket entries of expired tickets were deleted.
+    event UsedTicketsCleared(uint256 count);
+
+    // ---------------------------------------------------------------- read types (Livepeer's layout)
+
+    /// @notice A sender's deposit and the round from which it may withdraw (zero: no unlock in progress).
+    struct SenderInfo {
+        uint256 deposit;
+        uint256 withdrawRound;
+    }
+
+    /// @notice A sender's reserve and what was paid out of it in the current round.
+    struct ReserveInfo {
+        uint256 fundsRemaining;
+        uint256 claimedInCurrentRound;
+    }
 
     // ---------------------------------------------------------------- storage
 
@@ -142,11 +171,8 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         address poolRecipient; // recipient whose pool info is cached
         bool poolActive;
         uint256 poolSize;
+        bool roundInitialized; // the current round was seen initialized
     }
-
-    /// @dev Bits of a replay word used for nonces; the top 64 bits hold the word's expiry round.
-    uint256 private constant NONCE_BITS = 192;
-    uint256 private constant NONCE_MASK = (uint256(1) << NONCE_BITS) - 1;
     /// @dev secp256k1 order / 2: the largest s accepted.
     uint256 private constant HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
@@ -165,7 +191,9 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     mapping(address => Sender) private _senders;
     mapping(address sender => RoundClaim) private _reserveClaims;
     mapping(address sender => mapping(address recipient => RoundClaim)) private _recipientClaims;
-    mapping(bytes32 key => uint256 word) private _usedWords;
+    /// @dev Redeemed tickets: the round from which the ticket is expired (creationRound + validity), never
+    /// zero for a used ticket.
+    mapping(bytes32 ticketHash => uint256 expiryRound) private _usedTickets;
 
     /// @param rounds_ The RoundsManager.
     /// @param bondingManager_ The BondingManager.
@@ -309,18 +337,19 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         }
     }
 
-    /// @notice Deletes replay words whose tickets have all expired, for their storage refund. Keys that are
-    /// empty or not expired yet are skipped. Returns the number of words deleted.
-    function clearExpiredUsedWords(bytes32[] calldata keys) external returns (uint256 cleared) {
+    /// @notice Deletes the used-ticket entries of expired tickets, for their storage refund: an expired
+    /// ticket can never be redeemed, used or not. Hashes that are not used or not expired yet are skipped.
+    /// Returns the number of entries deleted.
+    function clearExpiredTickets(bytes32[] calldata ticketHashes) external returns (uint256 cleared) {
         uint256 round = _currentRound();
-        for (uint256 i; i < keys.length; ++i) {
-            uint256 word = _usedWords[keys[i]];
-            if (word != 0 && (word >> NONCE_BITS) <= round) {
-                delete _usedWords[keys[i]];
+        for (uint256 i; i < ticketHashes.length; ++i) {
+            uint256 expiry = _usedTickets[ticketHashes[i]];
+            if (expiry != 0 && expiry <= round) {
+                delete _usedTickets[ticketHashes[i]];
                 ++cleared;
             }
         }
-        if (cleared != 0) emit UsedWordsCleared(cleared);
+        if (cleared != 0) emit UsedTicketsCleared(cleared);
     }
 
     // ---------------------------------------------------------------- views
@@ -340,43 +369,44 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         );
     }
 
-    /// @notice The replay word key of a ticket and the bit of its nonce in that word.
-    function replayKey(Ticket calldata ticket) public pure returns (bytes32 key, uint256 bit) {
-        return (_replayKey(ticket), ticket.senderNonce % NONCE_BITS);
+    /// @notice Whether the ticket with hash `ticketHash` was redeemed (Livepeer's `usedTickets`). An entry
+    /// deleted by `clearExpiredTickets` reads false again, but its ticket is expired and stays unredeemable.
+    function usedTickets(bytes32 ticketHash) external view returns (bool) {
+        return _usedTickets[ticketHash] != 0;
     }
 
-    /// @notice Whether the ticket was already redeemed (and its word not yet cleared after expiry).
+    /// @notice Whether the ticket was redeemed: `usedTickets(getTicketHash(ticket))`.
     function isTicketUsed(Ticket calldata ticket) external view returns (bool) {
-        (bytes32 key, uint256 bit) = replayKey(ticket);
-        return (_usedWords[key] >> bit) & 1 == 1;
+        return _usedTickets[getTicketHash(ticket)] != 0;
     }
 
-    /// @notice A replay word: the bitmap of used nonces and the round from which it may be deleted.
-    function usedWord(bytes32 key) external view returns (uint256 bitmap, uint256 expiryRound) {
-        uint256 word = _usedWords[key];
-        return (word & NONCE_MASK, word >> NONCE_BITS);
-    }
-
-    /// @notice A sender's deposit, reserve and withdraw round (zero when not unlocking).
+    /// @notice A sender's deposit and withdraw round, and its reserve info (Livepeer's 128-byte layout).
     function getSenderInfo(address sender)
         external
         view
-        returns (uint256 deposit, uint256 reserve, uint256 withdrawRound)
+        returns (SenderInfo memory info, ReserveInfo memory reserve)
     {
         Sender memory s = _senders[sender];
-        return (s.deposit, s.reserve, s.withdrawRound);
+        info = SenderInfo({deposit: s.deposit, withdrawRound: s.withdrawRound});
+        reserve = getReserveInfo(sender);
     }
 
-    /// @notice Reserve already paid out in the current round: in all and to `recipient`.
-    function reserveClaimed(address sender, address recipient)
-        external
-        view
-        returns (uint256 total, uint256 byRecipient)
-    {
-        uint256 round = _currentRound();
-        RoundClaim memory all = _reserveClaims[sender];
-        RoundClaim memory mine = _recipientClaims[sender][recipient];
-        return (all.round == round ? all.claimed : 0, mine.round == round ? mine.claimed : 0);
+    /// @notice A sender's remaining reserve and the amount paid out of it in the current round.
+    function getReserveInfo(address reserveHolder) public view returns (ReserveInfo memory info) {
+        RoundClaim memory all = _reserveClaims[reserveHolder];
+        info.fundsRemaining = _senders[reserveHolder].reserve;
+        info.claimedInCurrentRound = all.round == _currentRound() ? all.claimed : 0;
+    }
+
+    /// @notice What `claimant` took from `reserveHolder`'s reserve in the current round.
+    function claimedReserve(address reserveHolder, address claimant) external view returns (uint256) {
+        RoundClaim memory mine = _recipientClaims[reserveHolder][claimant];
+        return mine.round == _currentRound() ? mine.claimed : 0;
+    }
+
+    /// @notice Whether `sender` called `unlock` and has not withdrawn or cancelled since.
+    function isUnlockInProgress(address sender) external view returns (bool) {
+        return _senders[sender].withdrawRound != 0;
     }
 
     /// @notice What `recipient` may still take from `sender`'s reserve in the current round: the reserve as
@@ -423,33 +453,6 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         if (reserveAmount != 0) emit ReserveFunded(sender, msg.sender, reserveAmount);
     }
 
-    /// @dev Replay protection. A word of 192 nonce bits is keyed by every hashed ticket field except the
-    /// nonce's low bits: keccak(recipient, sender, faceValue, winProb, recipientRandHash, auxData,
-    /// senderNonce / 192). The top 64 bits of the word hold its expiry round.
-    ///
-    /// Why this layout:
-    ///   - A sender signs many tickets with one set of parameters (one recipientRandHash) and consecutive
-    ///     nonces, so the winners of a batch usually share a word: one 20k-gas slot instead of one per ticket.
-    ///   - The key binds every other field, so two different tickets never share a bit: a sender cannot burn
-    ///     a recipient's pending winner with a cheaper ticket of the same nonce (which a key of only
-    ///     (sender, recipientRandHash, nonce) would allow once the recipient's rand is public).
-    ///   - auxData binds the creation round, so once the word's expiry round has passed every ticket that
-    ///     maps to it is expired; the word can then be deleted (`clearExpiredUsedWords`) without reopening a
-    ///     replay. Storage thus holds only live words rather than growing forever.
-    function _replayKey(Ticket calldata t) private pure returns (bytes32) {
-        return keccak256(
-            abi.encodePacked(
-                t.recipient,
-                t.sender,
-                t.faceValue,
-                t.winProb,
-                t.recipientRandHash,
-                t.auxData,
-                t.senderNonce / NONCE_BITS
-            )
-        );
-    }
-
     /// @dev Validates and pays one ticket, except for crediting the fee. Returns a ticket error selector
     /// (zero on success) and the ticket's creation round. Writes nothing on failure.
     function _redeem(Ticket calldata t, bytes calldata sig, uint256 rand, Context memory ctx)
@@ -459,19 +462,18 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         bytes32 ticketHash;
         (err, creationRound, ticketHash) = _validate(t, sig, rand, ctx);
         if (err != bytes4(0)) return (err, creationRound);
+        if (_usedTickets[ticketHash] != 0) return (TicketAlreadyUsed.selector, creationRound);
 
-        bytes32 key = _replayKey(t);
-        uint256 word = _usedWords[key];
-        uint256 bit = uint256(1) << (t.senderNonce % NONCE_BITS);
-        if (word & bit != 0) return (TicketAlreadyUsed.selector, creationRound);
-
-        uint256 fromReserve;
-        (err, fromReserve) = _pay(t, ctx);
+        err = _pay(t, ctx);
         if (err != bytes4(0)) return (err, creationRound);
 
-        // Tickets of this word are valid while creationRound + validity > round: expired from that sum on.
-        _usedWords[key] = (word & NONCE_MASK) | bit | ((creationRound + ticketValidityPeriod) << NONCE_BITS);
-        emit WinningTicketRedeemed(t.sender, t.recipient, ticketHash, t.faceValue, fromReserve, creationRound);
+        // The ticket is valid while creationRound + validity > round: expired from that sum on, which is
+        // never zero because validity >= 1.
+        _usedTickets[ticketHash] = creationRound + ticketValidityPeriod;
+        emit WinningTicketTransfer(t.sender, t.recipient, t.faceValue);
+        emit WinningTicketRedeemed(
+            t.sender, t.recipient, t.faceValue, t.winProb, t.senderNonce, rand, t.auxData
+        );
     }
 
     /// @dev Everything that does not depend on storage of this contract: fields, round, rand, signature, win.
@@ -495,6 +497,14 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         }
         if (ctx.blockHash == bytes32(0) || ctx.blockHash != bytes32(t.auxData[32:64])) {
             return (InvalidCreationRoundBlockHash.selector, creationRound, 0);
+        }
+        if (!ctx.roundInitialized) {
+            // A ticket of the current round proves it initialized (its block hash is set); otherwise ask,
+            // once per transaction.
+            if (creationRound != ctx.round && rounds.blockHashForRound(ctx.round) == bytes32(0)) {
+                return (RoundNotInitialized.selector, creationRound, 0);
+            }
+            ctx.roundInitialized = true;
         }
         if (keccak256(abi.encodePacked(rand)) != t.recipientRandHash) {
             return (InvalidRecipientRand.selector, creationRound, 0);
@@ -527,17 +537,17 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     }
 
     /// @dev Takes the face value from the deposit, then from the recipient's reserve share; all or nothing.
-    function _pay(Ticket calldata t, Context memory ctx) private returns (bytes4, uint256 fromReserve) {
+    function _pay(Ticket calldata t, Context memory ctx) private returns (bytes4) {
         address sender = t.sender;
         Sender memory s = _senders[sender];
-        if (s.withdrawRound != 0 && ctx.round >= s.withdrawRound) return (SenderUnlocked.selector, 0);
+        if (s.withdrawRound != 0 && ctx.round >= s.withdrawRound) return SenderUnlocked.selector;
         uint256 face = t.faceValue;
         uint256 fromDeposit = face <= s.deposit ? face : s.deposit;
-        fromReserve = face - fromDeposit;
+        uint256 fromReserve = face - fromDeposit;
         if (fromReserve != 0) {
             address recipient = t.recipient;
             if (_claimable(sender, recipient, s.reserve, ctx) < fromReserve) {
-                return (InsufficientFunds.selector, 0);
+                return InsufficientFunds.selector;
             }
             uint256 round = ctx.round;
             RoundClaim memory all = _reserveClaims[sender];
@@ -550,10 +560,11 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
                 claimed: uint96((mine.round == round ? mine.claimed : 0) + fromReserve), round: uint64(round)
             });
             s.reserve -= uint96(fromReserve);
+            emit ReserveClaimed(sender, recipient, fromReserve);
         }
         s.deposit -= uint96(fromDeposit);
         _senders[sender] = s;
-        return (bytes4(0), fromReserve);
+        return bytes4(0);
     }
 
     /// @dev Livepeer's allocation: (reserve + claimed this round) / poolSize - claimed by recipient this round,

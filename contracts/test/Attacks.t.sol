@@ -97,7 +97,7 @@ contract AttacksTest is Fixture {
     }
 
     function _senderState() internal view returns (bytes32) {
-        (uint256 d, uint256 r, uint256 w) = broker.getSenderInfo(sender);
+        (uint256 d, uint256 r, uint256 w) = _funds(sender);
         return keccak256(abi.encode(d, r, w, address(broker).balance, address(bonding).balance));
     }
 
@@ -114,7 +114,7 @@ contract AttacksTest is Fixture {
         broker.fundDeposit{value: 1}();
         _redeem(t, sig, RAND);
         assertEq(address(bonding).balance, FACE, "full face value credited");
-        (uint256 d, uint256 r,) = broker.getSenderInfo(sender);
+        (uint256 d, uint256 r,) = _funds(sender);
         assertEq(d, 0);
         assertEq(r, 1 ether - (FACE - 1));
     }
@@ -150,7 +150,7 @@ contract AttacksTest is Fixture {
         _fund(sender, 0.3 ether, 0);
         _redeem(t, sig, RAND);
         assertEq(address(bonding).balance, 0.8 ether);
-        (uint256 d, uint256 r,) = broker.getSenderInfo(sender);
+        (uint256 d, uint256 r,) = _funds(sender);
         assertEq(d, 0);
         assertEq(r, 0.5 ether);
     }

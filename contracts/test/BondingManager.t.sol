@@ -409,9 +409,21 @@ contract BondingManagerTest is Fixture {
         assertEq(address(bonding).balance, 1 ether);
     }
 
-    function test_creditFees_toUnstakedRecipient_allToIt() public {
-        _credit(bob, 1 ether, _round());
-        assertEq(bonding.pendingFees(bob), 1 ether);
+    function test_creditFees_toUnregisteredRecipient_reverts() public {
+        vm.deal(address(broker), 2 ether);
+        uint256 round = _round();
+        vm.prank(address(broker));
+        vm.expectRevert(abi.encodeWithSelector(BondingManager.NotRegistered.selector, bob));
+        bonding.creditFees{value: 1 ether}(bob, round);
+        // Registered once but resigned: refused as well.
+        _registerOnly(orch, 1000 ether, 0, 0);
+        vm.prank(orch);
+        bonding.resign();
+        vm.prank(address(broker));
+        vm.expectRevert(abi.encodeWithSelector(BondingManager.NotRegistered.selector, orch));
+        bonding.creditFees{value: 1 ether}(orch, round);
+        assertEq(bonding.pendingFees(orch), 0);
+        assertEq(address(bonding).balance, 0);
     }
 
     function test_withdrawFees() public {

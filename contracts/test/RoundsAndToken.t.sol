@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {Fixture} from "./base/Fixture.sol";
 import {RoundsManager} from "../src/RoundsManager.sol";
 import {StakeToken} from "../src/StakeToken.sol";
+import {TicketBroker} from "../src/TicketBroker.sol";
 
 contract RoundsManagerTest is Fixture {
     function test_constructor() public {
@@ -41,6 +42,51 @@ contract RoundsManagerTest is Fixture {
         rounds.initializeRound();
         assertEq(rounds.blockHashForRound(13), bytes32(0));
         assertEq(rounds.lastInitializedRound(), 15);
+    }
+
+    /// At block 0 there is no previous block: the round records a non-zero substitute instead of reverting.
+    function test_initializeRound_atBlockZeroAndOne() public {
+        vm.roll(0);
+        RoundsManager fresh = new RoundsManager(ROUND_LENGTH);
+        assertEq(fresh.currentRoundStartBlock(), 0);
+        fresh.initializeRound();
+        assertTrue(fresh.currentRoundInitialized());
+        bytes32 substitute = keccak256(abi.encode(block.chainid, address(fresh), uint256(0)));
+        assertEq(fresh.blockHashForRound(0), substitute);
+        assertEq(fresh.lastInitializedRound(), 0);
+        vm.expectRevert(abi.encodeWithSelector(RoundsManager.RoundAlreadyInitialized.selector, 0));
+        fresh.initializeRound();
+
+        // Round length 1: block 1 is round 1, whose previous block is block 0.
+        RoundsManager perBlock = new RoundsManager(1);
+        vm.roll(1);
+        vm.setBlockhash(0, keccak256("block 0"));
+        perBlock.initializeRound();
+        assertEq(perBlock.blockHashForRound(1), keccak256("block 0"));
+        // A chain that answers zero for the previous block's hash gets the substitute as well.
+        vm.roll(2);
+        vm.setBlockhash(1, bytes32(0));
+        perBlock.initializeRound();
+        assertEq(
+            perBlock.blockHashForRound(2), keccak256(abi.encode(block.chainid, address(perBlock), uint256(2)))
+        );
+    }
+
+    /// The whole payment path works from the first blocks of a chain.
+    function test_paymentAtBlockZero() public {
+        vm.roll(0);
+        _deploy();
+        rounds.initializeRound();
+        _registerOnly(orch, 1000 ether, 0, 0);
+        _fund(sender, 1 ether, 0);
+        TicketBroker.Ticket memory t = _ticket(orch, sender, 0.01 ether, 1, 7);
+        vm.roll(1);
+        _redeem(t, _sign(SENDER_KEY, t), 7);
+        assertTrue(broker.isTicketUsed(t));
+        vm.prank(sender);
+        broker.unlock();
+        (,, uint256 withdrawRound) = _funds(sender);
+        assertEq(withdrawRound, UNLOCK_PERIOD);
     }
 
     function testFuzz_currentRound(uint64 blockNumber) public {

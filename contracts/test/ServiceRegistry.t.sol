@@ -84,6 +84,7 @@ contract ServiceRegistryTest is Fixture {
     }
 
     function test_setters_emitEvents() public {
+        _registerOnly(orch, 1 ether, 0, 0);
         vm.startPrank(orch);
         vm.expectEmit(address(registry));
         emit ServiceRegistry.ServiceURIUpdated(orch, "quic://a:1");
@@ -106,6 +107,7 @@ contract ServiceRegistryTest is Fixture {
     }
 
     function test_validation() public {
+        _registerOnly(orch, 1 ether, 0, 0);
         vm.startPrank(orch);
         vm.expectRevert(abi.encodeWithSelector(ServiceRegistry.InvalidURILength.selector, 0));
         registry.setServiceURI("");
@@ -154,6 +156,9 @@ contract ServiceRegistryTest is Fixture {
     }
 
     function test_unlist() public {
+        _registerOnly(orch, 1 ether, 0, 0);
+        _registerOnly(orch2, 1 ether, 0, 0);
+        _registerOnly(sender, 1 ether, 0, 0);
         vm.prank(orch);
         vm.expectRevert(abi.encodeWithSelector(ServiceRegistry.NotListed.selector, orch));
         registry.unlist();
@@ -184,6 +189,7 @@ contract ServiceRegistryTest is Fixture {
     }
 
     function test_verifierGrace_cannotDodgeByChurning() public {
+        _registerOnly(orch, 1 ether, 0, 0);
         address friendly = address(0xF00D);
         vm.prank(orch);
         registry.setServices(_services(CPU, address(trusted), GPU, address(0)));
@@ -198,6 +204,83 @@ contract ServiceRegistryTest is Fixture {
         assertEq(registry.verifierFor(orch, CPU), address(trusted), "the earlier verifier still decides");
         vm.roll(block.number + GRACE_BLOCKS);
         assertEq(registry.verifierFor(orch, CPU), friendly);
+    }
+
+    function test_listing_requiresRegisteredOrchestrator() public {
+        address stranger = address(0x5157);
+        bytes memory notRegistered = abi.encodeWithSelector(ServiceRegistry.NotRegistered.selector, stranger);
+        vm.startPrank(stranger);
+        vm.expectRevert(notRegistered);
+        registry.register("quic://spam:1", _services(CPU, address(0), GPU, address(0)), _regions(EU));
+        vm.expectRevert(notRegistered);
+        registry.setServiceURI("quic://spam:1");
+        vm.expectRevert(notRegistered);
+        registry.setServices(_services(CPU, address(0), GPU, address(0)));
+        vm.expectRevert(notRegistered);
+        registry.setRegions(_regions(EU));
+        vm.stopPrank();
+        // Bonded to itself is not enough: registration is.
+        _bond(stranger, 1 ether, stranger);
+        vm.prank(stranger);
+        vm.expectRevert(notRegistered);
+        registry.setServiceURI("quic://spam:1");
+        assertEq(registry.orchestratorCount(), 0);
+        assertFalse(registry.isListed(stranger));
+
+        vm.prank(stranger);
+        bonding.registerOrchestrator(0, 0);
+        vm.prank(stranger);
+        registry.setServiceURI("quic://ok:1");
+        assertTrue(registry.isListed(stranger), "listed in the round it registers");
+    }
+
+    function test_unlistUnregistered() public {
+        _registerOnly(orch, 1 ether, 0, 0);
+        vm.prank(orch);
+        registry.register("quic://a:1", _services(CPU, address(trusted), GPU, address(0)), _regions(EU));
+        vm.prank(address(0xbeef));
+        vm.expectRevert(abi.encodeWithSelector(ServiceRegistry.StillRegistered.selector, orch));
+        registry.unlistUnregistered(orch);
+        vm.expectRevert(abi.encodeWithSelector(ServiceRegistry.NotListed.selector, orch2));
+        registry.unlistUnregistered(orch2);
+
+        vm.prank(orch);
+        bonding.resign();
+        // A resigned orchestrator can no longer change its entry; anyone may delete it.
+        vm.prank(orch);
+        vm.expectRevert(abi.encodeWithSelector(ServiceRegistry.NotRegistered.selector, orch));
+        registry.setServiceURI("quic://b:1");
+        vm.expectEmit(address(registry));
+        emit ServiceRegistry.Unlisted(orch);
+        vm.prank(address(0xbeef));
+        registry.unlistUnregistered(orch);
+        assertFalse(registry.isListed(orch));
+        assertEq(registry.orchestratorCount(), 0);
+        // The removed verifier stays in force for the grace period, as with unlist.
+        assertEq(registry.verifierFor(orch, CPU), address(trusted));
+        vm.roll(block.number + GRACE_BLOCKS);
+        assertEq(registry.verifierFor(orch, CPU), address(0));
+    }
+
+    function test_unlistUnregistered_malformedCalldataChangesNothing() public {
+        _registerOnly(orch, 1 ether, 0, 0);
+        vm.prank(orch);
+        registry.setServiceURI("quic://a:1");
+        vm.prank(orch);
+        bonding.resign();
+        // A truncated address argument: the ABI decoder refuses it.
+        (bool ok,) = address(registry)
+            .call(abi.encodePacked(ServiceRegistry.unlistUnregistered.selector, bytes20(orch)));
+        assertFalse(ok);
+        // Dirty upper bits in the address word: refused as well.
+        (ok,) = address(registry)
+            .call(
+                abi.encodePacked(
+                    ServiceRegistry.unlistUnregistered.selector, uint256(uint160(orch)) | (1 << 200)
+                )
+            );
+        assertFalse(ok);
+        assertTrue(registry.isListed(orch), "nothing changed");
     }
 
     function testFuzz_isCanonical(bytes32 id) public view {

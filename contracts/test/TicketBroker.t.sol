@@ -44,7 +44,7 @@ contract TicketBrokerTest is Fixture {
         emit TicketBroker.DepositFunded(sender, sender, 1 ether);
         vm.prank(sender);
         broker.fundDeposit{value: 1 ether}();
-        (uint256 deposit, uint256 reserve, uint256 withdrawRound) = broker.getSenderInfo(sender);
+        (uint256 deposit, uint256 reserve, uint256 withdrawRound) = _funds(sender);
         assertEq(deposit, 1 ether);
         assertEq(reserve, 0);
         assertEq(withdrawRound, 0);
@@ -57,7 +57,7 @@ contract TicketBrokerTest is Fixture {
         emit TicketBroker.ReserveFunded(sender, sender, 2 ether);
         vm.prank(sender);
         broker.fundReserve{value: 2 ether}();
-        (uint256 deposit, uint256 reserve,) = broker.getSenderInfo(sender);
+        (uint256 deposit, uint256 reserve,) = _funds(sender);
         assertEq(deposit, 0);
         assertEq(reserve, 2 ether);
     }
@@ -65,7 +65,7 @@ contract TicketBrokerTest is Fixture {
     function test_fundDepositAndReserve() public {
         _fund(sender, 1 ether, 2 ether);
         _fund(sender, 1 ether, 0);
-        (uint256 deposit, uint256 reserve,) = broker.getSenderInfo(sender);
+        (uint256 deposit, uint256 reserve,) = _funds(sender);
         assertEq(deposit, 2 ether);
         assertEq(reserve, 2 ether);
     }
@@ -101,7 +101,7 @@ contract TicketBrokerTest is Fixture {
         vm.prank(sender);
         vm.expectRevert(TicketBroker.AmountOverflow.selector);
         broker.fundDeposit{value: 1}();
-        (uint256 deposit,,) = broker.getSenderInfo(sender);
+        (uint256 deposit,,) = _funds(sender);
         assertEq(deposit, type(uint96).max);
     }
 
@@ -109,7 +109,7 @@ contract TicketBrokerTest is Fixture {
         _fund(sender, 1 ether, 1 ether);
         vm.prank(sender);
         broker.unlock();
-        (,, uint256 withdrawRound) = broker.getSenderInfo(sender);
+        (,, uint256 withdrawRound) = _funds(sender);
         assertEq(withdrawRound, _round() + UNLOCK_PERIOD);
 
         address stranger = address(0xdead);
@@ -118,7 +118,7 @@ contract TicketBrokerTest is Fixture {
         emit TicketBroker.DepositFunded(sender, stranger, 0.5 ether);
         vm.prank(stranger);
         broker.fundDepositAndReserveFor{value: 1 ether}(sender, 0.5 ether, 0.5 ether);
-        (uint256 deposit, uint256 reserve, uint256 stillUnlocking) = broker.getSenderInfo(sender);
+        (uint256 deposit, uint256 reserve, uint256 stillUnlocking) = _funds(sender);
         assertEq(deposit, 1.5 ether);
         assertEq(reserve, 1.5 ether);
         assertEq(stillUnlocking, withdrawRound, "third party funding must not cancel the unlock");
@@ -139,7 +139,7 @@ contract TicketBrokerTest is Fixture {
         emit TicketBroker.UnlockCancelled(sender);
         vm.prank(sender);
         broker.fundDeposit{value: 1}();
-        (,, uint256 withdrawRound) = broker.getSenderInfo(sender);
+        (,, uint256 withdrawRound) = _funds(sender);
         assertEq(withdrawRound, 0);
     }
 
@@ -165,7 +165,7 @@ contract TicketBrokerTest is Fixture {
 
         vm.prank(sender);
         broker.cancelUnlock();
-        (,, uint256 withdrawRound) = broker.getSenderInfo(sender);
+        (,, uint256 withdrawRound) = _funds(sender);
         assertEq(withdrawRound, 0);
 
         vm.prank(sender);
@@ -182,7 +182,7 @@ contract TicketBrokerTest is Fixture {
         vm.prank(sender);
         broker.withdraw();
         assertEq(sender.balance - before, 3 ether);
-        (uint256 deposit, uint256 reserve, uint256 wr) = broker.getSenderInfo(sender);
+        (uint256 deposit, uint256 reserve, uint256 wr) = _funds(sender);
         assertEq(deposit + reserve + wr, 0);
         assertEq(address(broker).balance, 0);
     }
@@ -213,12 +213,14 @@ contract TicketBrokerTest is Fixture {
         TicketBroker.Ticket memory t = _ticket(orch, sender, FACE, 1, RAND);
         bytes memory sig = _sign(SENDER_KEY, t);
         vm.expectEmit(address(broker));
-        emit TicketBroker.WinningTicketRedeemed(sender, orch, _hash(t), FACE, 0, _round());
+        emit TicketBroker.WinningTicketTransfer(sender, orch, FACE);
+        vm.expectEmit(address(broker));
+        emit TicketBroker.WinningTicketRedeemed(sender, orch, FACE, t.winProb, 1, RAND, t.auxData);
         vm.expectEmit(address(bonding));
         emit BondingManager.FeesCredited(orch, _round(), FACE, FACE / 2);
         _redeem(t, sig, RAND);
 
-        (uint256 deposit, uint256 reserve,) = broker.getSenderInfo(sender);
+        (uint256 deposit, uint256 reserve,) = _funds(sender);
         assertEq(deposit, 1 ether - FACE);
         assertEq(reserve, 1 ether);
         assertEq(address(bonding).balance, FACE);
@@ -242,14 +244,17 @@ contract TicketBrokerTest is Fixture {
         bytes memory sig = _sign(SENDER_KEY, t);
         assertEq(broker.claimableReserve(sender, orch), 1 ether);
         vm.expectEmit(address(broker));
-        emit TicketBroker.WinningTicketRedeemed(sender, orch, _hash(t), FACE, FACE, _round());
+        emit TicketBroker.ReserveClaimed(sender, orch, FACE);
+        vm.expectEmit(address(broker));
+        emit TicketBroker.WinningTicketTransfer(sender, orch, FACE);
+        vm.expectEmit(address(broker));
+        emit TicketBroker.WinningTicketRedeemed(sender, orch, FACE, t.winProb, 1, RAND, t.auxData);
         _redeem(t, sig, RAND);
-        (uint256 deposit, uint256 reserve,) = broker.getSenderInfo(sender);
+        (uint256 deposit, uint256 reserve,) = _funds(sender);
         assertEq(deposit, 0);
         assertEq(reserve, 1 ether - FACE);
-        (uint256 total, uint256 mine) = broker.reserveClaimed(sender, orch);
-        assertEq(total, FACE);
-        assertEq(mine, FACE);
+        assertEq(broker.getReserveInfo(sender).claimedInCurrentRound, FACE);
+        assertEq(broker.claimedReserve(sender, orch), FACE);
         assertEq(broker.claimableReserve(sender, orch), 1 ether - FACE);
     }
 
@@ -257,7 +262,7 @@ contract TicketBrokerTest is Fixture {
         _fund(sender, FACE / 4, 1 ether);
         TicketBroker.Ticket memory t = _ticket(orch, sender, FACE, 1, RAND);
         _redeem(t, _sign(SENDER_KEY, t), RAND);
-        (uint256 deposit, uint256 reserve,) = broker.getSenderInfo(sender);
+        (uint256 deposit, uint256 reserve,) = _funds(sender);
         assertEq(deposit, 0);
         assertEq(reserve, 1 ether - (FACE - FACE / 4));
         assertEq(address(bonding).balance, FACE);
@@ -322,7 +327,7 @@ contract TicketBrokerTest is Fixture {
         bytes memory sig = _sign(SENDER_KEY, t);
         vm.prank(sender);
         broker.unlock();
-        (,, uint256 withdrawRound) = broker.getSenderInfo(sender);
+        (,, uint256 withdrawRound) = _funds(sender);
         uint256 creation = _round();
         assertTrue(creation + VALIDITY < withdrawRound + 1, "validity must end before the withdraw round");
         _advanceRounds(withdrawRound - creation);
@@ -395,7 +400,7 @@ contract TicketBrokerTest is Fixture {
             )
         );
         broker.batchRedeemWinningTickets(ts, sigs, rands);
-        (uint256 deposit,,) = broker.getSenderInfo(sender);
+        (uint256 deposit,,) = _funds(sender);
         assertEq(deposit, 1 ether, "nothing paid");
         assertFalse(broker.isTicketUsed(ts[0]), "nothing burnt");
 
@@ -427,63 +432,43 @@ contract TicketBrokerTest is Fixture {
 
     // ------------------------------------------------------------ replay storage
 
-    function test_replayWord_sharedByNoncesOfOneParameterSet() public {
+    function test_usedTickets_oneEntryPerTicketHash() public {
         _fund(sender, 1 ether, 0);
         TicketBroker.Ticket memory a = _ticket(orch, sender, FACE, 1, RAND);
         TicketBroker.Ticket memory b = _ticket(orch, sender, FACE, 2, RAND);
-        TicketBroker.Ticket memory c = _ticket(orch, sender, FACE, 192, RAND);
-        (bytes32 ka, uint256 bitA) = broker.replayKey(a);
-        (bytes32 kb, uint256 bitB) = broker.replayKey(b);
-        (bytes32 kc, uint256 bitC) = broker.replayKey(c);
-        assertEq(ka, kb);
-        assertTrue(ka != kc, "nonce 192 starts the next word");
-        assertEq(bitA, 1);
-        assertEq(bitB, 2);
-        assertEq(bitC, 0);
-        _redeem(a, _sign(SENDER_KEY, a), RAND);
-        _redeem(b, _sign(SENDER_KEY, b), RAND);
-        (uint256 bitmap, uint256 expiry) = broker.usedWord(ka);
-        assertEq(bitmap, 6);
-        assertEq(expiry, _round() + VALIDITY);
-        assertFalse(broker.isTicketUsed(c));
-    }
-
-    function test_replayWord_bindsEveryField() public {
-        // Same nonce and rand hash, other face value: a different word, so a sender cannot burn the
+        // Same nonce and rand hash, other face value: another ticket, so a sender cannot burn the
         // recipient's pending winner with a cheaper ticket of the same nonce.
-        TicketBroker.Ticket memory a = _ticket(orch, sender, FACE, 1, RAND);
-        TicketBroker.Ticket memory b = _ticket(orch, sender, 1, 1, RAND);
-        (bytes32 ka,) = broker.replayKey(a);
-        (bytes32 kb,) = broker.replayKey(b);
-        assertTrue(ka != kb);
-        _fund(sender, 1 ether, 0);
-        _redeem(b, _sign(SENDER_KEY, b), RAND);
-        assertFalse(broker.isTicketUsed(a));
+        TicketBroker.Ticket memory c = _ticket(orch, sender, 1, 1, RAND);
+        _redeem(c, _sign(SENDER_KEY, c), RAND);
+        assertTrue(broker.usedTickets(_hash(c)));
+        assertFalse(broker.usedTickets(_hash(a)));
         _redeem(a, _sign(SENDER_KEY, a), RAND);
+        assertTrue(broker.usedTickets(_hash(a)));
+        assertTrue(broker.isTicketUsed(a));
+        assertFalse(broker.usedTickets(_hash(b)));
+        assertFalse(broker.isTicketUsed(b));
     }
 
-    function test_clearExpiredUsedWords() public {
+    function test_clearExpiredTickets() public {
         _fund(sender, 1 ether, 0);
         TicketBroker.Ticket memory t = _ticket(orch, sender, FACE, 1, RAND);
         bytes memory sig = _sign(SENDER_KEY, t);
         _redeem(t, sig, RAND);
-        (bytes32 key,) = broker.replayKey(t);
-        bytes32[] memory keys = new bytes32[](2);
-        keys[0] = key;
-        keys[1] = keccak256("never used");
+        bytes32[] memory hashes = new bytes32[](2);
+        hashes[0] = _hash(t);
+        hashes[1] = keccak256("never used");
 
-        assertEq(broker.clearExpiredUsedWords(keys), 0, "live word kept");
+        assertEq(broker.clearExpiredTickets(hashes), 0, "live entry kept");
         assertTrue(broker.isTicketUsed(t));
 
         _advanceRounds(VALIDITY - 1);
-        assertEq(broker.clearExpiredUsedWords(keys), 0, "still live in its last valid round");
+        assertEq(broker.clearExpiredTickets(hashes), 0, "still live in its last valid round");
 
         _nextRound();
         vm.expectEmit(address(broker));
-        emit TicketBroker.UsedWordsCleared(1);
-        assertEq(broker.clearExpiredUsedWords(keys), 1);
-        (uint256 bitmap, uint256 expiry) = broker.usedWord(key);
-        assertEq(bitmap + expiry, 0, "slot deleted");
+        emit TicketBroker.UsedTicketsCleared(1);
+        assertEq(broker.clearExpiredTickets(hashes), 1);
+        assertFalse(broker.usedTickets(hashes[0]), "slot deleted");
         // Clearing reopens nothing: the ticket is expired.
         vm.expectRevert(TicketBroker.TicketExpired.selector);
         _redeem(t, sig, RAND);
@@ -519,14 +504,14 @@ contract TicketBrokerTest is Fixture {
         if (uint256(deposit) + share < face) {
             vm.expectRevert(TicketBroker.InsufficientFunds.selector);
             _redeem(t, sig, RAND);
-            (uint256 d, uint256 r,) = broker.getSenderInfo(sender);
+            (uint256 d, uint256 r,) = _funds(sender);
             assertEq(d, deposit);
             assertEq(r, reserve);
             assertFalse(broker.isTicketUsed(t));
             assertEq(address(bonding).balance, 0);
         } else {
             _redeem(t, sig, RAND);
-            (uint256 d, uint256 r,) = broker.getSenderInfo(sender);
+            (uint256 d, uint256 r,) = _funds(sender);
             assertEq(uint256(deposit) + reserve - d - r, face, "paid exactly the face value");
             assertEq(address(bonding).balance, face);
             assertEq(address(broker).balance, d + r);
@@ -534,8 +519,8 @@ contract TicketBrokerTest is Fixture {
         }
     }
 
-    /// Every nonce maps to one bit of one word, and redeeming it sets exactly that bit.
-    function testFuzz_replayBitmap(uint256 nonce, uint256 other) public {
+    /// A redemption marks exactly its own ticket used, whatever the nonces.
+    function testFuzz_replay(uint256 nonce, uint256 other) public {
         vm.assume(nonce != other);
         _fund(sender, 1 ether, 0);
         TicketBroker.Ticket memory t = _ticket(orch, sender, FACE, nonce, RAND);
@@ -543,13 +528,11 @@ contract TicketBrokerTest is Fixture {
         _redeem(t, _sign(SENDER_KEY, t), RAND);
         assertTrue(broker.isTicketUsed(t));
         assertFalse(broker.isTicketUsed(u));
-        (bytes32 key, uint256 bit) = broker.replayKey(t);
-        (uint256 bitmap,) = broker.usedWord(key);
-        assertEq(bitmap, uint256(1) << bit);
         bytes memory sig = _sign(SENDER_KEY, t);
         vm.expectRevert(TicketBroker.TicketAlreadyUsed.selector);
         _redeem(t, sig, RAND);
         _redeem(u, _sign(SENDER_KEY, u), RAND);
+        assertTrue(broker.usedTickets(_hash(u)));
     }
 
     /// The win rule is exactly uint256(keccak256(sig || rand)) < winProb.

@@ -26,6 +26,8 @@ contract VectorsTest is Fixture {
         vm.setBlockhash(10 * ROUND_LENGTH - 1, ROUND_10_HASH);
         _deploy();
         rounds.initializeRound();
+        // Fees go to registered orchestrators only.
+        _registerOnly(vm.addr(KEY_RECIPIENT), 1 ether, 0, 0);
     }
 
     // ------------------------------------------------------------ JSON helpers

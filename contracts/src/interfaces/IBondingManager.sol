@@ -14,7 +14,8 @@ interface IBondingManager {
     }
 
     /// @notice Credits `msg.value` wei of ticket fees to `orchestrator`, split with its delegators by the fee
-    /// share committed for `creationRound`. Only the TicketBroker may call it.
+    /// share committed for `creationRound`. Only the TicketBroker may call it; reverts with
+    /// `NotRegistered(orchestrator)` unless `orchestrator` is registered.
     function creditFees(address orchestrator, uint256 creationRound) external payable;
 
     /// @notice Whether `orchestrator` is active in the current round and the number of active orchestrators,

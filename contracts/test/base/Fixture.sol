@@ -144,6 +144,16 @@ abstract contract Fixture is TestBase {
         broker.fundDepositAndReserve{value: deposit + reserve}(deposit, reserve);
     }
 
+    /// @dev A sender's deposit, reserve and withdraw round, read through Livepeer's `getSenderInfo` layout.
+    function _funds(address s)
+        internal
+        view
+        returns (uint256 deposit, uint256 reserve, uint256 withdrawRound)
+    {
+        (TicketBroker.SenderInfo memory info, TicketBroker.ReserveInfo memory r) = broker.getSenderInfo(s);
+        return (info.deposit, r.fundsRemaining, info.withdrawRound);
+    }
+
     function _auxData(uint256 round) internal view returns (bytes memory) {
         return abi.encodePacked(round, rounds.blockHashForRound(round));
     }

@@ -54,33 +54,27 @@ impl<M: Middleware + 'static> ChainClient<M> {
 #[async_trait]
 impl<M: Middleware + 'static> TicketBrokerReader for ChainClient<M> {
     async fn sender_info(&self, sender: Address) -> Result<SenderInfo, ChainError> {
-        let (deposit, reserve, withdraw_round) = self
+        // Livepeer's layout: (deposit, withdrawRound) then (fundsRemaining, claimedInCurrentRound).
+        let (info, reserve) = self
             .broker
             .get_sender_info(sender)
             .call()
             .await
             .map_err(contract_error)?;
-        let (claimed, _) = self
-            .broker
-            .reserve_claimed(sender, Address::zero())
-            .call()
-            .await
-            .map_err(contract_error)?;
         Ok(SenderInfo {
-            deposit: Wei(deposit),
-            withdraw_round: withdraw_round.low_u64(),
-            reserve_remaining: Wei(reserve),
-            reserve_claimed_this_round: Wei(claimed),
+            deposit: Wei(info.deposit),
+            withdraw_round: info.withdraw_round.low_u64(),
+            reserve_remaining: Wei(reserve.funds_remaining),
+            reserve_claimed_this_round: Wei(reserve.claimed_in_current_round),
         })
     }
     async fn claimed_reserve(&self, sender: Address, claimant: Address) -> Result<Wei, ChainError> {
-        let (_, by) = self
-            .broker
-            .reserve_claimed(sender, claimant)
+        self.broker
+            .claimed_reserve(sender, claimant)
             .call()
             .await
-            .map_err(contract_error)?;
-        Ok(Wei(by))
+            .map(Wei)
+            .map_err(contract_error)
     }
     async fn is_ticket_used(&self, t: &WinningTicket) -> Result<bool, ChainError> {
         self.broker

@@ -184,6 +184,26 @@ async fn suite<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64
     assert!(orch.is_ticket_used(&w1).await.unwrap());
     let after = orch.sender_info(bcast.account()).await.unwrap();
     assert_eq!(after.deposit.0, one_eth.0 - U256::exp10(16));
+    // Livepeer's getSenderInfo layout decodes: the reserve is untouched by a deposit payment.
+    assert_eq!(
+        (after.reserve_remaining, after.reserve_claimed_this_round),
+        (one_eth, Wei(U256::zero()))
+    );
+    assert_eq!(
+        orch.claimed_reserve(bcast.account(), orch.account())
+            .await
+            .unwrap(),
+        Wei(U256::zero())
+    );
+
+    // A ticket to an address that is not a registered orchestrator is refused by name.
+    let stray = winning_ticket(&b_key, bcast.account(), 1, round, hash, U256::from(77));
+    let err = orch
+        .send_redeem(std::slice::from_ref(&stray), &TxOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_revert("NotRegistered"), "{err:?}");
+    assert!(!orch.is_ticket_used(&stray).await.unwrap());
 
     let reuse = orch
         .send_redeem(std::slice::from_ref(&w1), &TxOptions::default())
