@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use livepeer_core::entropy::OsEntropy;
-use livepeer_core::{
-    Container, H256, Ladder, LocalSigner, Receipt, SegmentClaim, SignedReceipt, Signer as _,
-    StreamId, keccak256,
-};
+use livepeer_core::{Container, H256, Ladder, LocalSigner, SegmentClaim, SignedReceipt, keccak256};
 use livepeer_transcode::{SoftwareConfig, SoftwareTranscoder};
 use livepeer_verify::openh264::{SoftwareDecoder, SoftwareScaler};
-use livepeer_verify::{CheckJob, Checker, FrameDecoder as _, SourceTiming, VerifyConfig, inspect};
+use livepeer_verify::{
+    CheckJob, Checker, FrameDecoder as _, Signed, SourceTiming, VerifyConfig, inspect,
+};
 use serde_json::json;
 
 /// Check one rendition against its source segment, here, and print JSON.
@@ -88,44 +87,6 @@ pub async fn check(c: Check) -> anyhow::Result<()> {
     let src_info = inspect(&source, src_container)
         .map_err(|e| anyhow::anyhow!("{} does not parse: {e}", c.source.display()))?;
 
-    // The statements both sides sign; a given receipt fixes who and which segment.
-    let broadcaster = LocalSigner::random(&OsEntropy)?;
-    let (receipt, given) = match &c.receipt {
-        Some(p) => {
-            let r: SignedReceipt = serde_json::from_slice(&read(p)?)
-                .with_context(|| format!("{} is not a signed receipt", p.display()))?;
-            (r, true)
-        }
-        None => {
-            let orch = LocalSigner::random(&OsEntropy)?;
-            let r = Receipt {
-                orchestrator: orch.address(),
-                broadcaster: broadcaster.address(),
-                stream_id: StreamId::from_name("local"),
-                seq: 0,
-                input_hash: H256::from(keccak256(&source)),
-                profile_ids: vec![profile.id()],
-                output_hashes: vec![H256::from(keccak256(&rendition))],
-                pixels: vec![
-                    u64::from(info.width) * u64::from(info.height) * u64::from(info.frames),
-                ],
-            };
-            (r.sign(&orch)?, false)
-        }
-    };
-    // The claim restates what was sent; it is checked against the receipt, not by its
-    // signature, so it names the receipt's broadcaster when a receipt is given.
-    let claim = SegmentClaim {
-        broadcaster: receipt.receipt.broadcaster,
-        orchestrator: receipt.receipt.orchestrator,
-        stream_id: receipt.receipt.stream_id,
-        seq: receipt.receipt.seq,
-        input_hash: H256::from(keccak256(&source)),
-        profile_ids: vec![profile.id()],
-        duration_ms: src_info.duration.map_or(0, |d| d.as_millis() as u64),
-    }
-    .sign(&broadcaster)?;
-
     let cfg = VerifyConfig::default();
     let decoder = Arc::new(SoftwareDecoder::new());
     let mut checker =
@@ -135,15 +96,34 @@ pub async fn check(c: Check) -> anyhow::Result<()> {
             .context("starting the reference transcoder")?;
         checker = checker.with_reference_encoder(Arc::new(reference));
     }
-    let job = Arc::new(CheckJob {
-        segment: source.clone().into(),
-        container: src_container,
-        codec: src_info.codec,
-        ladder: vec![profile.clone()],
-        renditions: vec![rendition.clone().into()],
-        receipt: receipt.clone(),
-        claim: claim.clone(),
-    });
+    let duration = src_info.duration.unwrap_or_default();
+    let mut job = CheckJob::unsigned(
+        source.clone().into(),
+        src_container,
+        src_info.codec,
+        vec![profile.clone()],
+        vec![rendition.clone().into()],
+        duration,
+    );
+    // A given receipt is checked too: its signature, hashes and pixel counts, against a
+    // claim restating what was sent (checked against the receipt, not by its signature).
+    let given = c.receipt.is_some();
+    if let Some(p) = &c.receipt {
+        let receipt: SignedReceipt = serde_json::from_slice(&read(p)?)
+            .with_context(|| format!("{} is not a signed receipt", p.display()))?;
+        let claim = SegmentClaim {
+            broadcaster: receipt.receipt.broadcaster,
+            orchestrator: receipt.receipt.orchestrator,
+            stream_id: receipt.receipt.stream_id,
+            seq: receipt.receipt.seq,
+            input_hash: H256::from(keccak256(&source)),
+            profile_ids: vec![profile.id()],
+            duration_ms: duration.as_millis() as u64,
+        }
+        .sign(&LocalSigner::random(&OsEntropy)?)?;
+        job.signed = Some(Signed { receipt, claim });
+    }
+    let job = Arc::new(job);
     let report = checker.run(job, !c.cheap).await?;
     let timing = SourceTiming {
         pts: src_info.pts.clone(),

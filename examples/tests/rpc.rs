@@ -14,7 +14,7 @@ use livepeer_contracts::embedded::DEV_KEYS;
 use livepeer_core::AddressExt as _;
 
 mod common;
-use common::{BCAST, DEVNET, Kill, ORCH, VERIFIER, anvil_path, free_udp_port, ok};
+use common::{BCAST, DEVNET, Kill, ORCH, TRANSCODER, VERIFIER, anvil_path, free_udp_port, ok};
 
 struct Net {
     _anvil: AnvilInstance,
@@ -260,4 +260,65 @@ fn the_binaries_run_a_stream_on_anvil() {
         .output()
         .unwrap();
     one_line_error(&o, "wrong password", "wrong password");
+}
+
+/// `verifier check` on files at hand, with no receipt: an honest rendition made by
+/// `transcoder local` from an x264 clip passes, and the same file held to a rung it was not
+/// made for is a fault (exit status 2). Skipped without ffmpeg.
+#[test]
+fn verifier_check_judges_files_at_hand_without_a_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=640x360:rate=25")
+        .args([
+            "-t", "4", "-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p",
+        ])
+        .arg(&input)
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: no ffmpeg to make the clip");
+        return;
+    }
+    let out = dir.path().join("out");
+    let o = Command::new(TRANSCODER)
+        .args(["local", "--profiles", "240p", "--keep-source", "--input"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    ok(&o, "transcoder local");
+    let source = out.join("source").join("0.ts");
+    let rendition = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.ends_with("source"))
+        .map(|p| p.join("0.ts"))
+        .find(|p| p.exists())
+        .expect("a rendition of segment 0");
+    let check = |profile: &str| {
+        Command::new(VERIFIER)
+            .args(["check", "--profile", profile, "--source"])
+            .arg(&source)
+            .arg("--rendition")
+            .arg(&rendition)
+            .output()
+            .unwrap()
+    };
+    let honest = check("240p");
+    let text = ok(&honest, "verifier check 240p");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["result"]["verdict"], "pass", "{text}");
+    assert_eq!(v["receipt_checked"], false, "{text}");
+    let wrong = check("360p");
+    assert_eq!(
+        wrong.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&wrong.stdout)
+    );
+    let w: serde_json::Value = serde_json::from_slice(&wrong.stdout).unwrap();
+    assert_eq!(w["result"]["verdict"], "fault", "{w}");
 }

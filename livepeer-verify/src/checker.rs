@@ -32,10 +32,20 @@ pub struct CheckInput<'a> {
     pub ladder: &'a [VideoProfile],
     /// The renditions' bytes, in ladder order.
     pub renditions: &'a [&'a [u8]],
+    /// What both sides signed; `None` for files checked at hand, where the statement
+    /// checks (signatures, hashes, signed pixel counts) are skipped.
+    pub signed: Option<&'a Signed>,
+    /// The source's duration (the claim's when signed; zero when unknown).
+    pub duration: Duration,
+}
+
+/// The statements both sides signed about one segment.
+#[derive(Clone, Debug)]
+pub struct Signed {
     /// The orchestrator's receipt.
-    pub receipt: &'a SignedReceipt,
+    pub receipt: SignedReceipt,
     /// The broadcaster's claim.
-    pub claim: &'a SignedSegmentClaim,
+    pub claim: SignedSegmentClaim,
 }
 
 /// An owned [`CheckInput`], to move onto a worker thread.
@@ -51,10 +61,10 @@ pub struct CheckJob {
     pub ladder: Vec<VideoProfile>,
     /// The renditions' bytes, in ladder order.
     pub renditions: Vec<Bytes>,
-    /// The orchestrator's receipt.
-    pub receipt: SignedReceipt,
-    /// The broadcaster's claim.
-    pub claim: SignedSegmentClaim,
+    /// What both sides signed; `None` for files checked at hand (see [`Self::unsigned`]).
+    pub signed: Option<Signed>,
+    /// The source's duration (the claim's when signed; zero when unknown).
+    pub duration: Duration,
 }
 
 impl CheckJob {
@@ -66,8 +76,33 @@ impl CheckJob {
             codec: req.segment.codec,
             ladder: req.ladder.profiles().to_vec(),
             renditions: req.renditions.iter().map(|r| r.data.clone()).collect(),
-            receipt: req.receipt.clone(),
-            claim: req.claim.clone(),
+            duration: Duration::from_millis(req.claim.claim.duration_ms),
+            signed: Some(Signed {
+                receipt: req.receipt.clone(),
+                claim: req.claim.clone(),
+            }),
+        }
+    }
+
+    /// A job for files at hand, with no signed statements: every check but the statement
+    /// checks (signatures, hashes, signed pixel counts) runs, the reference re-encode
+    /// included.
+    pub fn unsigned(
+        segment: Bytes,
+        container: Container,
+        codec: VideoCodec,
+        ladder: Vec<VideoProfile>,
+        renditions: Vec<Bytes>,
+        duration: Duration,
+    ) -> Self {
+        CheckJob {
+            segment,
+            container,
+            codec,
+            ladder,
+            renditions,
+            signed: None,
+            duration,
         }
     }
 
@@ -79,8 +114,8 @@ impl CheckJob {
             container: self.container,
             ladder: &self.ladder,
             renditions: &renditions,
-            receipt: &self.receipt,
-            claim: &self.claim,
+            signed: self.signed.as_ref(),
+            duration: self.duration,
         })
     }
 }
@@ -278,15 +313,8 @@ impl Checker {
         let i = f.rendition?;
         let profile = job.ladder.get(i)?;
         let data = ours.get(i)?;
-        let facts = crate::checks::source_facts(
-            &job.segment,
-            job.container,
-            Duration::from_millis(job.claim.claim.duration_ms),
-        );
-        let pixels = crate::bitstream::inspect(data, profile.container)
-            .map(|info| info.pixels())
-            .unwrap_or(0);
-        match check_rendition(i, profile, data, pixels, &facts, &self.cfg) {
+        let facts = crate::checks::source_facts(&job.segment, job.container, job.duration);
+        match check_rendition(i, profile, data, None, &facts, &self.cfg) {
             // Perceptual and bitrate findings have their own thresholds relative to the
             // reference; an absolute rule the reference breaks too excuses nothing there.
             Err(g)
@@ -358,13 +386,10 @@ impl Checker {
         reference: Option<&[Bytes]>,
         excused: &[(usize, FaultKind)],
     ) -> Result<CheckReport, CheckError> {
-        let claim = &input.claim.claim;
-        let ids: Vec<_> = input.ladder.iter().map(VideoProfile::id).collect();
-        if ids != claim.profile_ids {
-            return Err(CheckError::Input("the ladder is not the claim's".into()));
-        }
-        if keccak256(input.segment) != claim.input_hash.0 {
-            return Err(CheckError::Input("the segment is not the claim's".into()));
+        if input.renditions.len() != input.ladder.len() {
+            return Err(CheckError::Input(
+                "one rendition per rung of the ladder".into(),
+            ));
         }
         let mut report = CheckReport {
             deep,
@@ -372,19 +397,27 @@ impl Checker {
             worst: vec![None; input.ladder.len()],
             ..CheckReport::default()
         };
-        if let Some(f) = check_receipt(input.receipt, input.claim)
-            .or_else(|| check_hashes(input.receipt, input.renditions))
-        {
-            report.finding = Some(f);
-            return Ok(report);
+        if let Some(signed) = input.signed {
+            let claim = &signed.claim.claim;
+            let ids: Vec<_> = input.ladder.iter().map(VideoProfile::id).collect();
+            if ids != claim.profile_ids {
+                return Err(CheckError::Input("the ladder is not the claim's".into()));
+            }
+            if keccak256(input.segment) != claim.input_hash.0 {
+                return Err(CheckError::Input("the segment is not the claim's".into()));
+            }
+            if let Some(f) = check_receipt(&signed.receipt, &signed.claim)
+                .or_else(|| check_hashes(&signed.receipt, input.renditions))
+            {
+                report.finding = Some(f);
+                return Ok(report);
+            }
         }
-        let facts = crate::checks::source_facts(
-            input.segment,
-            input.container,
-            Duration::from_millis(claim.duration_ms),
-        );
+        let facts = crate::checks::source_facts(input.segment, input.container, input.duration);
         for (i, (p, data)) in input.ladder.iter().zip(input.renditions).enumerate() {
-            let pixels = input.receipt.receipt.pixels.get(i).copied().unwrap_or(0);
+            let pixels = input
+                .signed
+                .map(|s| s.receipt.receipt.pixels.get(i).copied().unwrap_or(0));
             let mut checked = check_rendition(i, p, data, pixels, &facts, &self.cfg);
             if let Err(f) = &checked
                 && f.kind == FaultKind::BitrateOutOfBounds

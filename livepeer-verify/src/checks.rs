@@ -157,12 +157,12 @@ pub fn expected_frames(profile: &VideoProfile, source: &SourceFacts) -> Option<(
 }
 
 /// Runs the header checks on one rendition: format, resolution, timing, bitrate, key frames
-/// and the signed pixel count. Returns what the headers say when they parse.
+/// and, when one was signed, the pixel count. Returns what the headers say when they parse.
 pub fn check_rendition(
     index: usize,
     profile: &VideoProfile,
     data: &[u8],
-    signed_pixels: u64,
+    signed_pixels: Option<u64>,
     source: &SourceFacts,
     cfg: &VerifyConfig,
 ) -> Result<StreamInfo, Finding> {
@@ -287,13 +287,12 @@ pub fn check_rendition(
             );
         }
     }
-    if info.pixels() != signed_pixels {
+    if let Some(signed) = signed_pixels
+        && info.pixels() != signed
+    {
         return fail(
             FaultKind::PixelCountMismatch,
-            format!(
-                "{} pixels in the stream, {signed_pixels} signed",
-                info.pixels()
-            ),
+            format!("{} pixels in the stream, {signed} signed", info.pixels()),
         );
     }
     Ok(info)
@@ -333,8 +332,15 @@ mod tests {
             duration: Duration::from_secs(2),
             info: None,
         };
-        let f =
-            check_rendition(0, &p, &[0x47; 376], 0, &facts, &VerifyConfig::default()).unwrap_err();
+        let f = check_rendition(
+            0,
+            &p,
+            &[0x47; 376],
+            Some(0),
+            &facts,
+            &VerifyConfig::default(),
+        )
+        .unwrap_err();
         assert_eq!(f.kind, FaultKind::Undecodable);
         assert!(f.is_provable());
     }

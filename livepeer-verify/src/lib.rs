@@ -32,7 +32,7 @@ pub mod verifier;
 
 pub use bitstream::{BitstreamError, StreamInfo, inspect};
 pub use challenge::{ChallengeError, Challenger};
-pub use checker::{CheckError, CheckInput, CheckJob, CheckReport, Checker, SourceTiming};
+pub use checker::{CheckError, CheckInput, CheckJob, CheckReport, Checker, Signed, SourceTiming};
 pub use checks::Finding;
 pub use config::{InvalidConfig, PerceptualThresholds, ReferenceMargins, VerifyConfig};
 pub use decode::{BilinearScaler, DecodeError, FrameDecoder, PictureScaler};

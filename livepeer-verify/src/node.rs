@@ -10,7 +10,7 @@ use livepeer_core::chain::{ChainError, ChallengeId, FaultEvidence, TxOutcome, Ve
 use livepeer_core::media::MAX_SEGMENT_BYTES;
 use thiserror::Error;
 
-use crate::checker::{CheckError, CheckJob, Checker};
+use crate::checker::{CheckError, CheckJob, Checker, Signed};
 use crate::checks::Finding;
 use crate::decode::DecodeError;
 use crate::evidence::{ContentKey, EvidenceError, EvidenceManifest, EvidenceSource};
@@ -129,8 +129,11 @@ pub async fn decide(
         codec: m.codec,
         ladder: m.ladder.clone(),
         renditions: fetched.renditions,
-        receipt: evidence.receipt.clone(),
-        claim: evidence.claim.clone(),
+        duration: std::time::Duration::from_millis(evidence.claim.claim.duration_ms),
+        signed: Some(Signed {
+            receipt: evidence.receipt.clone(),
+            claim: evidence.claim.clone(),
+        }),
     });
     // The re-encode only for services that promise deterministic output.
     let checker = if crate::reencode::applies_to(&evidence.service) {

@@ -2,13 +2,11 @@
 //! compare the video elementary streams bit for bit (blake3). The elementary stream, not the
 //! container, so two honest multiplexers that differ only in packetisation still agree.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 
 use livepeer_core::transcode::{TranscodeJob, Transcoder};
 use livepeer_core::verify::FaultKind;
-use livepeer_core::{Address, Ladder, Segment};
+use livepeer_core::{Address, Ladder, Segment, StreamId};
 
 use crate::bitstream::elementary_stream;
 use crate::checker::{CheckError, CheckJob};
@@ -51,13 +49,13 @@ pub async fn compare(
 /// Transcodes `job`'s segment to its ladder with `transcoder` (telling it, through
 /// [`checked_orchestrator`], whose result this is for). The renditions in ladder order.
 pub async fn encode(transcoder: &dyn Transcoder, job: &CheckJob) -> Result<Vec<Bytes>, CheckError> {
-    let claim = &job.claim.claim;
+    let claim = job.signed.as_ref().map(|s| &s.claim.claim);
     let ladder = Ladder::new(job.ladder.clone()).map_err(|e| CheckError::Input(e.to_string()))?;
     let reencode = transcoder.transcode(TranscodeJob {
-        stream_id: claim.stream_id,
+        stream_id: claim.map_or_else(|| StreamId::from_name("unsigned"), |c| c.stream_id),
         segment: Segment {
-            seq: claim.seq,
-            duration: Duration::from_millis(claim.duration_ms),
+            seq: claim.map_or(0, |c| c.seq),
+            duration: job.duration,
             data: job.segment.clone(),
             container: job.container,
             codec: job.codec,
@@ -65,7 +63,7 @@ pub async fn encode(transcoder: &dyn Transcoder, job: &CheckJob) -> Result<Vec<B
         ladder,
     });
     let out = CHECKED
-        .scope(claim.orchestrator, reencode)
+        .scope(claim.map_or(Address::zero(), |c| c.orchestrator), reencode)
         .await
         .map_err(|e| CheckError::Decoder(DecodeError::Backend(format!("re-encode: {e}"))))?;
     if out.renditions.len() != job.renditions.len() {
