@@ -428,7 +428,12 @@ impl<C: OrchestratorChain> Follow for ChainPart<C> {
             if e.is_transient() {
                 return Err(e.into());
             }
-            warn!("initializing the round: {e}");
+            // Another account initialized it first: the expected race, not news.
+            if e.is_revert("RoundAlreadyInitialized") {
+                tracing::debug!("the round was initialized by another account");
+            } else {
+                warn!("initializing the round: {e}");
+            }
         }
         self.sync().await?;
         if !self.keep_rounds {
@@ -441,6 +446,10 @@ impl<C: OrchestratorChain> Follow for ChainPart<C> {
                 Ok(_) => info!(round, "reward minted"),
                 // Tried again at the next step.
                 Err(e) if e.is_transient() => return Err(e.into()),
+                // Minted before a restart of this node.
+                Err(e) if e.is_revert("RewardAlreadyClaimed") => {
+                    tracing::debug!(round, "this round's reward was already minted");
+                }
                 Err(e) => warn!(round, "reward: {e}"),
             }
         }
