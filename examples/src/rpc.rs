@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use ethers::providers::{Http, Provider};
 use livepeer_core::{U256, Wei};
 
@@ -41,12 +40,21 @@ impl ChainArgs {
     pub async fn provider(&self) -> anyhow::Result<Provider<Http>> {
         livepeer_node::rpc::provider(&self.rpc, self.chain_id)
             .await
-            .map_err(|e| match e {
-                livepeer_node::NodeError::ChainIdMismatch { .. } => {
-                    anyhow::anyhow!("{e} (--chain-id; the node is at {})", self.rpc)
-                }
-                e => anyhow::anyhow!("{e} (--rpc)"),
-            })
+            .map_err(|e| self.which(&e).unwrap_or_else(|| e.into()))
+    }
+
+    /// A provider error with the option to fix named (`--chain-id` or `--rpc`); `None` for
+    /// any other error.
+    fn which(&self, e: &livepeer_node::NodeError) -> Option<anyhow::Error> {
+        use livepeer_node::NodeError::{ChainIdMismatch, Config, Unreachable};
+        match e {
+            ChainIdMismatch { .. } => Some(anyhow::anyhow!(
+                "{e} (--chain-id; the node is at {})",
+                self.rpc
+            )),
+            Config(_) | Unreachable(_) => Some(anyhow::anyhow!("{e} (--rpc)")),
+            _ => None,
+        }
     }
 
     /// A client for `key` on the chain, with the contracts checked.
@@ -55,16 +63,16 @@ impl ChainArgs {
             anyhow::anyhow!("no contracts given: use --contracts FILE (written by `devnet deploy`)")
         })?;
         let addresses = livepeer_node::rpc::read_addresses(path)?;
-        // The provider's own message first: which of --rpc and --chain-id is wrong.
-        self.provider().await?;
         livepeer_node::rpc::connect(&self.rpc, self.chain_id, addresses, &key.signer)
             .await
-            .with_context(|| {
-                format!(
-                    "checking the contracts of {} on {}",
-                    path.display(),
-                    self.rpc
-                )
+            .map_err(|e| {
+                self.which(&e).unwrap_or_else(|| {
+                    anyhow::Error::from(e).context(format!(
+                        "checking the contracts of {} on {}",
+                        path.display(),
+                        self.rpc
+                    ))
+                })
             })
     }
 }

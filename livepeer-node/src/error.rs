@@ -19,6 +19,9 @@ pub enum NodeError {
         /// The chain id the backend reports.
         actual: u64,
     },
+    /// The JSON-RPC node did not answer.
+    #[error("{0}")]
+    Unreachable(String),
     /// The signer and the chain backend's account differ: tickets would be signed by one
     /// address and paid from another.
     #[error("the signer is {signer} but the chain backend acts as {account}")]
@@ -67,6 +70,7 @@ impl NodeError {
     pub fn is_transient(&self) -> bool {
         match self {
             NodeError::Chain(e) => e.is_transient(),
+            NodeError::Unreachable(_) => true,
             NodeError::Other(e) => e
                 .downcast_ref::<ChainError>()
                 .is_some_and(ChainError::is_transient),

@@ -396,7 +396,9 @@ struct ChainPart<C> {
 }
 
 impl<C: OrchestratorChain> ChainPart<C> {
-    async fn sync(&self) -> anyhow::Result<()> {
+    /// Tells the validator the block, gas price and a new round, and drives redemptions.
+    /// Returns the last initialized round.
+    async fn sync(&self) -> anyhow::Result<u64> {
         let block = self.chain.current_block().await?;
         let gas = self.chain.gas_price().await?;
         self.payments.handle_block(block, gas);
@@ -411,7 +413,7 @@ impl<C: OrchestratorChain> ChainPart<C> {
             }
         }
         self.winners.drive(&*self.chain).await?;
-        Ok(())
+        Ok(round)
     }
 }
 
@@ -435,11 +437,10 @@ impl<C: OrchestratorChain> Follow for ChainPart<C> {
                 warn!("initializing the round: {e}");
             }
         }
-        self.sync().await?;
+        let round = self.sync().await?;
         if !self.keep_rounds {
             return Ok(());
         }
-        let round = self.chain.last_initialized_round().await?;
         let done = self.rewarded.lock().map(|r| *r).unwrap_or(None);
         if done != Some(round) && self.chain.is_active(self.address).await? {
             match self.chain.reward().await {
@@ -548,7 +549,8 @@ impl<C: OrchestratorChain> OrchestratorNode<C> {
     /// Follows the chain one step now (blocks, gas, round, redemptions), besides the
     /// background follower's steps.
     pub async fn sync(&self) -> Result<()> {
-        Ok(self.part.sync().await?)
+        self.part.sync().await?;
+        Ok(())
     }
 
     /// Face value still waiting for redemption.

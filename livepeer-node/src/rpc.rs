@@ -23,9 +23,13 @@ pub async fn provider(url: &str, chain_id: u64) -> Result<Provider<Http>> {
         .interval(Duration::from_millis(200));
     let id = tokio::time::timeout(Duration::from_secs(10), p.get_chainid())
         .await
-        .map_err(|_| anyhow::anyhow!("the JSON-RPC node at {url} did not answer in 10 s"))?
+        .map_err(|_| {
+            NodeError::Unreachable(format!("the JSON-RPC node at {url} did not answer in 10 s"))
+        })?
         .map_err(|e| {
-            anyhow::anyhow!("cannot reach the JSON-RPC node at {url} ({e}); is it running?")
+            NodeError::Unreachable(format!(
+                "cannot reach the JSON-RPC node at {url} ({e}); is it running?"
+            ))
         })?;
     if id != U256::from(chain_id) {
         return Err(NodeError::ChainIdMismatch {

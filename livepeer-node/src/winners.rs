@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use livepeer_core::store::Store;
-use livepeer_core::{H256, U256, Wei};
+use livepeer_core::{U256, Wei};
 use livepeer_negotiate::{PaymentError, WinnerSink};
 use livepeer_pm::queue::{QueueChain, QueueEvent, drive_shared};
 use livepeer_pm::{QueueError, RedemptionQueue, Winner, WinnerRecord};
@@ -52,12 +52,7 @@ impl Winners {
 
     /// Face value still waiting for redemption, over all senders.
     pub fn pending(&self) -> Wei {
-        self.with(|q| {
-            Ok(q.pending_by_sender()
-                .values()
-                .fold(Wei::ZERO, |a, b| Wei(a.0.saturating_add(b.0))))
-        })
-        .unwrap_or(Wei::ZERO)
+        self.with(|q| Ok(pending_of(q))).unwrap_or(Wei::ZERO)
     }
 
     /// Every winner record held, redeemed or not.
@@ -97,43 +92,28 @@ impl Winners {
         self.with(|_| Ok(()))?;
         let r = drive_shared(&self.queue, &QueueChain::from_backend(chain)).await;
         self.note(r)?;
-        let (events, faces, depth, pending) = self.with(|q| {
-            let mut events = Vec::new();
+        self.with(|q| {
             while let Some(e) = q.poll_event() {
-                events.push(e);
-            }
-            let faces: Vec<(H256, U256)> = events
-                .iter()
-                .filter_map(|e| match e {
-                    QueueEvent::Redeemed { ticket, .. } => {
-                        q.record(ticket).map(|r| (*ticket, r.face_value().0))
-                    }
-                    _ => None,
-                })
-                .collect();
-            let depth = q.records().filter(|r| r.state.is_pending()).count();
-            let pending = q
-                .pending_by_sender()
-                .values()
-                .fold(U256::zero(), |a, b| a.saturating_add(b.0));
-            Ok((events, faces, depth, pending))
-        })?;
-        for e in &events {
-            match e {
-                QueueEvent::Redeemed { ticket, .. } => {
-                    let face = faces
-                        .iter()
-                        .find(|(t, _)| t == ticket)
-                        .map_or(U256::zero(), |f| f.1);
-                    self.meter.ticket_redeemed(face);
+                match e {
+                    QueueEvent::Redeemed { ticket, .. } => self.meter.ticket_redeemed(
+                        q.record(&ticket).map_or(U256::zero(), |r| r.face_value().0),
+                    ),
+                    QueueEvent::Failed { .. } => self.meter.ticket_failed(),
+                    _ => {}
                 }
-                QueueEvent::Failed { .. } => self.meter.ticket_failed(),
-                _ => {}
             }
-        }
-        self.meter.queue(depth, pending);
-        Ok(())
+            let depth = q.records().filter(|r| r.state.is_pending()).count();
+            self.meter.queue(depth, pending_of(q).0);
+            Ok(())
+        })
     }
+}
+
+/// Face value waiting for redemption in `q`, over all senders.
+fn pending_of(q: &RedemptionQueue<DynStore>) -> Wei {
+    q.pending_by_sender()
+        .values()
+        .fold(Wei::ZERO, |a, b| Wei(a.0.saturating_add(b.0)))
 }
 
 #[async_trait]
