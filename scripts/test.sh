@@ -11,15 +11,19 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+# A clean checkout gains nothing from incremental caches, and they cost gigabytes of disk.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 declare -a SUMMARY=()
+disk_free() { df -h --output=avail "$ROOT" 2>/dev/null | tail -n 1 | tr -d ' '; }
+target_size() { if [ -d "$ROOT/target" ]; then du -sh "$ROOT/target" 2>/dev/null | cut -f1; else echo 0; fi; }
 stage() {
   local name=$1; shift
   local t0=$SECONDS
   echo "==> $name"
   "$@"
   local dt=$((SECONDS - t0))
-  SUMMARY+=("$(printf '%-10s %4ds' "$name" "$dt")")
+  SUMMARY+=("$(printf '%-10s %4ds  target %s, disk free %s' "$name" "$dt" "$(target_size)" "$(disk_free)")")
   echo "<== $name: ${dt}s"
 }
 
@@ -124,6 +128,9 @@ demo() {
     rc=1
   fi
   rm -rf "$out"
+  # Its target directory is a second build of the node's whole dependency tree; it is dropped
+  # once used (DEMO_KEEP=1 keeps it for the next run).
+  [ "${DEMO_KEEP:-0}" = 1 ] || rm -rf "$ROOT/target/demo"
   return "$rc"
 }
 # Every criterion bench lives in the benches crate; building only it keeps the chain and
