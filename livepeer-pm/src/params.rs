@@ -74,6 +74,31 @@ pub struct TicketParams {
 }
 
 impl TicketParams {
+    /// Params from their parts, as decoded from another implementation's wire form (an
+    /// orchestrator issues them with [`Recipient`](crate::Recipient)).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        recipient: Address,
+        face_value: U256,
+        win_prob: U256,
+        recipient_rand_hash: H256,
+        seed: H256,
+        expiration_block: u64,
+        price: PixelPrice,
+        expiration: ExpirationParams,
+    ) -> Self {
+        TicketParams {
+            recipient,
+            face_value,
+            win_prob,
+            recipient_rand_hash,
+            seed,
+            expiration_block,
+            price,
+            expiration,
+        }
+    }
+
     /// The ticket these params give for `sender` and `nonce`.
     pub fn ticket(&self, sender: Address, nonce: u32) -> Ticket {
         Ticket {
