@@ -11,6 +11,7 @@
 pub mod codec;
 pub mod error;
 pub mod fee;
+pub mod fuzz_entry;
 pub mod messages;
 pub mod payment;
 pub mod remote_error;

@@ -8,6 +8,7 @@
     clippy::print_stderr
 )]
 
+mod corpus;
 mod exchange;
 mod payment;
 mod props;

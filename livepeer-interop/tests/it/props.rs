@@ -313,6 +313,28 @@ proptest! {
     }
 
     #[test]
+    fn fuzz_entries_hold_on_structured_input(
+        p in payment(), s in seg_data(), r in transcode_result(), i in orchestrator_info(),
+    ) {
+        use prost::Message;
+        let mut h = vec![1u8];
+        h.extend_from_slice(encode_payment_header(&p).as_bytes());
+        livepeer_interop::fuzz_entry::headers(&h);
+        let mut h = vec![0u8];
+        h.extend_from_slice(encode_segment_header(&s).as_bytes());
+        livepeer_interop::fuzz_entry::headers(&h);
+        livepeer_interop::fuzz_entry::transcode_result(&r.encode_to_vec());
+        livepeer_interop::fuzz_entry::orchestrator_info(&i.encode_to_vec());
+    }
+
+    #[test]
+    fn fuzz_entries_hold_on_random_bytes(data in bytes(600)) {
+        livepeer_interop::fuzz_entry::headers(&data);
+        livepeer_interop::fuzz_entry::transcode_result(&data);
+        livepeer_interop::fuzz_entry::orchestrator_info(&data);
+    }
+
+    #[test]
     fn segment_signature_round_trips(
         mut seg in seg_data(), hash in any::<[u8; 32]>(), a in 1u8..0xf0, b in 1u8..0xf0,
     ) {
