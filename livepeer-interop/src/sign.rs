@@ -238,6 +238,29 @@ mod tests {
         );
     }
 
+    /// go-livepeer's `TestSegmentFlatten` vector (core/stream_test.go): two preset
+    /// renditions, a 6-byte manifest id and a right-padded hash.
+    #[test]
+    fn flatten_matches_go_livepeer_vector() {
+        let mut hash = b"browns".to_vec();
+        hash.resize(32, 0);
+        let named = |n: &str| VideoProfile {
+            name: n.into(),
+            ..VideoProfile::default()
+        };
+        let seg = SegData {
+            manifest_id: b"abcdef".to_vec(),
+            seq: 1234,
+            hash,
+            full_profiles: vec![named("P144p30fps16x9"), named("P240p30fps16x9")],
+            ..SegData::default()
+        };
+        assert_eq!(
+            hex::encode(seg_data_digest(&seg).unwrap()),
+            "08a398e7e7a5a545b0b07d9e7e1eab52b4131e0df1621bd53ee6e7550a15465b"
+        );
+    }
+
     #[test]
     fn segment_signature_round_trip_and_wrong_signer() {
         let mut seg = SegData {

@@ -290,3 +290,26 @@ fn our_encodings_parse_in_the_sdk_without_unknown_fields() {
         i += 1;
     }
 }
+
+/// go-livepeer's own `net` package marshals this fully populated payment (the same values,
+/// with the expiration params also inside the ticket params) to 492 bytes with this SHA-256;
+/// the fixture is `payment-daemon/internal/compat/testdata/payment-canonical.bin` of
+/// Cloud-SPE/livepeer-network-modules (commit 8075e748), produced with go-livepeer v0.8.10.
+/// Matching its digest shows our encoding is Go's, byte for byte.
+#[test]
+fn encoding_matches_go_marshal_of_the_canonical_payment() {
+    use sha2::{Digest, Sha256};
+    let mut p = canonical_payment();
+    if let Some(tp) = p.ticket_params.as_mut() {
+        tp.expiration_params = p.expiration_params.clone();
+    }
+    let bytes = p.encode_to_vec();
+    assert_eq!(bytes.len(), 492);
+    assert_eq!(
+        hex::encode(Sha256::digest(&bytes)),
+        "828518d3158901dba8aa417cf323020ea0260165eb995a6fbcefa9aa0c1ed2fc"
+    );
+    assert_eq!(Payment::decode(bytes.as_slice()).unwrap(), p);
+    let received = payment_to_batch(&p).unwrap();
+    assert_eq!(received.batch.unwrap().tickets.len(), 3);
+}
