@@ -71,6 +71,9 @@ pub enum InteropError {
         /// Why it was refused.
         source: SignatureError,
     },
+    /// A segment's body does not hash to the `hash` its `SegData` states.
+    #[error("segment body does not match SegData.hash")]
+    BodyHash,
     /// A result's signature covers a different number of renditions than were received.
     #[error("result lists {listed} renditions, {received} were received")]
     RenditionCount {
