@@ -71,6 +71,9 @@ pub fn transcode_result(data: &[u8]) {
         Some(transcode_result::Result::Data(d)) => {
             let renditions = vec![Vec::<u8>::new(); d.segments.len()];
             let _ = verify_transcode_result(d, &renditions, &address);
+            let read = crate::result::read_transcode_result(data, d.segments.len());
+            assert!(read.is_ok(), "a decoded result with renditions reads");
+            let _ = crate::result::debit(d, &livepeer_core::PixelPrice::per_pixel(u64::MAX));
         }
         None => {}
     }

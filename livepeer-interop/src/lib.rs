@@ -15,6 +15,7 @@ pub mod fuzz_entry;
 pub mod messages;
 pub mod payment;
 pub mod remote_error;
+pub mod result;
 pub mod segment;
 pub mod sign;
 
@@ -30,6 +31,7 @@ pub use payment::{
     price_from_info, price_to_info, ticket_params_from_info,
 };
 pub use remote_error::RemoteError;
+pub use result::{SegmentResponse, TranscodeOutcome, debit, output_pixels, read_transcode_result};
 pub use segment::{ProfileField, build_seg_data, check_segment, profile_field};
 pub use sign::{
     orchestrator_request, orchestrator_request_digest, profile_sign_name, seg_data_digest,
