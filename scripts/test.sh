@@ -53,6 +53,13 @@ install() {
   if ! command -v cargo-nextest >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
   fi
+  # Livepeer's Python SDK: the interop tests check our go-livepeer messages against the schema
+  # it ships and exchange bytes with its classes. It declares Python 3.12 but installs and
+  # imports on 3.11.
+  if ! python3 -c 'import livepeer_gateway' >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check --ignore-requires-python \
+      --only-binary=av livepeer-gateway
+  fi
   # Contracts: solc, forge and anvil come from npm (see contracts/README.md); anvil also
   # serves the JSON-RPC backend's tests.
   if [ -f contracts/scripts/lib.sh ]; then
