@@ -20,7 +20,13 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 ///     only live entries instead of growing forever.
 ///   - Batch redemption credits fees with one BondingManager call per (recipient, creation round) and
 ///     reverts as a whole, naming the failing ticket, instead of skipping it silently.
-///   - The recipient's activity and the reserve pool size come from one round-start snapshot, so they agree.
+///   - Fees stay in this contract: the BondingManager only accounts for them and pays them out through
+///     `payFees` when a delegator withdraws, which saves moving ETH on every redemption.
+///   - The reserve covers the recipients the sender names (`addReserveRecipients`), split equally among
+///     those covered in the round; the set changes only `ticketValidityPeriod` rounds after a request, so
+///     neither new orchestrators nor the sender can shrink a share that outstanding tickets rely on. A
+///     sender that names none has its reserve split by round-start active stake, which splitting one stake
+///     into many identities does not change.
 ///   - The round is computed from the RoundsManager's immutable round length, without a call.
 ///   - A zero face value is refused (`ZeroFaceValue`) rather than redeemed for nothing.
 ///
@@ -106,6 +112,19 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     error StillLocked(uint256 withdrawRound);
     /// @notice Sending ETH failed.
     error TransferFailed();
+    /// @notice Only the BondingManager may call this function.
+    error Unauthorized(address caller);
+    /// @notice The list of recipients is empty.
+    error EmptyRecipients();
+    /// @notice The sender already names `recipient` (a removal pending or not).
+    error AlreadyReserveRecipient(address recipient);
+    /// @notice The sender does not name `recipient`, or its removal was already requested.
+    error NotReserveRecipient(address recipient);
+    /// @notice A sender names at most `max` reserve recipients.
+    error TooManyReserveRecipients(uint256 max);
+    /// @notice A change of the sender's recipients requested in an earlier round takes effect in
+    /// `effectiveRound`; the next change may be requested from then on.
+    error ReserveChangePending(uint256 effectiveRound);
 
     // ---------------------------------------------------------------- events
 
@@ -136,6 +155,12 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     event ReserveClaimed(address indexed reserveHolder, address claimant, uint256 amount);
     /// @notice `count` used-ticket entries of expired tickets were deleted.
     event UsedTicketsCleared(uint256 count);
+    /// @notice `sender`'s reserve covers `recipient` from round `fromRound` on.
+    event ReserveRecipientAdded(address indexed sender, address indexed recipient, uint256 fromRound);
+    /// @notice `sender`'s reserve covers `recipient` until round `untilRound` (excluded).
+    event ReserveRecipientRemoved(address indexed sender, address indexed recipient, uint256 untilRound);
+    /// @notice `amount` wei of fees were paid out to `recipient` on the BondingManager's order.
+    event FeesPaid(address indexed recipient, uint256 amount);
 
     // ---------------------------------------------------------------- read types (Livepeer's layout)
 
@@ -159,18 +184,31 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         uint64 withdrawRound; // zero: locked
     }
 
-    struct RoundClaim {
+    /// @dev Per sender: what its reserve paid in round `claimRound`, and how many named recipients its
+    /// reserve covers (`count` from round `countRound` on, `prevCount` before). Rounds fit in 48 bits on any
+    /// chain (block number / round length).
+    struct ReserveState {
         uint96 claimed;
-        uint64 round;
+        uint48 claimRound;
+        uint16 count;
+        uint16 prevCount;
+        uint48 countRound;
+    }
+
+    /// @dev Per (sender, recipient): what the recipient took from the reserve in round `claimRound`, and the
+    /// rounds `[fromRound, untilRound)` in which the sender's reserve covers it by name (`fromRound` zero: not
+    /// named; `untilRound` zero: no removal requested).
+    struct Cover {
+        uint96 claimed;
+        uint48 claimRound;
+        uint48 fromRound;
+        uint48 untilRound;
     }
 
     struct Context {
         uint256 round;
         uint256 hashRound; // creation round whose block hash is cached
         bytes32 blockHash;
-        address poolRecipient; // recipient whose pool info is cached
-        bool poolActive;
-        uint256 poolSize;
         bool roundInitialized; // the current round was seen initialized
     }
     /// @dev secp256k1 order / 2: the largest s accepted.
@@ -187,10 +225,12 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     uint256 public immutable unlockPeriod;
     /// @inheritdoc ITicketBroker
     uint256 public immutable ticketValidityPeriod;
+    /// @notice The most recipients a sender's reserve covers by name.
+    uint256 public constant MAX_RESERVE_RECIPIENTS = 64;
 
     mapping(address => Sender) private _senders;
-    mapping(address sender => RoundClaim) private _reserveClaims;
-    mapping(address sender => mapping(address recipient => RoundClaim)) private _recipientClaims;
+    mapping(address sender => ReserveState) private _reserves;
+    mapping(address sender => mapping(address recipient => Cover)) private _covers;
     /// @dev Redeemed tickets: the round from which the ticket is expired (creationRound + validity), never
     /// zero for a used ticket.
     mapping(bytes32 ticketHash => uint256 expiryRound) private _usedTickets;
@@ -281,10 +321,88 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         if (!ok) revert TransferFailed();
     }
 
+    // ---------------------------------------------------------------- reserve recipients
+
+    /// @notice Names `recipients` as covered by the caller's reserve from round `currentRound() +
+    /// ticketValidityPeriod` on: until then no share changes, so tickets already issued keep the share they
+    /// were accepted with. All changes requested in one round take effect together; a change requested
+    /// while an earlier round's change is pending reverts with `ReserveChangePending`.
+    function addReserveRecipients(address[] calldata recipients) external {
+        (ReserveState memory st, uint256 round, uint256 effective) = _beginChange(recipients.length);
+        uint256 count = st.count;
+        for (uint256 i; i < recipients.length; ++i) {
+            address recipient = recipients[i];
+            if (recipient == address(0)) revert ZeroAddress();
+            Cover storage c = _covers[msg.sender][recipient];
+            uint256 until = c.untilRound;
+            if (c.fromRound != 0 && (until == 0 || until > round)) revert AlreadyReserveRecipient(recipient);
+            if (++count > MAX_RESERVE_RECIPIENTS) revert TooManyReserveRecipients(MAX_RESERVE_RECIPIENTS);
+            c.fromRound = uint48(effective);
+            c.untilRound = 0;
+            emit ReserveRecipientAdded(msg.sender, recipient, effective);
+        }
+        st.count = uint16(count);
+        _reserves[msg.sender] = st;
+    }
+
+    /// @notice Ends the caller's reserve cover of `recipients` in round `currentRound() +
+    /// ticketValidityPeriod`: every ticket issued up to now expires before then, so a sender cannot drop a
+    /// recipient it owes. A recipient should not count on the reserve for tickets issued after the request
+    /// (see `reserveRecipient`). Same timing rule as `addReserveRecipients`.
+    function removeReserveRecipients(address[] calldata recipients) external {
+        (ReserveState memory st, uint256 round, uint256 effective) = _beginChange(recipients.length);
+        uint256 count = st.count;
+        for (uint256 i; i < recipients.length; ++i) {
+            address recipient = recipients[i];
+            Cover storage c = _covers[msg.sender][recipient];
+            uint256 until = c.untilRound;
+            if (c.fromRound == 0 || until != 0) {
+                // Not named, or a removal was already requested (pending, or effective: no longer named).
+                revert NotReserveRecipient(recipient);
+            }
+            c.untilRound = uint48(effective);
+            --count; // count >= 1: the recipient is counted from fromRound <= effective on
+            emit ReserveRecipientRemoved(msg.sender, recipient, effective);
+        }
+        st.count = uint16(count);
+        _reserves[msg.sender] = st;
+    }
+
+    /// @dev Checkpoints the caller's covered count before a change that takes effect in `effective`.
+    function _beginChange(uint256 n)
+        private
+        view
+        returns (ReserveState memory st, uint256 round, uint256 effective)
+    {
+        if (n == 0) revert EmptyRecipients();
+        st = _reserves[msg.sender];
+        round = _currentRound();
+        effective = round + ticketValidityPeriod;
+        uint256 pending = st.countRound;
+        if (pending <= round) {
+            st.prevCount = st.count;
+            st.countRound = uint48(effective);
+        } else if (pending != effective) {
+            revert ReserveChangePending(pending);
+        }
+    }
+
+    // ---------------------------------------------------------------- fee payout
+
+    /// @notice Sends `amount` wei of redeemed fees to `recipient`. Only the BondingManager may call it, when
+    /// a delegator withdraws fees it accounted for; every wei it orders was redeemed here first.
+    function payFees(address payable recipient, uint256 amount) external nonReentrant {
+        if (msg.sender != address(bondingManager)) revert Unauthorized(msg.sender);
+        emit FeesPaid(recipient, amount);
+        (bool ok,) = recipient.call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+
     // ---------------------------------------------------------------- redemption
 
-    /// @notice Redeems one winning ticket: pays its face value to the recipient's fee pool in the
-    /// BondingManager, from the sender's deposit and then from the recipient's share of the reserve.
+    /// @notice Redeems one winning ticket: credits its face value to the recipient's fees in the
+    /// BondingManager, from the sender's deposit and then from the recipient's share of the reserve (the ETH
+    /// stays here until the BondingManager orders it paid out, see `payFees`).
     /// Anyone may submit it; the money always goes to the ticket's recipient.
     function redeemWinningTicket(Ticket calldata ticket, bytes calldata sig, uint256 recipientRand)
         external
@@ -298,7 +416,7 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
                 revert(0, 4)
             }
         }
-        bondingManager.creditFees{value: ticket.faceValue}(ticket.recipient, creationRound);
+        bondingManager.creditFees(ticket.recipient, creationRound, ticket.faceValue);
     }
 
     /// @notice Redeems many winning tickets in one transaction. Either every ticket is paid or the whole
@@ -333,7 +451,7 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
             groupAmount[g] += t.faceValue;
         }
         for (uint256 g; g < groups; ++g) {
-            bondingManager.creditFees{value: groupAmount[g]}(groupRecipient[g], groupRound[g]);
+            bondingManager.creditFees(groupRecipient[g], groupRound[g], groupAmount[g]);
         }
     }
 
@@ -393,15 +511,15 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
 
     /// @notice A sender's remaining reserve and the amount paid out of it in the current round.
     function getReserveInfo(address reserveHolder) public view returns (ReserveInfo memory info) {
-        RoundClaim memory all = _reserveClaims[reserveHolder];
+        ReserveState memory st = _reserves[reserveHolder];
         info.fundsRemaining = _senders[reserveHolder].reserve;
-        info.claimedInCurrentRound = all.round == _currentRound() ? all.claimed : 0;
+        info.claimedInCurrentRound = st.claimRound == _currentRound() ? st.claimed : 0;
     }
 
     /// @notice What `claimant` took from `reserveHolder`'s reserve in the current round.
     function claimedReserve(address reserveHolder, address claimant) external view returns (uint256) {
-        RoundClaim memory mine = _recipientClaims[reserveHolder][claimant];
-        return mine.round == _currentRound() ? mine.claimed : 0;
+        Cover memory c = _covers[reserveHolder][claimant];
+        return c.claimRound == _currentRound() ? c.claimed : 0;
     }
 
     /// @notice Whether `sender` called `unlock` and has not withdrawn or cancelled since.
@@ -409,11 +527,40 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         return _senders[sender].withdrawRound != 0;
     }
 
-    /// @notice What `recipient` may still take from `sender`'s reserve in the current round: the reserve as
-    /// it stood at the round's first claim, divided by the active pool size, minus what it already took.
+    /// @notice What `recipient` may still take from `sender`'s reserve in the current round: its share of
+    /// the reserve as it stood at the start of the round, minus what it already took this round. The share
+    /// is an equal part among the recipients the sender's reserve covers by name this round, or, for a
+    /// sender that covers none, the recipient's part of the round-start active stake.
     function claimableReserve(address sender, address recipient) external view returns (uint256) {
-        Context memory ctx = _context();
-        return _claimable(sender, recipient, _senders[sender].reserve, ctx);
+        return _claimable(
+            sender, _covers[sender][recipient], recipient, _senders[sender].reserve, _currentRound()
+        );
+    }
+
+    /// @notice The rounds `[fromRound, untilRound)` in which `sender`'s reserve covers `recipient` by name
+    /// (`fromRound` zero: not named; `untilRound` zero: no removal requested). A recipient that accepts a
+    /// ticket backed by the reserve checks that the ticket expires before `untilRound`.
+    function reserveRecipient(address sender, address recipient)
+        external
+        view
+        returns (uint256 fromRound, uint256 untilRound)
+    {
+        Cover memory c = _covers[sender][recipient];
+        return (c.fromRound, c.untilRound);
+    }
+
+    /// @notice How many recipients `sender`'s reserve covers by name in the current round, and from round
+    /// `nextRound` on (equal to the current round when no change is pending). Zero: the stake-weighted
+    /// split applies.
+    function reserveRecipientCount(address sender)
+        external
+        view
+        returns (uint256 current, uint256 next, uint256 nextRound)
+    {
+        ReserveState memory st = _reserves[sender];
+        uint256 round = _currentRound();
+        if (round >= st.countRound) return (st.count, st.count, round);
+        return (st.prevCount, st.count, st.countRound);
     }
 
     /// @notice The current round, computed from the RoundsManager's immutable round length.
@@ -546,19 +693,18 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         uint256 fromReserve = face - fromDeposit;
         if (fromReserve != 0) {
             address recipient = t.recipient;
-            if (_claimable(sender, recipient, s.reserve, ctx) < fromReserve) {
+            uint256 round = ctx.round;
+            Cover memory c = _covers[sender][recipient];
+            if (_claimable(sender, c, recipient, s.reserve, round) < fromReserve) {
                 return InsufficientFunds.selector;
             }
-            uint256 round = ctx.round;
-            RoundClaim memory all = _reserveClaims[sender];
-            RoundClaim memory mine = _recipientClaims[sender][recipient];
             // fromReserve <= reserve < 2^96, and per-round claims never exceed the reserve they came from.
-            _reserveClaims[sender] = RoundClaim({
-                claimed: uint96((all.round == round ? all.claimed : 0) + fromReserve), round: uint64(round)
-            });
-            _recipientClaims[sender][recipient] = RoundClaim({
-                claimed: uint96((mine.round == round ? mine.claimed : 0) + fromReserve), round: uint64(round)
-            });
+            ReserveState storage st = _reserves[sender];
+            st.claimed = uint96((st.claimRound == round ? st.claimed : 0) + fromReserve);
+            st.claimRound = uint48(round);
+            c.claimed = uint96((c.claimRound == round ? c.claimed : 0) + fromReserve);
+            c.claimRound = uint48(round);
+            _covers[sender][recipient] = c;
             s.reserve -= uint96(fromReserve);
             emit ReserveClaimed(sender, recipient, fromReserve);
         }
@@ -567,24 +713,30 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         return bytes4(0);
     }
 
-    /// @dev Livepeer's allocation: (reserve + claimed this round) / poolSize - claimed by recipient this round,
-    /// zero for a recipient that was not active at the start of the round.
-    function _claimable(address sender, address recipient, uint256 reserve, Context memory ctx)
+    /// @dev The recipient's share of the reserve as it stood at the start of the round ((reserve + claimed
+    /// this round), as Livepeer's), minus what it took this round. The share is an equal part among the
+    /// recipients covered by name this round, or the recipient's part of the round-start active stake when
+    /// the sender covers none. Every input is fixed for the round, so the share cannot change within it.
+    function _claimable(address sender, Cover memory c, address recipient, uint256 reserve, uint256 round)
         private
         view
         returns (uint256)
     {
         if (reserve == 0) return 0;
-        if (ctx.poolRecipient != recipient) {
-            (ctx.poolActive, ctx.poolSize) = bondingManager.poolInfo(recipient);
-            ctx.poolRecipient = recipient;
+        ReserveState memory st = _reserves[sender];
+        uint256 atStart = reserve + (st.claimRound == round ? st.claimed : 0);
+        uint256 named = round >= st.countRound ? st.count : st.prevCount;
+        uint256 allocation;
+        if (named != 0) {
+            uint256 until = c.untilRound;
+            if (c.fromRound == 0 || c.fromRound > round || (until != 0 && until <= round)) return 0;
+            allocation = atStart / named;
+        } else {
+            (uint256 stake, uint256 total) = bondingManager.reserveWeight(recipient);
+            if (stake == 0 || total == 0) return 0;
+            allocation = (atStart * stake) / total; // atStart < 2^97, stake <= total < 2^128
         }
-        if (!ctx.poolActive || ctx.poolSize == 0) return 0;
-        uint256 round = ctx.round;
-        RoundClaim memory all = _reserveClaims[sender];
-        RoundClaim memory mine = _recipientClaims[sender][recipient];
-        uint256 allocation = (reserve + (all.round == round ? all.claimed : 0)) / ctx.poolSize;
-        uint256 taken = mine.round == round ? mine.claimed : 0;
+        uint256 taken = c.claimRound == round ? c.claimed : 0;
         if (allocation <= taken) return 0;
         uint256 claimable = allocation - taken;
         return claimable < reserve ? claimable : reserve;

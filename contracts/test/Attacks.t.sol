@@ -113,7 +113,7 @@ contract AttacksTest is Fixture {
         vm.prank(sender);
         broker.fundDeposit{value: 1}();
         _redeem(t, sig, RAND);
-        assertEq(address(bonding).balance, FACE, "full face value credited");
+        assertEq(_feesHeld(), FACE, "full face value credited");
         (uint256 d, uint256 r,) = _funds(sender);
         assertEq(d, 0);
         assertEq(r, 1 ether - (FACE - 1));
@@ -130,7 +130,7 @@ contract AttacksTest is Fixture {
         assertFalse(broker.isTicketUsed(t), "ticket not burnt");
         _fund(sender, FACE, 0);
         _redeem(t, sig, RAND);
-        assertEq(address(bonding).balance, FACE);
+        assertEq(_feesHeld(), FACE);
     }
 
     /// #663: deposit + whole reserve covers the face value but the recipient's share does not. The
@@ -149,7 +149,7 @@ contract AttacksTest is Fixture {
 
         _fund(sender, 0.3 ether, 0);
         _redeem(t, sig, RAND);
-        assertEq(address(bonding).balance, 0.8 ether);
+        assertEq(_feesHeld(), 0.8 ether);
         (uint256 d, uint256 r,) = _funds(sender);
         assertEq(d, 0);
         assertEq(r, 0.5 ether);
@@ -348,7 +348,7 @@ contract AttacksTest is Fixture {
         vm.deal(address(this), 1 ether);
         uint256 round = _round();
         vm.expectRevert(abi.encodeWithSelector(BondingManager.Unauthorized.selector, address(this)));
-        bonding.creditFees{value: 1 ether}(orch, round);
+        bonding.creditFees(orch, round, 1 ether);
         assertEq(bonding.pendingFees(orch), 0);
     }
 
@@ -416,6 +416,6 @@ contract AttacksTest is Fixture {
             abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector)
         );
         assertEq(bonding.pendingFees(address(o)), FACE / 2);
-        assertEq(address(bonding).balance, FACE / 2);
+        assertEq(_feesHeld(), FACE / 2);
     }
 }

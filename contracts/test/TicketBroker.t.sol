@@ -223,7 +223,7 @@ contract TicketBrokerTest is Fixture {
         (uint256 deposit, uint256 reserve,) = _funds(sender);
         assertEq(deposit, 1 ether - FACE);
         assertEq(reserve, 1 ether);
-        assertEq(address(bonding).balance, FACE);
+        assertEq(_feesHeld(), FACE);
         assertTrue(broker.isTicketUsed(t));
         // The orchestrator is its only delegator: cut plus its share of the delegator half.
         assertApproxEqAbs(bonding.pendingFees(orch), FACE, 1000, "orchestrator fees");
@@ -235,7 +235,7 @@ contract TicketBrokerTest is Fixture {
         bytes memory sig = _sign(SENDER_KEY, t);
         vm.prank(address(0xbeef));
         broker.redeemWinningTicket(t, sig, RAND);
-        assertEq(address(bonding).balance, FACE);
+        assertEq(_feesHeld(), FACE);
     }
 
     function test_redeem_fromReserve() public {
@@ -265,7 +265,7 @@ contract TicketBrokerTest is Fixture {
         (uint256 deposit, uint256 reserve,) = _funds(sender);
         assertEq(deposit, 0);
         assertEq(reserve, 1 ether - (FACE - FACE / 4));
-        assertEq(address(bonding).balance, FACE);
+        assertEq(_feesHeld(), FACE);
     }
 
     function test_reserve_splitAcrossActivePool() public {
@@ -377,7 +377,7 @@ contract TicketBrokerTest is Fixture {
         }
         assertEq(redeemed, 5, "every ticket paid");
         assertEq(feeCalls, 3, "groups: (orch, r0) x3, (orch2, r0), (orch, r0 + 1)");
-        assertEq(address(bonding).balance, 5 * FACE);
+        assertEq(_feesHeld(), 5 * FACE);
         for (uint256 i; i < 5; ++i) {
             assertTrue(broker.isTicketUsed(ts[i]));
         }
@@ -508,13 +508,13 @@ contract TicketBrokerTest is Fixture {
             assertEq(d, deposit);
             assertEq(r, reserve);
             assertFalse(broker.isTicketUsed(t));
-            assertEq(address(bonding).balance, 0);
+            assertEq(_feesHeld(), 0);
         } else {
             _redeem(t, sig, RAND);
             (uint256 d, uint256 r,) = _funds(sender);
             assertEq(uint256(deposit) + reserve - d - r, face, "paid exactly the face value");
-            assertEq(address(bonding).balance, face);
-            assertEq(address(broker).balance, d + r);
+            assertEq(_feesHeld(), face);
+            assertEq(address(broker).balance, d + r + face, "the fees stay in the broker");
             assertTrue(broker.isTicketUsed(t));
         }
     }
