@@ -532,9 +532,10 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     /// is an equal part among the recipients the sender's reserve covers by name this round, or, for a
     /// sender that covers none, the recipient's part of the round-start active stake.
     function claimableReserve(address sender, address recipient) external view returns (uint256) {
-        return _claimable(
-            sender, _covers[sender][recipient], recipient, _senders[sender].reserve, _currentRound()
-        );
+        return
+            _claimable(
+                sender, _covers[sender][recipient], recipient, _senders[sender].reserve, _currentRound()
+            );
     }
 
     /// @notice The rounds `[fromRound, untilRound)` in which `sender`'s reserve covers `recipient` by name
