@@ -311,7 +311,6 @@ FLOOR=50
 declare -A EXCEPTIONS=(
     ["fundDepositAndReserve(0, R), fresh sender"]="54 a fresh sender's slot (22.1k) plus the 21k base already make 0.49"
     ["cancelUnlock"]="70 the 21k base alone is 0.52 of Livepeer's 40.7k"
-    ["redeem, deposit=0 -> reserve, fallback split, 1st fee, 1st reserve claim"]="55 two fresh claim slots (44.2k, as Livepeer's) on a sender's first fallback claim"
 )
 echo
 echo "| path | ours | Livepeer (proxy) | ratio |"

@@ -83,6 +83,8 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     error InsufficientFunds();
     /// @notice The current round was not initialized in the RoundsManager.
     error RoundNotInitialized();
+    /// @notice The RoundsManager's `blockHashForRound` call failed.
+    error RoundsCallFailed();
 
     // ---------------------------------------------------------------- other errors
 
@@ -211,6 +213,10 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         bytes32 blockHash;
         bool roundInitialized; // the current round was seen initialized
     }
+    uint256 private constant MASK16 = (1 << 16) - 1;
+    uint256 private constant MASK48 = (1 << 48) - 1;
+    uint256 private constant MASK96 = (1 << 96) - 1;
+    uint256 private constant MASK144 = (1 << 144) - 1;
     /// @dev secp256k1 order / 2: the largest s accepted.
     uint256 private constant HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
@@ -473,18 +479,18 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     // ---------------------------------------------------------------- views
 
     /// @notice keccak256 of the ticket's 232-byte packed preimage (168 bytes with empty auxData).
-    function getTicketHash(Ticket calldata ticket) public pure returns (bytes32) {
-        return keccak256(
-            abi.encodePacked(
-                ticket.recipient,
-                ticket.sender,
-                ticket.faceValue,
-                ticket.winProb,
-                ticket.senderNonce,
-                ticket.recipientRandHash,
-                ticket.auxData
-            )
-        );
+    function getTicketHash(Ticket calldata ticket) public pure returns (bytes32 hash) {
+        address recipient = ticket.recipient;
+        address sender = ticket.sender;
+        bytes calldata aux = ticket.auxData;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, shl(96, recipient))
+            mstore(add(ptr, 20), shl(96, sender))
+            calldatacopy(add(ptr, 40), add(ticket, 0x40), 0x80) // faceValue .. recipientRandHash
+            calldatacopy(add(ptr, 168), aux.offset, aux.length)
+            hash := keccak256(ptr, add(168, aux.length))
+        }
     }
 
     /// @notice Whether the ticket with hash `ticketHash` was redeemed (Livepeer's `usedTickets`). An entry
@@ -532,10 +538,15 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     /// is an equal part among the recipients the sender's reserve covers by name this round, or, for a
     /// sender that covers none, the recipient's part of the round-start active stake.
     function claimableReserve(address sender, address recipient) external view returns (uint256) {
-        return
-            _claimable(
-                sender, _covers[sender][recipient], recipient, _senders[sender].reserve, _currentRound()
-            );
+        ReserveState storage stp = _reserves[sender];
+        Cover storage cp = _covers[sender][recipient];
+        uint256 st;
+        uint256 cover;
+        assembly ("memory-safe") {
+            st := sload(stp.slot)
+            cover := sload(cp.slot)
+        }
+        return _claimable(st, cover, recipient, _senders[sender].reserve, _currentRound());
     }
 
     /// @notice The rounds `[fromRound, untilRound)` in which `sender`'s reserve covers `recipient` by name
@@ -610,134 +621,252 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         bytes32 ticketHash;
         (err, creationRound, ticketHash) = _validate(t, sig, rand, ctx);
         if (err != bytes4(0)) return (err, creationRound);
-        if (_usedTickets[ticketHash] != 0) return (TicketAlreadyUsed.selector, creationRound);
+        uint256 slot;
+        assembly ("memory-safe") {
+            mstore(0, ticketHash)
+            mstore(0x20, _usedTickets.slot)
+            slot := keccak256(0, 0x40)
+        }
+        if (_loadWord(slot) != 0) return (TicketAlreadyUsed.selector, creationRound);
 
         err = _pay(t, ctx);
         if (err != bytes4(0)) return (err, creationRound);
 
         // The ticket is valid while creationRound + validity > round: expired from that sum on, which is
         // never zero because validity >= 1.
-        _usedTickets[ticketHash] = creationRound + ticketValidityPeriod;
-        emit WinningTicketTransfer(t.sender, t.recipient, t.faceValue);
-        emit WinningTicketRedeemed(
-            t.sender, t.recipient, t.faceValue, t.winProb, t.senderNonce, rand, t.auxData
-        );
+        uint256 expiry = creationRound + ticketValidityPeriod;
+        assembly ("memory-safe") {
+            sstore(slot, expiry)
+        }
+        _emitRedeemed(t, rand);
+    }
+
+    /// @dev Livepeer's `WinningTicketTransfer` and `WinningTicketRedeemed`, written from calldata without
+    /// an ABI-encoding pass (the auxData is known to be 64 bytes here).
+    function _emitRedeemed(Ticket calldata t, uint256 rand) private {
+        bytes32 transferTopic = WinningTicketTransfer.selector;
+        bytes32 redeemedTopic = WinningTicketRedeemed.selector;
+        address sender = t.sender;
+        address recipient = t.recipient;
+        bytes calldata aux = t.auxData;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, add(t, 0x40), 0x60) // faceValue, winProb, senderNonce
+            log3(ptr, 0x20, transferTopic, sender, recipient)
+            mstore(add(ptr, 0x60), rand)
+            mstore(add(ptr, 0x80), 0xa0) // offset of auxData in the data
+            mstore(add(ptr, 0xa0), 0x40)
+            calldatacopy(add(ptr, 0xc0), aux.offset, 0x40)
+            log3(ptr, 0x100, redeemedTopic, sender, recipient)
+        }
+    }
+
+    function _loadWord(uint256 slot) private view returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := sload(slot)
+        }
     }
 
     /// @dev Everything that does not depend on storage of this contract: fields, round, rand, signature, win.
     function _validate(Ticket calldata t, bytes calldata sig, uint256 rand, Context memory ctx)
         private
         view
-        returns (bytes4, uint256 creationRound, bytes32 ticketHash)
+        returns (bytes4 err, uint256 creationRound, bytes32 ticketHash)
     {
-        if (t.recipient == address(0)) return (InvalidRecipient.selector, 0, 0);
-        if (t.sender == address(0)) return (InvalidSender.selector, 0, 0);
-        if (t.faceValue == 0) return (ZeroFaceValue.selector, 0, 0);
-        if (t.auxData.length != 64) return (InvalidAuxData.selector, 0, 0);
-        creationRound = uint256(bytes32(t.auxData[0:32]));
+        (err, creationRound) = _checkFieldsAndRound(t, ctx);
+        if (err != bytes4(0)) return (err, creationRound, 0);
+        bytes32 randHash;
+        assembly ("memory-safe") {
+            mstore(0, rand)
+            randHash := keccak256(0, 0x20)
+        }
+        if (randHash != t.recipientRandHash) return (InvalidRecipientRand.selector, creationRound, 0);
+        ticketHash = getTicketHash(t);
+        err = _checkSignature(ticketHash, sig, t.sender);
+        if (err != bytes4(0)) return (err, creationRound, ticketHash);
+        uint256 draw;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, sig.offset, 65)
+            mstore(add(ptr, 65), rand)
+            draw := keccak256(ptr, 97)
+        }
+        if (draw >= t.winProb) return (TicketDidNotWin.selector, creationRound, ticketHash);
+    }
+
+    /// @dev The ticket's fields, its expiry and the creation round's block hash, and that the current round
+    /// is initialized.
+    function _checkFieldsAndRound(Ticket calldata t, Context memory ctx)
+        private
+        view
+        returns (bytes4, uint256 creationRound)
+    {
+        if (t.recipient == address(0)) return (InvalidRecipient.selector, 0);
+        if (t.sender == address(0)) return (InvalidSender.selector, 0);
+        if (t.faceValue == 0) return (ZeroFaceValue.selector, 0);
+        bytes calldata aux = t.auxData;
+        if (aux.length != 64) return (InvalidAuxData.selector, 0);
+        bytes32 auxHash;
+        assembly ("memory-safe") {
+            creationRound := calldataload(aux.offset)
+            auxHash := calldataload(add(aux.offset, 0x20))
+        }
+        uint256 round = ctx.round;
         // Written to avoid overflow on an absurd creationRound: expired iff creationRound + validity <= round.
-        if (creationRound <= ctx.round && ctx.round - creationRound >= ticketValidityPeriod) {
-            return (TicketExpired.selector, creationRound, 0);
+        if (creationRound <= round && round - creationRound >= ticketValidityPeriod) {
+            return (TicketExpired.selector, creationRound);
         }
         if (ctx.hashRound != creationRound) {
-            ctx.blockHash = rounds.blockHashForRound(creationRound);
+            ctx.blockHash = _blockHashForRound(creationRound);
             ctx.hashRound = creationRound;
         }
-        if (ctx.blockHash == bytes32(0) || ctx.blockHash != bytes32(t.auxData[32:64])) {
-            return (InvalidCreationRoundBlockHash.selector, creationRound, 0);
+        if (ctx.blockHash == bytes32(0) || ctx.blockHash != auxHash) {
+            return (InvalidCreationRoundBlockHash.selector, creationRound);
         }
         if (!ctx.roundInitialized) {
             // A ticket of the current round proves it initialized (its block hash is set); otherwise ask,
             // once per transaction.
-            if (creationRound != ctx.round && rounds.blockHashForRound(ctx.round) == bytes32(0)) {
-                return (RoundNotInitialized.selector, creationRound, 0);
+            if (creationRound != round && _blockHashForRound(round) == bytes32(0)) {
+                return (RoundNotInitialized.selector, creationRound);
             }
             ctx.roundInitialized = true;
         }
-        if (keccak256(abi.encodePacked(rand)) != t.recipientRandHash) {
-            return (InvalidRecipientRand.selector, creationRound, 0);
+        return (bytes4(0), creationRound);
+    }
+
+    /// @dev `rounds.blockHashForRound(round)` with a plain static call (the RoundsManager is ours and
+    /// returns one word).
+    function _blockHashForRound(uint256 round) private view returns (bytes32 hash) {
+        address target = address(rounds);
+        bytes4 selector = IRoundsManager.blockHashForRound.selector;
+        bool ok;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 4), round)
+            ok := and(gt(returndatasize(), 0x1f), staticcall(gas(), target, ptr, 0x24, 0, 0x20))
+            hash := mload(0)
         }
-        ticketHash = getTicketHash(t);
-        bytes4 sigErr = _checkSignature(ticketHash, sig, t.sender);
-        if (sigErr != bytes4(0)) return (sigErr, creationRound, ticketHash);
-        if (uint256(keccak256(abi.encodePacked(sig, rand))) >= t.winProb) {
-            return (TicketDidNotWin.selector, creationRound, ticketHash);
-        }
-        return (bytes4(0), creationRound, ticketHash);
+        if (!ok) revert RoundsCallFailed();
     }
 
     /// @dev EIP-191 personal-sign check: 65 bytes r || s || v, v in {27, 28}, low s, signer == sender.
     function _checkSignature(bytes32 ticketHash, bytes calldata sig, address sender)
         private
-        pure
+        view
         returns (bytes4)
     {
         if (sig.length != 65) return InvalidSignatureLength.selector;
-        bytes32 r = bytes32(sig[0:32]);
-        bytes32 s = bytes32(sig[32:64]);
-        uint8 v = uint8(sig[64]);
+        bytes32 r;
+        bytes32 s;
+        uint256 v;
+        assembly ("memory-safe") {
+            r := calldataload(sig.offset)
+            s := calldataload(add(sig.offset, 0x20))
+            v := byte(0, calldataload(add(sig.offset, 0x40)))
+        }
         if (v != 27 && v != 28) return InvalidSignatureV.selector;
         if (uint256(s) > HALF_ORDER) return InvalidSignatureS.selector;
-        bytes32 digest = keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", ticketHash));
-        address signer = ecrecover(digest, v, r, s);
+        address signer;
+        assembly ("memory-safe") {
+            mstore(0, "\x19Ethereum Signed Message:\n32")
+            mstore(28, ticketHash)
+            let digest := keccak256(0, 60)
+            let ptr := mload(0x40)
+            mstore(ptr, digest)
+            mstore(add(ptr, 0x20), v)
+            mstore(add(ptr, 0x40), r)
+            mstore(add(ptr, 0x60), s)
+            mstore(0, 0)
+            // The precompile returns nothing for an invalid signature: the zero stored above stays.
+            pop(staticcall(gas(), 1, ptr, 0x80, 0, 0x20))
+            signer := mload(0)
+        }
         if (signer == address(0) || signer != sender) return InvalidSignature.selector;
         return bytes4(0);
     }
 
     /// @dev Takes the face value from the deposit, then from the recipient's reserve share; all or nothing.
+    /// Works on the packed storage words (one read and one write per slot) of `Sender`, `ReserveState` and
+    /// `Cover`, whose layouts are fixed above: the first member in the lowest bits.
     function _pay(Ticket calldata t, Context memory ctx) private returns (bytes4) {
         address sender = t.sender;
-        Sender memory s = _senders[sender];
-        if (s.withdrawRound != 0 && ctx.round >= s.withdrawRound) return SenderUnlocked.selector;
+        Sender storage sp = _senders[sender];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(sp.slot)
+        }
+        uint256 deposit = word & MASK96;
+        uint256 reserve = (word >> 96) & MASK96;
+        uint256 withdrawRound = word >> 192;
+        uint256 round = ctx.round;
+        if (withdrawRound != 0 && round >= withdrawRound) return SenderUnlocked.selector;
         uint256 face = t.faceValue;
-        uint256 fromDeposit = face <= s.deposit ? face : s.deposit;
+        uint256 fromDeposit = face <= deposit ? face : deposit;
         uint256 fromReserve = face - fromDeposit;
         if (fromReserve != 0) {
             address recipient = t.recipient;
-            uint256 round = ctx.round;
-            Cover memory c = _covers[sender][recipient];
-            if (_claimable(sender, c, recipient, s.reserve, round) < fromReserve) {
+            ReserveState storage stp = _reserves[sender];
+            Cover storage cp = _covers[sender][recipient];
+            uint256 st;
+            uint256 cover;
+            assembly ("memory-safe") {
+                st := sload(stp.slot)
+                cover := sload(cp.slot)
+            }
+            if (_claimable(st, cover, recipient, reserve, round) < fromReserve) {
                 return InsufficientFunds.selector;
             }
             // fromReserve <= reserve < 2^96, and per-round claims never exceed the reserve they came from.
-            ReserveState storage st = _reserves[sender];
-            st.claimed = uint96((st.claimRound == round ? st.claimed : 0) + fromReserve);
-            st.claimRound = uint48(round);
-            c.claimed = uint96((c.claimRound == round ? c.claimed : 0) + fromReserve);
-            c.claimRound = uint48(round);
-            _covers[sender][recipient] = c;
-            s.reserve -= uint96(fromReserve);
+            st = _addClaim(st, fromReserve, round);
+            cover = _addClaim(cover, fromReserve, round);
+            assembly ("memory-safe") {
+                sstore(stp.slot, st)
+                sstore(cp.slot, cover)
+            }
+            reserve -= fromReserve;
             emit ReserveClaimed(sender, recipient, fromReserve);
         }
-        s.deposit -= uint96(fromDeposit);
-        _senders[sender] = s;
+        word = (deposit - fromDeposit) | (reserve << 96) | (withdrawRound << 192);
+        assembly ("memory-safe") {
+            sstore(sp.slot, word)
+        }
         return bytes4(0);
+    }
+
+    /// @dev Adds `amount` to the (claimed, claimRound) pair in the low 144 bits of a `ReserveState` or
+    /// `Cover` word, restarting from zero in a new round.
+    function _addClaim(uint256 word, uint256 amount, uint256 round) private pure returns (uint256) {
+        uint256 claimed = ((word >> 96) & MASK48) == round ? word & MASK96 : 0;
+        return (word & ~MASK144) | (claimed + amount) | (round << 96);
     }
 
     /// @dev The recipient's share of the reserve as it stood at the start of the round ((reserve + claimed
     /// this round), as Livepeer's), minus what it took this round. The share is an equal part among the
     /// recipients covered by name this round, or the recipient's part of the round-start active stake when
     /// the sender covers none. Every input is fixed for the round, so the share cannot change within it.
-    function _claimable(address sender, Cover memory c, address recipient, uint256 reserve, uint256 round)
+    /// `st` and `cover` are the packed `ReserveState` and `Cover` words.
+    function _claimable(uint256 st, uint256 cover, address recipient, uint256 reserve, uint256 round)
         private
         view
         returns (uint256)
     {
         if (reserve == 0) return 0;
-        ReserveState memory st = _reserves[sender];
-        uint256 atStart = reserve + (st.claimRound == round ? st.claimed : 0);
-        uint256 named = round >= st.countRound ? st.count : st.prevCount;
+        uint256 atStart = reserve + (((st >> 96) & MASK48) == round ? st & MASK96 : 0);
+        // count from countRound on, prevCount before.
+        uint256 named = round >= (st >> 176) & MASK48 ? (st >> 144) & MASK16 : (st >> 160) & MASK16;
         uint256 allocation;
         if (named != 0) {
-            uint256 until = c.untilRound;
-            if (c.fromRound == 0 || c.fromRound > round || (until != 0 && until <= round)) return 0;
+            uint256 fromRound = (cover >> 144) & MASK48;
+            uint256 until = (cover >> 192) & MASK48;
+            if (fromRound == 0 || fromRound > round || (until != 0 && until <= round)) return 0;
             allocation = atStart / named;
         } else {
             (uint256 stake, uint256 total) = bondingManager.reserveWeight(recipient);
             if (stake == 0 || total == 0) return 0;
             allocation = (atStart * stake) / total; // atStart < 2^97, stake <= total < 2^128
         }
-        uint256 taken = c.claimRound == round ? c.claimed : 0;
+        uint256 taken = ((cover >> 96) & MASK48) == round ? cover & MASK96 : 0;
         if (allocation <= taken) return 0;
         uint256 claimable = allocation - taken;
         return claimable < reserve ? claimable : reserve;
