@@ -415,4 +415,41 @@ contract ReserveRecipientsTest is Fixture {
         assertEq(_feesHeld(), bonding.pendingFees(orch));
         assertEq(orch2.balance, 0.08 ether);
     }
+
+    // ------------------------------------------------------------ fuzz
+
+    /// With k named recipients each may take exactly its share, (reserve at round start) / k, in a round,
+    /// in any order and in pieces; one wei more is refused; the reserve never pays more than it held.
+    function testFuzz_namedShares(uint8 k, uint96 reserve, uint256 pieces) public {
+        k = uint8(bound(k, 1, 8));
+        reserve = uint96(bound(reserve, 1e9, 100 ether));
+        pieces = bound(pieces, 1, 3);
+        address[] memory list = _sybils(k, 1 ether);
+        vm.prank(sender);
+        broker.addReserveRecipients(list);
+        _advanceRounds(VALIDITY);
+        _fund(sender, 0, reserve);
+        uint256 share = uint256(reserve) / k;
+        uint256 nonce;
+        for (uint256 i = k; i > 0; --i) {
+            address r = list[i - 1];
+            assertEq(broker.claimableReserve(sender, r), share);
+            uint256 left = share;
+            for (uint256 p = pieces; p > 0; --p) {
+                uint256 face = p == 1 ? left : left / p;
+                if (face == 0) continue;
+                TicketBroker.Ticket memory t = _ticket(r, sender, face, ++nonce, RAND);
+                _redeem(t, _sign(SENDER_KEY, t), RAND);
+                left -= face;
+            }
+            assertEq(broker.claimedReserve(sender, r), share);
+            TicketBroker.Ticket memory extra = _ticket(r, sender, 1, ++nonce, RAND);
+            bytes memory sig = _sign(SENDER_KEY, extra);
+            vm.expectRevert(TicketBroker.InsufficientFunds.selector);
+            _redeem(extra, sig, RAND);
+        }
+        (, uint256 remaining,) = _funds(sender);
+        assertEq(remaining, uint256(reserve) - share * k);
+        assertEq(broker.getReserveInfo(sender).claimedInCurrentRound, share * k);
+    }
 }
