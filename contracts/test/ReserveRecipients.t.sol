@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Fixture} from "./base/Fixture.sol";
 import {TicketBroker} from "../src/TicketBroker.sol";
+import {ReserveAllocation} from "../src/ReserveAllocation.sol";
 import {BondingManager} from "../src/BondingManager.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
@@ -181,7 +182,7 @@ contract ReserveRecipientsTest is Fixture {
         assertEq(fromRound, created, "covered from the round the ticket was created in");
         assertEq(untilRound, created + VALIDITY, "cover ends once the ticket has expired");
         // The sender cannot remove it again, nor hurry the removal along with another change.
-        vm.expectRevert(abi.encodeWithSelector(TicketBroker.NotReserveRecipient.selector, orch));
+        vm.expectRevert(abi.encodeWithSelector(ReserveAllocation.NotReserveRecipient.selector, orch));
         _unname(sender, orch);
 
         _advanceRounds(VALIDITY - 1); // the ticket's last valid round
@@ -251,7 +252,7 @@ contract ReserveRecipientsTest is Fixture {
         _name(sender, orch2); // same round: merged into the pending change
         uint256 effective = _round() + VALIDITY;
         _nextRound();
-        vm.expectRevert(abi.encodeWithSelector(TicketBroker.ReserveChangePending.selector, effective));
+        vm.expectRevert(abi.encodeWithSelector(ReserveAllocation.ReserveChangePending.selector, effective));
         _unname(sender, orch);
         _nextRound();
         _unname(sender, orch); // allowed once the pending change is in force
@@ -270,20 +271,20 @@ contract ReserveRecipientsTest is Fixture {
     function test_addRemove_badInput() public {
         address[] memory empty = new address[](0);
         vm.prank(sender);
-        vm.expectRevert(TicketBroker.EmptyRecipients.selector);
+        vm.expectRevert(ReserveAllocation.EmptyRecipients.selector);
         broker.addReserveRecipients(empty);
         vm.prank(sender);
-        vm.expectRevert(TicketBroker.EmptyRecipients.selector);
+        vm.expectRevert(ReserveAllocation.EmptyRecipients.selector);
         broker.removeReserveRecipients(empty);
-        vm.expectRevert(TicketBroker.ZeroAddress.selector);
+        vm.expectRevert(ReserveAllocation.ZeroRecipient.selector);
         _name(sender, address(0));
         address[] memory twice = new address[](2);
         twice[0] = orch;
         twice[1] = orch;
         vm.prank(sender);
-        vm.expectRevert(abi.encodeWithSelector(TicketBroker.AlreadyReserveRecipient.selector, orch));
+        vm.expectRevert(abi.encodeWithSelector(ReserveAllocation.AlreadyReserveRecipient.selector, orch));
         broker.addReserveRecipients(twice);
-        vm.expectRevert(abi.encodeWithSelector(TicketBroker.NotReserveRecipient.selector, orch));
+        vm.expectRevert(abi.encodeWithSelector(ReserveAllocation.NotReserveRecipient.selector, orch));
         _unname(sender, orch);
 
         uint256 max = broker.MAX_RESERVE_RECIPIENTS();
@@ -292,7 +293,7 @@ contract ReserveRecipientsTest is Fixture {
             many[i] = address(uint160(0x1000 + i));
         }
         vm.prank(sender);
-        vm.expectRevert(abi.encodeWithSelector(TicketBroker.TooManyReserveRecipients.selector, max));
+        vm.expectRevert(abi.encodeWithSelector(ReserveAllocation.TooManyReserveRecipients.selector, max));
         broker.addReserveRecipients(many);
         (uint256 current, uint256 next,) = broker.reserveRecipientCount(sender);
         assertEq(current + next, 0, "reverted calls change nothing");
@@ -342,7 +343,7 @@ contract ReserveRecipientsTest is Fixture {
     function test_attack_thirdPartyCannotChangeRecipients() public {
         _name(sender, orch);
         vm.prank(orch2);
-        vm.expectRevert(abi.encodeWithSelector(TicketBroker.NotReserveRecipient.selector, orch));
+        vm.expectRevert(abi.encodeWithSelector(ReserveAllocation.NotReserveRecipient.selector, orch));
         broker.removeReserveRecipients(_one(orch));
         (uint256 fromRound, uint256 untilRound) = broker.reserveRecipient(sender, orch);
         assertEq(fromRound, _round() + VALIDITY);
@@ -355,7 +356,7 @@ contract ReserveRecipientsTest is Fixture {
     }
 
     function test_attack_malformedRecipientCalldata_reverts() public {
-        bytes4 sel = TicketBroker.addReserveRecipients.selector;
+        bytes4 sel = ReserveAllocation.addReserveRecipients.selector;
         // Offset to an array whose length runs past the end of the calldata.
         bytes memory truncated = abi.encodePacked(sel, uint256(0x20), uint256(3), uint256(uint160(orch)));
         vm.prank(sender);
@@ -367,8 +368,8 @@ contract ReserveRecipientsTest is Fixture {
         vm.prank(sender);
         (ok,) = address(broker).call(dirty);
         assertFalse(ok);
-        (ok,) =
-            address(broker).call(abi.encodePacked(TicketBroker.removeReserveRecipients.selector, uint8(1)));
+        (ok,) = address(broker)
+            .call(abi.encodePacked(ReserveAllocation.removeReserveRecipients.selector, uint8(1)));
         assertFalse(ok);
         (ok,) = address(broker).call(abi.encodePacked(TicketBroker.payFees.selector, uint256(1)));
         assertFalse(ok);
