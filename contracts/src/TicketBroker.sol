@@ -683,7 +683,7 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
             if (_claimable(st, cover, recipient, reserve, round) < fromReserve) {
                 return InsufficientFunds.selector;
             }
-            // fromReserve <= reserve < 2^96, and per-round claims never exceed the reserve they came from.
+            // fromReserve <= reserve < 2^96; a round's claims are bounded by the ETH ever funded (< 2^96).
             st = _addClaim(st, fromReserve, round);
             cover = _addClaim(cover, fromReserve, round);
             assembly ("memory-safe") {
