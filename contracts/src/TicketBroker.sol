@@ -313,7 +313,7 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
                 revert(0, 4)
             }
         }
-        bondingManager.creditFees(ticket.recipient, creationRound, ticket.faceValue);
+        bondingManager.creditFees(address(uint160(_field(ticket, 0))), creationRound, _field(ticket, 0x40));
     }
 
     /// @notice Redeems many winning tickets in one transaction. Either every ticket is paid or the whole
@@ -337,7 +337,7 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
             Ticket calldata t = tickets[i];
             (bytes4 err, uint256 creationRound) = _redeem(t, sigs[i], recipientRands[i], ctx);
             if (err != bytes4(0)) revert BatchTicketFailed(i, err);
-            address recipient = t.recipient;
+            address recipient = address(uint160(_field(t, 0)));
             uint256 g;
             while (g < groups && (groupRecipient[g] != recipient || groupRound[g] != creationRound)) ++g;
             if (g == groups) {
@@ -345,7 +345,7 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
                 groupRound[g] = creationRound;
                 ++groups;
             }
-            groupAmount[g] += t.faceValue;
+            groupAmount[g] += _field(t, 0x40);
         }
         for (uint256 g; g < groups; ++g) {
             bondingManager.creditFees(groupRecipient[g], groupRound[g], groupAmount[g]);
@@ -512,18 +512,33 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
     function _emitRedeemed(Ticket calldata t, uint256 rand) private {
         bytes32 transferTopic = WinningTicketTransfer.selector;
         bytes32 redeemedTopic = WinningTicketRedeemed.selector;
-        address sender = t.sender;
-        address recipient = t.recipient;
-        bytes calldata aux = t.auxData;
+        uint256 aux = _auxOffset(t);
         assembly ("memory-safe") {
+            let recipient := calldataload(t)
+            let sender := calldataload(add(t, 0x20))
             let ptr := mload(0x40)
             calldatacopy(ptr, add(t, 0x40), 0x60) // faceValue, winProb, senderNonce
             log3(ptr, 0x20, transferTopic, sender, recipient)
             mstore(add(ptr, 0x60), rand)
             mstore(add(ptr, 0x80), 0xa0) // offset of auxData in the data
             mstore(add(ptr, 0xa0), 0x40)
-            calldatacopy(add(ptr, 0xc0), aux.offset, 0x40)
+            calldatacopy(add(ptr, 0xc0), aux, 0x40)
             log3(ptr, 0x100, redeemedTopic, sender, recipient)
+        }
+    }
+
+    /// @dev The head word at byte `at` of a ticket whose fields `_checkFieldsAndRound` already validated
+    /// (addresses clean, auxData in bounds): a plain calldata load, without re-validation.
+    function _field(Ticket calldata t, uint256 at) private pure returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := calldataload(add(t, at))
+        }
+    }
+
+    /// @dev Calldata offset of a validated ticket's 64 auxData bytes.
+    function _auxOffset(Ticket calldata t) private pure returns (uint256 offset) {
+        assembly ("memory-safe") {
+            offset := add(add(t, calldataload(add(t, 0xc0))), 0x20)
         }
     }
 
@@ -546,9 +561,9 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
             mstore(0, rand)
             randHash := keccak256(0, 0x20)
         }
-        if (randHash != t.recipientRandHash) return (InvalidRecipientRand.selector, creationRound, 0);
-        ticketHash = getTicketHash(t);
-        err = _checkSignature(ticketHash, sig, t.sender);
+        if (randHash != bytes32(_field(t, 0xa0))) return (InvalidRecipientRand.selector, creationRound, 0);
+        ticketHash = _hashValidated(t);
+        err = _checkSignature(ticketHash, sig, address(uint160(_field(t, 0x20))));
         if (err != bytes4(0)) return (err, creationRound, ticketHash);
         uint256 draw;
         assembly ("memory-safe") {
@@ -557,7 +572,7 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
             mstore(add(ptr, 65), rand)
             draw := keccak256(ptr, 97)
         }
-        if (draw >= t.winProb) return (TicketDidNotWin.selector, creationRound, ticketHash);
+        if (draw >= _field(t, 0x60)) return (TicketDidNotWin.selector, creationRound, ticketHash);
     }
 
     /// @dev The ticket's fields, its expiry and the creation round's block hash, and that the current round
@@ -598,6 +613,19 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
             ctx.roundInitialized = true;
         }
         return (bytes4(0), creationRound);
+    }
+
+    /// @dev `getTicketHash` of a validated ticket (64-byte auxData), from plain calldata loads.
+    function _hashValidated(Ticket calldata t) private pure returns (bytes32 hash) {
+        uint256 aux = _auxOffset(t);
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, shl(96, calldataload(t)))
+            mstore(add(ptr, 20), shl(96, calldataload(add(t, 0x20))))
+            calldatacopy(add(ptr, 40), add(t, 0x40), 0x80) // faceValue .. recipientRandHash
+            calldatacopy(add(ptr, 168), aux, 0x40)
+            hash := keccak256(ptr, 232)
+        }
     }
 
     /// @dev `rounds.blockHashForRound(round)` with a plain static call (the RoundsManager is ours and
@@ -656,7 +684,7 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
     /// Works on the packed storage words (one read and one write per slot) of `Sender`, `ReserveState` and
     /// `Cover`, whose layouts are fixed above: the first member in the lowest bits.
     function _pay(Ticket calldata t, Context memory ctx) private returns (bytes4) {
-        address sender = t.sender;
+        address sender = address(uint160(_field(t, 0x20)));
         Sender storage sp = _senders[sender];
         uint256 word;
         assembly ("memory-safe") {
@@ -667,11 +695,11 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
         uint256 withdrawRound = word >> 192;
         uint256 round = ctx.round;
         if (withdrawRound != 0 && round >= withdrawRound) return SenderUnlocked.selector;
-        uint256 face = t.faceValue;
+        uint256 face = _field(t, 0x40);
         uint256 fromDeposit = face <= deposit ? face : deposit;
         uint256 fromReserve = face - fromDeposit;
         if (fromReserve != 0) {
-            address recipient = t.recipient;
+            address recipient = address(uint160(_field(t, 0)));
             ReserveState storage stp = _reserves[sender];
             Cover storage cp = _covers[sender][recipient];
             uint256 st;
