@@ -332,6 +332,24 @@ contract AttacksTest is Fixture {
         _redeem(t, sig, RAND);
     }
 
+    /// Addresses with dirty upper bits are refused by the ABI checks before any field is used: the
+    /// redemption's later plain calldata loads only ever see validated words.
+    function test_attack_dirtyAddressBits_refused() public {
+        _fund(sender, 1 ether, 0);
+        (TicketBroker.Ticket memory t, bytes memory sig) = _signed(1);
+        bytes memory good = abi.encodeCall(TicketBroker.redeemWinningTicket, (t, sig, RAND));
+        // The ticket's head starts at 4 + 0x60: recipient word, then sender word.
+        for (uint256 field; field < 2; ++field) {
+            bytes memory dirty = bytes.concat(good);
+            dirty[4 + 0x60 + field * 32] = 0x01;
+            (bool ok,) = address(broker).call(dirty);
+            assertFalse(ok, "dirty address accepted");
+        }
+        assertFalse(broker.isTicketUsed(t));
+        _redeem(t, sig, RAND);
+        assertTrue(broker.isTicketUsed(t));
+    }
+
     // ------------------------------------------------------------ authorization
 
     function test_attack_unauthorizedSlash() public {
