@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Gas of the payment paths, read from transaction receipts on a local anvil, next to the figures of
-# Livepeer's production TicketBroker measured on the same anvil version (proxy column of
-# shared/reference/livepeer-gas.md). Deploys the committed artifacts/ with cast, plays each scenario from a
-# snapshot, prints a markdown table and fails if a redemption path costs more than 60% of Livepeer's.
+# Livepeer's production TicketBroker measured on the same anvil version. Deploys the committed artifacts/
+# with cast, plays each scenario from a snapshot, prints a markdown table and fails if a path costs more
+# than half of Livepeer's (FLOOR), except the rows listed in EXCEPTIONS with their own cap and reason.
+#
+# The Livepeer figures typed below are the "proxy" column of the reference measurement (Livepeer's
+# production contracts, compiled as deployed on Arbitrum and run behind their proxies on one anvil 1.7.1);
+# README.md "Gas" says how to reproduce them.
 #
 # Setup mirrors the reference measurement: round length 100 blocks, one active orchestrator (self-bond
 # 1000 tokens, reward cut 10%, fee share 50%), deposit and reserve of 1 ETH per funding, face value
 # 0.01 ETH, winProb = 2^256 - 1. Our unlock period is 3 rounds (it must exceed the validity period of 2).
+#
+# Senders S1 and S2 name the orchestrator as their reserve recipient during setup (the cover starts
+# ticketValidityPeriod rounds later, so setup moves two rounds on); S3 names none and is paid by the
+# stake-weighted fallback split ("fallback" rows).
 #
 # Conservative choices: "1st fee" redemptions pay a recipient that never received a fee before. Every
 # redemption writes a fresh used-ticket entry (20k gas, as Livepeer's usedTickets). Batches use one
@@ -40,9 +48,11 @@ K_DEPLOYER=${KEYS[0]}
 K_ORCH=${KEYS[1]}
 K_S1=${KEYS[2]}
 K_S2=${KEYS[3]}
+K_S3=${KEYS[4]}
 ORCH=$(addr "$K_ORCH")
 S1=$(addr "$K_S1")
 S2=$(addr "$K_S2")
+S3=$(addr "$K_S3")
 
 ETH=1000000000000000000
 FACE=10000000000000000
@@ -108,8 +118,14 @@ send "$K_ORCH" "$BONDING" "bond(uint256,address)" "$STAKE" "$ORCH" >/dev/null
 send "$K_ORCH" "$BONDING" "registerOrchestrator(uint256,uint256)" 100000 500000 >/dev/null
 send "$K_ORCH" "$REGISTRY" "register(string,(bytes32,address)[],bytes32[])" "quic://127.0.0.1:8935" \
     "[($(cast format-bytes32-string transcode/cpu),$TRUSTED)]" "[$(cast format-bytes32-string eu-west)]" >/dev/null
+step "senders $S1 and $S2 name $ORCH as their reserve recipient; $S3 names none"
+send "$K_S1" "$BROKER" "addReserveRecipients(address[])" "[$ORCH]" >/dev/null
+send "$K_S2" "$BROKER" "addReserveRecipients(address[])" "[$ORCH]" >/dev/null
+next_round
+next_round
 next_round
 [[ $(call1 "$BONDING" "isActive(address)(bool)" "$ORCH") == true ]] || { echo "orchestrator not active" >&2; exit 1; }
+[[ $(call1 "$BROKER" "reserveRecipientCount(address)(uint256,uint256,uint256)" "$S1") == 1 ]] || { echo "S1 does not cover $ORCH yet" >&2; exit 1; }
 
 BASE=$(cast rpc evm_snapshot | tr -d '"')
 reset() {
@@ -239,6 +255,17 @@ fresh_rand
 record "redeem, faceValue > deposit (deposit->0 + reserve), 1st fee" 371844 "$(redeem "$K_S1" "$S1" $FACE 1 $RAND_SEQ)"
 reset
 
+fund "$K_S3" 0 $ETH >/dev/null
+fresh_rand
+record "redeem, deposit=0 -> reserve, fallback split, 1st fee, 1st reserve claim" 374058 "$(redeem "$K_S3" "$S3" $FACE 1 $RAND_SEQ)"
+reset
+fund "$K_S3" 0 $ETH >/dev/null
+fresh_rand
+redeem "$K_S3" "$S3" $FACE 1 $RAND_SEQ >/dev/null
+fresh_rand
+record "redeem, deposit=0 -> reserve, fallback split, warm, 2nd claim same round" 245530 "$(redeem "$K_S3" "$S3" $FACE 1 $RAND_SEQ)"
+reset
+
 declare -A LP_BATCH_FIRST=([1]=307526 [5]=630124 [10]=1033347)
 declare -A LP_BATCH_WARM=([1]=213206 [5]=535796 [10]=939163)
 for n in 1 5 10; do
@@ -279,6 +306,12 @@ record "withdraw (reserve only)" 90581 "$(send "$K_S1" "$BROKER" "withdraw()")"
 reset
 
 # ------------------------------------------------------------------ table
+# Rows allowed above FLOOR, with their own cap (percent) and the reason; README.md "Gas" explains them.
+FLOOR=50
+declare -A EXCEPTIONS=(
+    ["fundDepositAndReserve(0, R), fresh sender"]="54 a fresh sender's slot (22.1k) plus the 21k base already make 0.49"
+    ["cancelUnlock"]="70 the 21k base alone is 0.52 of Livepeer's 40.7k"
+)
 echo
 echo "| path | ours | Livepeer (proxy) | ratio |"
 echo "|---|---:|---:|---:|"
@@ -289,13 +322,15 @@ for i in "${!LABELS[@]}"; do
         printf '| %s | %s | n/a | n/a |\n' "$label" "$(printf "%'d" "$ours")"
         continue
     fi
-    ratio=$(node -p "($ours / $ref).toFixed(2)")
+    ratio=$(node -p "($ours / $ref).toFixed(3)")
     printf '| %s | %s | %s | %s |\n' "$label" "$(printf "%'d" "$ours")" "$(printf "%'d" "$ref")" "$ratio"
-    if [[ $label == redeem* || $label == batchRedeem* ]] && ((ours * 100 > ref * 60)); then
-        echo "FLOOR: '$label' costs more than 60% of Livepeer's" >&2
+    cap=$FLOOR
+    if [[ -n ${EXCEPTIONS[$label]:-} ]]; then cap=${EXCEPTIONS[$label]%% *}; fi
+    if ((ours * 100 > ref * cap)); then
+        echo "FLOOR: '$label' costs more than $cap% of Livepeer's" >&2
         fail=1
     fi
 done
 echo
 if ((fail)); then exit 1; fi
-step "every redemption path is at or below 60% of Livepeer's"
+step "every path is at or below $FLOOR% of Livepeer's (exceptions: ${#EXCEPTIONS[@]}, each under its own cap)"

@@ -350,8 +350,8 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         if (amount > available) revert InsufficientFees(amount, available);
         d.fees = uint128(available - amount);
         emit FeesWithdrawn(msg.sender, recipient, amount);
-        (bool ok,) = recipient.call{value: amount}("");
-        if (!ok) revert TransferFailed();
+        // The fees' ETH stays in the TicketBroker that redeemed them; it pays on this order.
+        ITicketBroker(ticketBroker).payFees(recipient, amount);
     }
 
     // ---------------------------------------------------------------- orchestrators
@@ -420,7 +420,7 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
     // ---------------------------------------------------------------- protocol callbacks
 
     /// @inheritdoc IBondingManager
-    function creditFees(address orchestrator, uint256 creationRound) external payable {
+    function creditFees(address orchestrator, uint256 creationRound, uint256 fees) external {
         if (msg.sender != ticketBroker) revert Unauthorized(msg.sender);
         Orchestrator storage o = _orchestrators[orchestrator];
         // Only a registered orchestrator earns fees, as in Livepeer: tickets pay staked, registered
@@ -428,7 +428,6 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         // deposit to an address of its own at once instead of unlocking it). `registered` shares the slot
         // read below, so the check costs no extra storage read.
         if (!o.registered) revert NotRegistered(orchestrator);
-        uint256 fees = msg.value;
         uint256 share = creationRound >= o.paramsRound ? o.feeShare : o.prevFeeShare;
         uint256 stake = o.stake;
         uint256 delegatorShare;
@@ -484,6 +483,13 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         active = _startActiveStake(_orchestrators[orchestrator], round) != 0;
         ActivePool memory p = _pool;
         poolSize = p.round == round ? p.startCount : p.count;
+    }
+
+    /// @inheritdoc IBondingManager
+    function reserveWeight(address orchestrator) external view returns (uint256 stake, uint256 total) {
+        uint256 round = _currentRound();
+        stake = _startActiveStake(_orchestrators[orchestrator], round);
+        total = _startTotalActive(round);
     }
 
     /// @notice Whether `orchestrator` is active in the current round (as of the round's start).

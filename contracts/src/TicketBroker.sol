@@ -5,6 +5,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IBondingManager} from "./interfaces/IBondingManager.sol";
 import {IRoundsManager} from "./interfaces/IRoundsManager.sol";
 import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
+import {ReserveAllocation} from "./ReserveAllocation.sol";
 
 /// @title TicketBroker
 /// @notice Probabilistic micropayments. A broadcaster (sender) funds a deposit and a reserve, signs tickets
@@ -20,7 +21,13 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 ///     only live entries instead of growing forever.
 ///   - Batch redemption credits fees with one BondingManager call per (recipient, creation round) and
 ///     reverts as a whole, naming the failing ticket, instead of skipping it silently.
-///   - The recipient's activity and the reserve pool size come from one round-start snapshot, so they agree.
+///   - Fees stay in this contract: the BondingManager only accounts for them and pays them out through
+///     `payFees` when a delegator withdraws, which saves moving ETH on every redemption.
+///   - The reserve covers the recipients the sender names (`addReserveRecipients`), split equally among
+///     those covered in the round; the set changes only `ticketValidityPeriod` rounds after a request, so
+///     neither new orchestrators nor the sender can shrink a share that outstanding tickets rely on. A
+///     sender that names none has its reserve split by round-start active stake, which splitting one stake
+///     into many identities does not change.
 ///   - The round is computed from the RoundsManager's immutable round length, without a call.
 ///   - A zero face value is refused (`ZeroFaceValue`) rather than redeemed for nothing.
 ///
@@ -31,7 +38,7 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 /// Ticket failures are parameterless custom errors so that a batch can report them as
 /// `BatchTicketFailed(index, selector)`. A recipient that is not a registered orchestrator is refused by
 /// the BondingManager's fee credit with `NotRegistered(recipient)`.
-contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
+contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransient {
     /// @notice A ticket, in Livepeer's field order.
     struct Ticket {
         address recipient;
@@ -77,6 +84,8 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     error InsufficientFunds();
     /// @notice The current round was not initialized in the RoundsManager.
     error RoundNotInitialized();
+    /// @notice The RoundsManager's `blockHashForRound` call failed.
+    error RoundsCallFailed();
 
     // ---------------------------------------------------------------- other errors
 
@@ -106,6 +115,8 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     error StillLocked(uint256 withdrawRound);
     /// @notice Sending ETH failed.
     error TransferFailed();
+    /// @notice Only the BondingManager may call this function.
+    error Unauthorized(address caller);
 
     // ---------------------------------------------------------------- events
 
@@ -136,6 +147,8 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     event ReserveClaimed(address indexed reserveHolder, address claimant, uint256 amount);
     /// @notice `count` used-ticket entries of expired tickets were deleted.
     event UsedTicketsCleared(uint256 count);
+    /// @notice `amount` wei of fees were paid out to `recipient` on the BondingManager's order.
+    event FeesPaid(address indexed recipient, uint256 amount);
 
     // ---------------------------------------------------------------- read types (Livepeer's layout)
 
@@ -159,18 +172,10 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         uint64 withdrawRound; // zero: locked
     }
 
-    struct RoundClaim {
-        uint96 claimed;
-        uint64 round;
-    }
-
     struct Context {
         uint256 round;
         uint256 hashRound; // creation round whose block hash is cached
         bytes32 blockHash;
-        address poolRecipient; // recipient whose pool info is cached
-        bool poolActive;
-        uint256 poolSize;
         bool roundInitialized; // the current round was seen initialized
     }
     /// @dev secp256k1 order / 2: the largest s accepted.
@@ -189,8 +194,6 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     uint256 public immutable ticketValidityPeriod;
 
     mapping(address => Sender) private _senders;
-    mapping(address sender => RoundClaim) private _reserveClaims;
-    mapping(address sender => mapping(address recipient => RoundClaim)) private _recipientClaims;
     /// @dev Redeemed tickets: the round from which the ticket is expired (creationRound + validity), never
     /// zero for a used ticket.
     mapping(bytes32 ticketHash => uint256 expiryRound) private _usedTickets;
@@ -281,10 +284,22 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         if (!ok) revert TransferFailed();
     }
 
+    // ---------------------------------------------------------------- fee payout
+
+    /// @notice Sends `amount` wei of redeemed fees to `recipient`. Only the BondingManager may call it, when
+    /// a delegator withdraws fees it accounted for; every wei it orders was redeemed here first.
+    function payFees(address payable recipient, uint256 amount) external nonReentrant {
+        if (msg.sender != address(bondingManager)) revert Unauthorized(msg.sender);
+        emit FeesPaid(recipient, amount);
+        (bool ok,) = recipient.call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+
     // ---------------------------------------------------------------- redemption
 
-    /// @notice Redeems one winning ticket: pays its face value to the recipient's fee pool in the
-    /// BondingManager, from the sender's deposit and then from the recipient's share of the reserve.
+    /// @notice Redeems one winning ticket: credits its face value to the recipient's fees in the
+    /// BondingManager, from the sender's deposit and then from the recipient's share of the reserve (the ETH
+    /// stays here until the BondingManager orders it paid out, see `payFees`).
     /// Anyone may submit it; the money always goes to the ticket's recipient.
     function redeemWinningTicket(Ticket calldata ticket, bytes calldata sig, uint256 recipientRand)
         external
@@ -298,7 +313,7 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
                 revert(0, 4)
             }
         }
-        bondingManager.creditFees{value: ticket.faceValue}(ticket.recipient, creationRound);
+        bondingManager.creditFees(address(uint160(_field(ticket, 0))), creationRound, _field(ticket, 0x40));
     }
 
     /// @notice Redeems many winning tickets in one transaction. Either every ticket is paid or the whole
@@ -322,7 +337,7 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
             Ticket calldata t = tickets[i];
             (bytes4 err, uint256 creationRound) = _redeem(t, sigs[i], recipientRands[i], ctx);
             if (err != bytes4(0)) revert BatchTicketFailed(i, err);
-            address recipient = t.recipient;
+            address recipient = address(uint160(_field(t, 0)));
             uint256 g;
             while (g < groups && (groupRecipient[g] != recipient || groupRound[g] != creationRound)) ++g;
             if (g == groups) {
@@ -330,10 +345,10 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
                 groupRound[g] = creationRound;
                 ++groups;
             }
-            groupAmount[g] += t.faceValue;
+            groupAmount[g] += _field(t, 0x40);
         }
         for (uint256 g; g < groups; ++g) {
-            bondingManager.creditFees{value: groupAmount[g]}(groupRecipient[g], groupRound[g]);
+            bondingManager.creditFees(groupRecipient[g], groupRound[g], groupAmount[g]);
         }
     }
 
@@ -355,18 +370,18 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
     // ---------------------------------------------------------------- views
 
     /// @notice keccak256 of the ticket's 232-byte packed preimage (168 bytes with empty auxData).
-    function getTicketHash(Ticket calldata ticket) public pure returns (bytes32) {
-        return keccak256(
-            abi.encodePacked(
-                ticket.recipient,
-                ticket.sender,
-                ticket.faceValue,
-                ticket.winProb,
-                ticket.senderNonce,
-                ticket.recipientRandHash,
-                ticket.auxData
-            )
-        );
+    function getTicketHash(Ticket calldata ticket) public pure returns (bytes32 hash) {
+        address recipient = ticket.recipient;
+        address sender = ticket.sender;
+        bytes calldata aux = ticket.auxData;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, shl(96, recipient))
+            mstore(add(ptr, 20), shl(96, sender))
+            calldatacopy(add(ptr, 40), add(ticket, 0x40), 0x80) // faceValue .. recipientRandHash
+            calldatacopy(add(ptr, 168), aux.offset, aux.length)
+            hash := keccak256(ptr, add(168, aux.length))
+        }
     }
 
     /// @notice Whether the ticket with hash `ticketHash` was redeemed (Livepeer's `usedTickets`). An entry
@@ -393,15 +408,15 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
 
     /// @notice A sender's remaining reserve and the amount paid out of it in the current round.
     function getReserveInfo(address reserveHolder) public view returns (ReserveInfo memory info) {
-        RoundClaim memory all = _reserveClaims[reserveHolder];
+        ReserveState memory st = _reserves[reserveHolder];
         info.fundsRemaining = _senders[reserveHolder].reserve;
-        info.claimedInCurrentRound = all.round == _currentRound() ? all.claimed : 0;
+        info.claimedInCurrentRound = st.claimRound == _currentRound() ? st.claimed : 0;
     }
 
     /// @notice What `claimant` took from `reserveHolder`'s reserve in the current round.
     function claimedReserve(address reserveHolder, address claimant) external view returns (uint256) {
-        RoundClaim memory mine = _recipientClaims[reserveHolder][claimant];
-        return mine.round == _currentRound() ? mine.claimed : 0;
+        Cover memory c = _covers[reserveHolder][claimant];
+        return c.claimRound == _currentRound() ? c.claimed : 0;
     }
 
     /// @notice Whether `sender` called `unlock` and has not withdrawn or cancelled since.
@@ -409,11 +424,13 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         return _senders[sender].withdrawRound != 0;
     }
 
-    /// @notice What `recipient` may still take from `sender`'s reserve in the current round: the reserve as
-    /// it stood at the round's first claim, divided by the active pool size, minus what it already took.
+    /// @notice What `recipient` may still take from `sender`'s reserve in the current round: its share of
+    /// the reserve as it stood at the start of the round, minus what it already took this round. The share
+    /// is an equal part among the recipients the sender's reserve covers by name this round, or, for a
+    /// sender that covers none, the recipient's part of the round-start active stake.
     function claimableReserve(address sender, address recipient) external view returns (uint256) {
-        Context memory ctx = _context();
-        return _claimable(sender, recipient, _senders[sender].reserve, ctx);
+        (uint256 st, uint256 cover) = _reserveWords(sender, recipient);
+        return _claimable(st, cover, recipient, _senders[sender].reserve, _currentRound());
     }
 
     /// @notice The current round, computed from the RoundsManager's immutable round length.
@@ -423,8 +440,16 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- internals
 
-    function _currentRound() private view returns (uint256) {
+    function _currentRound() internal view override returns (uint256) {
         return block.number / roundLength;
+    }
+
+    function _changeDelay() internal view override returns (uint256) {
+        return ticketValidityPeriod;
+    }
+
+    function _stakeWeight(address recipient) internal view override returns (uint256, uint256) {
+        return bondingManager.reserveWeight(recipient);
     }
 
     function _context() private view returns (Context memory ctx) {
@@ -462,131 +487,244 @@ contract TicketBroker is ITicketBroker, ReentrancyGuardTransient {
         bytes32 ticketHash;
         (err, creationRound, ticketHash) = _validate(t, sig, rand, ctx);
         if (err != bytes4(0)) return (err, creationRound);
-        if (_usedTickets[ticketHash] != 0) return (TicketAlreadyUsed.selector, creationRound);
+        uint256 slot;
+        assembly ("memory-safe") {
+            mstore(0, ticketHash)
+            mstore(0x20, _usedTickets.slot)
+            slot := keccak256(0, 0x40)
+        }
+        if (_loadWord(slot) != 0) return (TicketAlreadyUsed.selector, creationRound);
 
         err = _pay(t, ctx);
         if (err != bytes4(0)) return (err, creationRound);
 
         // The ticket is valid while creationRound + validity > round: expired from that sum on, which is
         // never zero because validity >= 1.
-        _usedTickets[ticketHash] = creationRound + ticketValidityPeriod;
-        emit WinningTicketTransfer(t.sender, t.recipient, t.faceValue);
-        emit WinningTicketRedeemed(
-            t.sender, t.recipient, t.faceValue, t.winProb, t.senderNonce, rand, t.auxData
-        );
+        uint256 expiry = creationRound + ticketValidityPeriod;
+        assembly ("memory-safe") {
+            sstore(slot, expiry)
+        }
+        _emitRedeemed(t, rand);
+    }
+
+    /// @dev Livepeer's `WinningTicketTransfer` and `WinningTicketRedeemed`, written from calldata without
+    /// an ABI-encoding pass (the auxData is known to be 64 bytes here).
+    function _emitRedeemed(Ticket calldata t, uint256 rand) private {
+        bytes32 transferTopic = WinningTicketTransfer.selector;
+        bytes32 redeemedTopic = WinningTicketRedeemed.selector;
+        uint256 aux = _auxOffset(t);
+        assembly ("memory-safe") {
+            let recipient := calldataload(t)
+            let sender := calldataload(add(t, 0x20))
+            let ptr := mload(0x40)
+            calldatacopy(ptr, add(t, 0x40), 0x60) // faceValue, winProb, senderNonce
+            log3(ptr, 0x20, transferTopic, sender, recipient)
+            mstore(add(ptr, 0x60), rand)
+            mstore(add(ptr, 0x80), 0xa0) // offset of auxData in the data
+            mstore(add(ptr, 0xa0), 0x40)
+            calldatacopy(add(ptr, 0xc0), aux, 0x40)
+            log3(ptr, 0x100, redeemedTopic, sender, recipient)
+        }
+    }
+
+    /// @dev The head word at byte `at` of a ticket whose fields `_checkFieldsAndRound` already validated
+    /// (addresses clean, auxData in bounds): a plain calldata load, without re-validation.
+    function _field(Ticket calldata t, uint256 at) private pure returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := calldataload(add(t, at))
+        }
+    }
+
+    /// @dev Calldata offset of a validated ticket's 64 auxData bytes.
+    function _auxOffset(Ticket calldata t) private pure returns (uint256 offset) {
+        assembly ("memory-safe") {
+            offset := add(add(t, calldataload(add(t, 0xc0))), 0x20)
+        }
+    }
+
+    function _loadWord(uint256 slot) private view returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := sload(slot)
+        }
     }
 
     /// @dev Everything that does not depend on storage of this contract: fields, round, rand, signature, win.
     function _validate(Ticket calldata t, bytes calldata sig, uint256 rand, Context memory ctx)
         private
         view
-        returns (bytes4, uint256 creationRound, bytes32 ticketHash)
+        returns (bytes4 err, uint256 creationRound, bytes32 ticketHash)
     {
-        if (t.recipient == address(0)) return (InvalidRecipient.selector, 0, 0);
-        if (t.sender == address(0)) return (InvalidSender.selector, 0, 0);
-        if (t.faceValue == 0) return (ZeroFaceValue.selector, 0, 0);
-        if (t.auxData.length != 64) return (InvalidAuxData.selector, 0, 0);
-        creationRound = uint256(bytes32(t.auxData[0:32]));
+        (err, creationRound) = _checkFieldsAndRound(t, ctx);
+        if (err != bytes4(0)) return (err, creationRound, 0);
+        bytes32 randHash;
+        assembly ("memory-safe") {
+            mstore(0, rand)
+            randHash := keccak256(0, 0x20)
+        }
+        if (randHash != bytes32(_field(t, 0xa0))) return (InvalidRecipientRand.selector, creationRound, 0);
+        ticketHash = _hashValidated(t);
+        err = _checkSignature(ticketHash, sig, address(uint160(_field(t, 0x20))));
+        if (err != bytes4(0)) return (err, creationRound, ticketHash);
+        uint256 draw;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, sig.offset, 65)
+            mstore(add(ptr, 65), rand)
+            draw := keccak256(ptr, 97)
+        }
+        if (draw >= _field(t, 0x60)) return (TicketDidNotWin.selector, creationRound, ticketHash);
+    }
+
+    /// @dev The ticket's fields, its expiry and the creation round's block hash, and that the current round
+    /// is initialized.
+    function _checkFieldsAndRound(Ticket calldata t, Context memory ctx)
+        private
+        view
+        returns (bytes4, uint256 creationRound)
+    {
+        if (t.recipient == address(0)) return (InvalidRecipient.selector, 0);
+        if (t.sender == address(0)) return (InvalidSender.selector, 0);
+        if (t.faceValue == 0) return (ZeroFaceValue.selector, 0);
+        bytes calldata aux = t.auxData;
+        if (aux.length != 64) return (InvalidAuxData.selector, 0);
+        bytes32 auxHash;
+        assembly ("memory-safe") {
+            creationRound := calldataload(aux.offset)
+            auxHash := calldataload(add(aux.offset, 0x20))
+        }
+        uint256 round = ctx.round;
         // Written to avoid overflow on an absurd creationRound: expired iff creationRound + validity <= round.
-        if (creationRound <= ctx.round && ctx.round - creationRound >= ticketValidityPeriod) {
-            return (TicketExpired.selector, creationRound, 0);
+        if (creationRound <= round && round - creationRound >= ticketValidityPeriod) {
+            return (TicketExpired.selector, creationRound);
         }
         if (ctx.hashRound != creationRound) {
-            ctx.blockHash = rounds.blockHashForRound(creationRound);
+            ctx.blockHash = _blockHashForRound(creationRound);
             ctx.hashRound = creationRound;
         }
-        if (ctx.blockHash == bytes32(0) || ctx.blockHash != bytes32(t.auxData[32:64])) {
-            return (InvalidCreationRoundBlockHash.selector, creationRound, 0);
+        if (ctx.blockHash == bytes32(0) || ctx.blockHash != auxHash) {
+            return (InvalidCreationRoundBlockHash.selector, creationRound);
         }
         if (!ctx.roundInitialized) {
             // A ticket of the current round proves it initialized (its block hash is set); otherwise ask,
             // once per transaction.
-            if (creationRound != ctx.round && rounds.blockHashForRound(ctx.round) == bytes32(0)) {
-                return (RoundNotInitialized.selector, creationRound, 0);
+            if (creationRound != round && _blockHashForRound(round) == bytes32(0)) {
+                return (RoundNotInitialized.selector, creationRound);
             }
             ctx.roundInitialized = true;
         }
-        if (keccak256(abi.encodePacked(rand)) != t.recipientRandHash) {
-            return (InvalidRecipientRand.selector, creationRound, 0);
+        return (bytes4(0), creationRound);
+    }
+
+    /// @dev `getTicketHash` of a validated ticket (64-byte auxData), from plain calldata loads.
+    function _hashValidated(Ticket calldata t) private pure returns (bytes32 hash) {
+        uint256 aux = _auxOffset(t);
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, shl(96, calldataload(t)))
+            mstore(add(ptr, 20), shl(96, calldataload(add(t, 0x20))))
+            calldatacopy(add(ptr, 40), add(t, 0x40), 0x80) // faceValue .. recipientRandHash
+            calldatacopy(add(ptr, 168), aux, 0x40)
+            hash := keccak256(ptr, 232)
         }
-        ticketHash = getTicketHash(t);
-        bytes4 sigErr = _checkSignature(ticketHash, sig, t.sender);
-        if (sigErr != bytes4(0)) return (sigErr, creationRound, ticketHash);
-        if (uint256(keccak256(abi.encodePacked(sig, rand))) >= t.winProb) {
-            return (TicketDidNotWin.selector, creationRound, ticketHash);
+    }
+
+    /// @dev `rounds.blockHashForRound(round)` with a plain static call (the RoundsManager is ours and
+    /// returns one word).
+    function _blockHashForRound(uint256 round) private view returns (bytes32 hash) {
+        address target = address(rounds);
+        bytes4 selector = IRoundsManager.blockHashForRound.selector;
+        bool ok;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 4), round)
+            ok := and(gt(returndatasize(), 0x1f), staticcall(gas(), target, ptr, 0x24, 0, 0x20))
+            hash := mload(0)
         }
-        return (bytes4(0), creationRound, ticketHash);
+        if (!ok) revert RoundsCallFailed();
     }
 
     /// @dev EIP-191 personal-sign check: 65 bytes r || s || v, v in {27, 28}, low s, signer == sender.
     function _checkSignature(bytes32 ticketHash, bytes calldata sig, address sender)
         private
-        pure
+        view
         returns (bytes4)
     {
         if (sig.length != 65) return InvalidSignatureLength.selector;
-        bytes32 r = bytes32(sig[0:32]);
-        bytes32 s = bytes32(sig[32:64]);
-        uint8 v = uint8(sig[64]);
+        bytes32 r;
+        bytes32 s;
+        uint256 v;
+        assembly ("memory-safe") {
+            r := calldataload(sig.offset)
+            s := calldataload(add(sig.offset, 0x20))
+            v := byte(0, calldataload(add(sig.offset, 0x40)))
+        }
         if (v != 27 && v != 28) return InvalidSignatureV.selector;
         if (uint256(s) > HALF_ORDER) return InvalidSignatureS.selector;
-        bytes32 digest = keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", ticketHash));
-        address signer = ecrecover(digest, v, r, s);
+        address signer;
+        assembly ("memory-safe") {
+            mstore(0, "\x19Ethereum Signed Message:\n32")
+            mstore(28, ticketHash)
+            let digest := keccak256(0, 60)
+            let ptr := mload(0x40)
+            mstore(ptr, digest)
+            mstore(add(ptr, 0x20), v)
+            mstore(add(ptr, 0x40), r)
+            mstore(add(ptr, 0x60), s)
+            mstore(0, 0)
+            // The precompile returns nothing for an invalid signature: the zero stored above stays.
+            pop(staticcall(gas(), 1, ptr, 0x80, 0, 0x20))
+            signer := mload(0)
+        }
         if (signer == address(0) || signer != sender) return InvalidSignature.selector;
         return bytes4(0);
     }
 
     /// @dev Takes the face value from the deposit, then from the recipient's reserve share; all or nothing.
+    /// Works on the packed storage words (one read and one write per slot) of `Sender`, `ReserveState` and
+    /// `Cover`, whose layouts are fixed above: the first member in the lowest bits.
     function _pay(Ticket calldata t, Context memory ctx) private returns (bytes4) {
-        address sender = t.sender;
-        Sender memory s = _senders[sender];
-        if (s.withdrawRound != 0 && ctx.round >= s.withdrawRound) return SenderUnlocked.selector;
-        uint256 face = t.faceValue;
-        uint256 fromDeposit = face <= s.deposit ? face : s.deposit;
+        address sender = address(uint160(_field(t, 0x20)));
+        Sender storage sp = _senders[sender];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(sp.slot)
+        }
+        uint256 deposit = word & MASK96;
+        uint256 reserve = (word >> 96) & MASK96;
+        uint256 withdrawRound = word >> 192;
+        uint256 round = ctx.round;
+        if (withdrawRound != 0 && round >= withdrawRound) return SenderUnlocked.selector;
+        uint256 face = _field(t, 0x40);
+        uint256 fromDeposit = face <= deposit ? face : deposit;
         uint256 fromReserve = face - fromDeposit;
         if (fromReserve != 0) {
-            address recipient = t.recipient;
-            if (_claimable(sender, recipient, s.reserve, ctx) < fromReserve) {
+            address recipient = address(uint160(_field(t, 0)));
+            ReserveState storage stp = _reserves[sender];
+            Cover storage cp = _covers[sender][recipient];
+            uint256 st;
+            uint256 cover;
+            assembly ("memory-safe") {
+                st := sload(stp.slot)
+                cover := sload(cp.slot)
+            }
+            if (_claimable(st, cover, recipient, reserve, round) < fromReserve) {
                 return InsufficientFunds.selector;
             }
-            uint256 round = ctx.round;
-            RoundClaim memory all = _reserveClaims[sender];
-            RoundClaim memory mine = _recipientClaims[sender][recipient];
-            // fromReserve <= reserve < 2^96, and per-round claims never exceed the reserve they came from.
-            _reserveClaims[sender] = RoundClaim({
-                claimed: uint96((all.round == round ? all.claimed : 0) + fromReserve), round: uint64(round)
-            });
-            _recipientClaims[sender][recipient] = RoundClaim({
-                claimed: uint96((mine.round == round ? mine.claimed : 0) + fromReserve), round: uint64(round)
-            });
-            s.reserve -= uint96(fromReserve);
+            // fromReserve <= reserve < 2^96; a round's claims are bounded by the ETH ever funded (< 2^96).
+            st = _addClaim(st, fromReserve, round);
+            cover = _addClaim(cover, fromReserve, round);
+            assembly ("memory-safe") {
+                sstore(stp.slot, st)
+                sstore(cp.slot, cover)
+            }
+            reserve -= fromReserve;
             emit ReserveClaimed(sender, recipient, fromReserve);
         }
-        s.deposit -= uint96(fromDeposit);
-        _senders[sender] = s;
-        return bytes4(0);
-    }
-
-    /// @dev Livepeer's allocation: (reserve + claimed this round) / poolSize - claimed by recipient this round,
-    /// zero for a recipient that was not active at the start of the round.
-    function _claimable(address sender, address recipient, uint256 reserve, Context memory ctx)
-        private
-        view
-        returns (uint256)
-    {
-        if (reserve == 0) return 0;
-        if (ctx.poolRecipient != recipient) {
-            (ctx.poolActive, ctx.poolSize) = bondingManager.poolInfo(recipient);
-            ctx.poolRecipient = recipient;
+        word = (deposit - fromDeposit) | (reserve << 96) | (withdrawRound << 192);
+        assembly ("memory-safe") {
+            sstore(sp.slot, word)
         }
-        if (!ctx.poolActive || ctx.poolSize == 0) return 0;
-        uint256 round = ctx.round;
-        RoundClaim memory all = _reserveClaims[sender];
-        RoundClaim memory mine = _recipientClaims[sender][recipient];
-        uint256 allocation = (reserve + (all.round == round ? all.claimed : 0)) / ctx.poolSize;
-        uint256 taken = mine.round == round ? mine.claimed : 0;
-        if (allocation <= taken) return 0;
-        uint256 claimable = allocation - taken;
-        return claimable < reserve ? claimable : reserve;
+        return bytes4(0);
     }
 }

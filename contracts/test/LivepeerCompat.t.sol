@@ -177,7 +177,7 @@ contract LivepeerCompatTest is Fixture {
         (uint256 d, uint256 r,) = _funds(sender);
         assertEq(d + r, 2 ether);
         assertFalse(broker.isTicketUsed(t));
-        assertEq(address(bonding).balance, 0);
+        assertEq(_feesHeld(), 0);
     }
 
     function test_redeem_resignedRecipient_reverts_registeredInactivePaid() public {
@@ -246,7 +246,7 @@ contract LivepeerCompatTest is Fixture {
         _redeem(t, sig, RAND);
         (uint256 d,,) = _funds(sender);
         assertEq(d, FACE / 2);
-        assertEq(address(bonding).balance, FACE);
+        assertEq(_feesHeld(), FACE);
     }
 
     // ------------------------------------------------------------ reentrancy

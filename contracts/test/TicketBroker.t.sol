@@ -223,7 +223,7 @@ contract TicketBrokerTest is Fixture {
         (uint256 deposit, uint256 reserve,) = _funds(sender);
         assertEq(deposit, 1 ether - FACE);
         assertEq(reserve, 1 ether);
-        assertEq(address(bonding).balance, FACE);
+        assertEq(_feesHeld(), FACE);
         assertTrue(broker.isTicketUsed(t));
         // The orchestrator is its only delegator: cut plus its share of the delegator half.
         assertApproxEqAbs(bonding.pendingFees(orch), FACE, 1000, "orchestrator fees");
@@ -235,7 +235,7 @@ contract TicketBrokerTest is Fixture {
         bytes memory sig = _sign(SENDER_KEY, t);
         vm.prank(address(0xbeef));
         broker.redeemWinningTicket(t, sig, RAND);
-        assertEq(address(bonding).balance, FACE);
+        assertEq(_feesHeld(), FACE);
     }
 
     function test_redeem_fromReserve() public {
@@ -265,33 +265,40 @@ contract TicketBrokerTest is Fixture {
         (uint256 deposit, uint256 reserve,) = _funds(sender);
         assertEq(deposit, 0);
         assertEq(reserve, 1 ether - (FACE - FACE / 4));
-        assertEq(address(bonding).balance, FACE);
+        assertEq(_feesHeld(), FACE);
     }
 
-    function test_reserve_splitAcrossActivePool() public {
-        _registerOnly(orch2, 1000 ether, 0, 0);
-        // orch2 registered this round: not active until the next round, pool size still 1.
-        (bool active, uint256 size) = bonding.poolInfo(orch2);
-        assertFalse(active);
-        assertEq(size, 1);
+    /// A sender that names no recipient: its reserve is split by round-start active stake.
+    function test_reserve_fallbackSplitByRoundStartStake() public {
+        _registerOnly(orch2, 3000 ether, 0, 0);
+        // orch2 registered this round: not active until the next round, so orch holds all the stake.
+        (uint256 stake, uint256 total) = bonding.reserveWeight(orch2);
+        assertEq(stake, 0);
+        assertEq(total, 1000 ether);
         _fund(sender, 0, 1 ether);
         assertEq(broker.claimableReserve(sender, orch2), 0);
         assertEq(broker.claimableReserve(sender, orch), 1 ether);
 
         _nextRound();
-        assertEq(bonding.activePoolSize(), 2);
-        assertEq(broker.claimableReserve(sender, orch), 0.5 ether);
-        assertEq(broker.claimableReserve(sender, orch2), 0.5 ether);
+        (stake, total) = bonding.reserveWeight(orch2);
+        assertEq(stake, 3000 ether);
+        assertEq(total, 4000 ether);
+        assertEq(broker.claimableReserve(sender, orch), 0.25 ether);
+        assertEq(broker.claimableReserve(sender, orch2), 0.75 ether);
 
-        TicketBroker.Ticket memory t = _ticket(orch, sender, 0.3 ether, 1, RAND);
+        TicketBroker.Ticket memory t = _ticket(orch, sender, 0.2 ether, 1, RAND);
         _redeem(t, _sign(SENDER_KEY, t), RAND);
-        // (0.7 remaining + 0.3 claimed) / 2 - 0.3
-        assertEq(broker.claimableReserve(sender, orch), 0.2 ether);
-        assertEq(broker.claimableReserve(sender, orch2), 0.5 ether);
+        // (0.8 remaining + 0.2 claimed) / 4 - 0.2
+        assertEq(broker.claimableReserve(sender, orch), 0.05 ether);
+        assertEq(broker.claimableReserve(sender, orch2), 0.75 ether);
+        t = _ticket(orch, sender, 0.1 ether, 2, RAND);
+        bytes memory sig = _sign(SENDER_KEY, t);
+        vm.expectRevert(TicketBroker.InsufficientFunds.selector);
+        _redeem(t, sig, RAND);
 
         // A new round resets the per-round claims.
         _nextRound();
-        assertEq(broker.claimableReserve(sender, orch), 0.35 ether);
+        assertEq(broker.claimableReserve(sender, orch), 0.2 ether);
     }
 
     function test_reserve_inactiveRecipientGetsNothing() public {
@@ -377,7 +384,7 @@ contract TicketBrokerTest is Fixture {
         }
         assertEq(redeemed, 5, "every ticket paid");
         assertEq(feeCalls, 3, "groups: (orch, r0) x3, (orch2, r0), (orch, r0 + 1)");
-        assertEq(address(bonding).balance, 5 * FACE);
+        assertEq(_feesHeld(), 5 * FACE);
         for (uint256 i; i < 5; ++i) {
             assertTrue(broker.isTicketUsed(ts[i]));
         }
@@ -508,13 +515,13 @@ contract TicketBrokerTest is Fixture {
             assertEq(d, deposit);
             assertEq(r, reserve);
             assertFalse(broker.isTicketUsed(t));
-            assertEq(address(bonding).balance, 0);
+            assertEq(_feesHeld(), 0);
         } else {
             _redeem(t, sig, RAND);
             (uint256 d, uint256 r,) = _funds(sender);
             assertEq(uint256(deposit) + reserve - d - r, face, "paid exactly the face value");
-            assertEq(address(bonding).balance, face);
-            assertEq(address(broker).balance, d + r);
+            assertEq(_feesHeld(), face);
+            assertEq(address(broker).balance, d + r + face, "the fees stay in the broker");
             assertTrue(broker.isTicketUsed(t));
         }
     }

@@ -205,8 +205,29 @@ pub trait TicketBrokerReader: Send + Sync {
     async fn ticket_validity_period(&self) -> Result<u64, ChainError>;
     /// Rounds between an unlock and the withdrawal it allows.
     async fn unlock_period(&self) -> Result<u64, ChainError>;
-    /// How many orchestrators share each sender's reserve this round.
+    /// How many orchestrators share each sender's reserve this round when the reserve is split
+    /// equally among the active set (see [`TicketBrokerReader::claimable_reserve`]).
     async fn reserve_pool_size(&self) -> Result<u64, ChainError>;
+    /// What `claimant` may still take from `sender`'s reserve this round.
+    ///
+    /// A broker that splits each reserve its own way (ours: among the recipients the sender
+    /// names, or by round-start stake) answers from its `claimableReserve` view. The default
+    /// applies the equal split: (reserve left + claimed this round) / pool size − claimed by
+    /// `claimant`, zero for an empty pool.
+    async fn claimable_reserve(
+        &self,
+        sender: Address,
+        claimant: Address,
+    ) -> Result<Wei, ChainError> {
+        let info = self.sender_info(sender).await?;
+        let pool = self.reserve_pool_size().await?;
+        if pool == 0 {
+            return Ok(Wei::ZERO);
+        }
+        let claimed = self.claimed_reserve(sender, claimant).await?;
+        let total = info.reserve_remaining + info.reserve_claimed_this_round;
+        Ok(Wei(total.0 / U256::from(pool)) - claimed)
+    }
 }
 
 /// Gas settings for one transaction.

@@ -25,6 +25,9 @@ pub struct SenderFunds {
     pub claimed_by_me: Wei,
     /// How many recipients share the reserve this round (0: this recipient is not active).
     pub pool_size: u64,
+    /// This recipient's claimable reserve as the broker computes it, when it was read; it then
+    /// replaces the equal split by `pool_size` in [`SenderFunds::reserve_alloc`].
+    pub claimable: Option<Wei>,
     /// The block the funds were read at.
     pub block: u64,
 }
@@ -36,13 +39,24 @@ impl SenderFunds {
             info,
             claimed_by_me,
             pool_size,
+            claimable: None,
             block,
         }
     }
 
-    /// This recipient's share of the reserve: `(remaining + claimed this round) / poolSize −
-    /// claimed by me`, zero when the recipient is not in the pool.
+    /// The same funds with the broker's own answer for this recipient's claimable reserve.
+    pub fn with_claimable(mut self, claimable: Wei) -> Self {
+        self.claimable = Some(claimable);
+        self
+    }
+
+    /// This recipient's share of the reserve: the broker's claimable reserve when it was read,
+    /// otherwise `(remaining + claimed this round) / poolSize − claimed by me`, zero when the
+    /// recipient is not in the pool.
     pub fn reserve_alloc(&self) -> Wei {
+        if let Some(claimable) = self.claimable {
+            return claimable;
+        }
         if self.pool_size == 0 {
             return Wei::ZERO;
         }
@@ -61,7 +75,8 @@ pub async fn fetch_funds(
     let info = broker.sender_info(sender).await?;
     let claimed_by_me = broker.claimed_reserve(sender, me).await?;
     let pool_size = broker.reserve_pool_size().await?;
-    Ok(SenderFunds::new(info, claimed_by_me, pool_size, block))
+    let claimable = broker.claimable_reserve(sender, me).await?;
+    Ok(SenderFunds::new(info, claimed_by_me, pool_size, block).with_claimable(claimable))
 }
 
 /// What a risk policy sees of one sender.
@@ -304,6 +319,22 @@ mod tests {
             pool,
             10,
         )
+    }
+
+    #[test]
+    fn broker_claimable_replaces_the_equal_split() {
+        let a = Address::repeat_byte(2);
+        let mut m = SenderMonitor::new();
+        // The equal split would give (900 + 100) / 4 − 50 = 200; the broker says 300 (its
+        // sender names fewer recipients than the active set).
+        m.handle_funds(
+            a,
+            funds(1000, 900, 100, 50, 4).with_claimable(Wei::from_u128(300)),
+        );
+        assert_eq!(m.max_float(a), Some(Wei::from_u128(300)));
+        // A recipient the sender does not cover: no reserve share at all.
+        m.handle_funds(a, funds(1000, 900, 100, 0, 4).with_claimable(Wei::ZERO));
+        assert_eq!(m.max_float(a), Some(Wei::ZERO));
     }
 
     #[test]

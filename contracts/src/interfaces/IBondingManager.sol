@@ -13,14 +13,19 @@ interface IBondingManager {
         uint256 lastRewardRound;
     }
 
-    /// @notice Credits `msg.value` wei of ticket fees to `orchestrator`, split with its delegators by the fee
-    /// share committed for `creationRound`. Only the TicketBroker may call it; reverts with
-    /// `NotRegistered(orchestrator)` unless `orchestrator` is registered.
-    function creditFees(address orchestrator, uint256 creationRound) external payable;
+    /// @notice Credits `fees` wei of ticket fees to `orchestrator`, split with its delegators by the fee
+    /// share committed for `creationRound`. The ETH stays in the TicketBroker, which pays withdrawals on the
+    /// BondingManager's order. Only the TicketBroker may call it; reverts with `NotRegistered(orchestrator)`
+    /// unless `orchestrator` is registered.
+    function creditFees(address orchestrator, uint256 creationRound, uint256 fees) external;
 
     /// @notice Whether `orchestrator` is active in the current round and the number of active orchestrators,
     /// both taken at the start of the current round so that they always agree.
     function poolInfo(address orchestrator) external view returns (bool active, uint256 poolSize);
+
+    /// @notice `orchestrator`'s active stake and the total active stake, both as of the start of the current
+    /// round (zero stake: not active then). The TicketBroker's stake-weighted reserve split reads them.
+    function reserveWeight(address orchestrator) external view returns (uint256 stake, uint256 total);
 
     /// @notice Slashes `fractionPPM` of the orchestrator's own bonded and unbonding stake and pays
     /// `finderFeePPM` of the penalty to `finder`. Only the FaultVerifier may call it.

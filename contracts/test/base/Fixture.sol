@@ -154,6 +154,14 @@ abstract contract Fixture is TestBase {
         return (info.deposit, r.fundsRemaining, info.withdrawRound);
     }
 
+    /// @dev Wei the broker holds for fees credited in the BondingManager (fees stay in the broker until a
+    /// withdrawal): its balance minus the funds of the fixture's two senders.
+    function _feesHeld() internal view returns (uint256) {
+        (uint256 d1, uint256 r1,) = _funds(sender);
+        (uint256 d2, uint256 r2,) = _funds(sender2);
+        return address(broker).balance - d1 - r1 - d2 - r2;
+    }
+
     function _auxData(uint256 round) internal view returns (bytes memory) {
         return abi.encodePacked(round, rounds.blockHashForRound(round));
     }

@@ -107,6 +107,19 @@ impl<M: Middleware + 'static> TicketBrokerReader for ChainClient<M> {
             .map(|v| v.low_u64())
             .map_err(contract_error)
     }
+    async fn claimable_reserve(
+        &self,
+        sender: Address,
+        claimant: Address,
+    ) -> Result<Wei, ChainError> {
+        // The broker's own allocation: its named recipients, or round-start stake.
+        self.broker
+            .claimable_reserve(sender, claimant)
+            .call()
+            .await
+            .map(Wei)
+            .map_err(contract_error)
+    }
 }
 
 #[async_trait]

@@ -166,6 +166,20 @@ async fn suite<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64
         (info.deposit, info.reserve_remaining, info.withdraw_round),
         (one_eth, one_eth, 0)
     );
+    // A sender that names no recipient: the reserve is split by round-start stake, and the only
+    // active orchestrator holds all of it.
+    assert_eq!(
+        orch.claimable_reserve(bcast.account(), orch.account())
+            .await
+            .unwrap(),
+        one_eth
+    );
+    assert_eq!(
+        orch.claimable_reserve(bcast.account(), bcast.account())
+            .await
+            .unwrap(),
+        Wei(U256::zero())
+    );
 
     // One winner, then a batch of three, redeemed for real.
     let hash = orch.block_hash_for_round(round).await.unwrap();
