@@ -86,7 +86,7 @@ fn result(n: u8, attempt: AttemptId, seg: &Segment) -> StreamInput {
         output_hashes: bodies.iter().map(|b| H256::from(keccak256(b))).collect(),
         pixels: pixels.clone(),
     }
-    .sign(&*key(n))
+    .sign(&*key(n), &livepeer_core::test_utils::test_domain())
     .unwrap();
     StreamInput::Result {
         attempt,
@@ -122,6 +122,7 @@ fn machine(t0: Instant, verify: bool) -> StreamMachine {
     };
     StreamMachine::new(
         key(100),
+        livepeer_core::test_utils::test_domain(),
         StreamId::from_name("s"),
         ladder(),
         config,
@@ -392,7 +393,12 @@ fn bad_results_and_verification_faults_fail_over_and_a_pass_completes() {
         other => panic!("{other:?}"),
     };
     assert_eq!(request.claim.claim.seq, 5);
-    assert!(request.claim.verify().is_ok());
+    assert!(
+        request
+            .claim
+            .verify(&livepeer_core::test_utils::test_domain())
+            .is_ok()
+    );
     let fault = FaultReport {
         orchestrator: to,
         kind: FaultKind::WrongResolution,
