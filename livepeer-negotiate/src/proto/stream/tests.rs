@@ -361,6 +361,43 @@ fn a_dead_connection_asks_once_and_then_counts_as_unreachable() {
 }
 
 #[test]
+fn a_receipt_signed_for_another_deployment_is_a_fault() {
+    let t0 = Instant::now();
+    let mut m = quoted(t0, false);
+    let seg = segment(4);
+    m.handle(
+        t0,
+        StreamInput::Segment {
+            segment: seg.clone(),
+            excluded: vec![],
+        },
+    );
+    let (attempt, to, _) = pay(&actions(&mut m));
+    assert_eq!(to, key(1).address());
+    paid(&mut m, t0, attempt);
+    let mut input = result(1, attempt, &seg);
+    let StreamInput::Result { header, .. } = &mut input else {
+        unreachable!()
+    };
+    let d = livepeer_core::test_utils::test_domain();
+    let elsewhere = livepeer_core::Domain::new(d.chain_id + 1, d.verifying_contract);
+    header.receipt = header
+        .receipt
+        .receipt
+        .clone()
+        .sign(&*key(1), &elsewhere)
+        .unwrap();
+    m.handle(t0, input);
+    assert!(matches!(
+        actions(&mut m)[0],
+        StreamAction::AttemptFailed {
+            outcome: AttemptOutcome::Fault,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn bad_results_and_verification_faults_fail_over_and_a_pass_completes() {
     let t0 = Instant::now();
     let mut m = quoted(t0, true);
