@@ -43,10 +43,15 @@ fn orchestrator(
     let signer = key(i);
     let payments = Arc::new(pm().validator(signer.address()).0);
     let t = Arc::new(TestTranscoder::new("bench", delay));
-    let o = Orchestrator::builder(signer.clone(), payments, PixelPrice::per_pixel(price))
-        .with_local_transcoder(t.clone(), 1_000_000_000, 64)
-        .start()
-        .expect("orchestrator");
+    let o = Orchestrator::builder(
+        signer.clone(),
+        livepeer_core::test_utils::test_domain(),
+        payments,
+        PixelPrice::per_pixel(price),
+    )
+    .with_local_transcoder(t.clone(), 1_000_000_000, 64)
+    .start()
+    .expect("orchestrator");
     registry.register(TestRegistry::entry(
         signer.address(),
         o.service_uri().unwrap(),
@@ -62,10 +67,15 @@ fn broadcaster(registry: Arc<TestRegistry>, quote_timeout: Duration) -> Broadcas
     let mut s = SchedulerConfig::default();
     s.min_timeout = Duration::from_secs(2);
     c.scheduler = s;
-    Broadcaster::builder(signer.clone(), registry, Arc::new(pm().source(signer)))
-        .with_config(c)
-        .build()
-        .expect("broadcaster")
+    Broadcaster::builder(
+        signer.clone(),
+        livepeer_core::test_utils::test_domain(),
+        registry,
+        Arc::new(pm().source(signer)),
+    )
+    .with_config(c)
+    .build()
+    .expect("broadcaster")
 }
 
 fn ladder() -> Ladder {

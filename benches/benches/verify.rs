@@ -57,7 +57,7 @@ fn request(segment: &Segment, ladder: &Ladder, out: &TranscodeOutput) -> Verific
             .collect(),
         pixels: out.renditions.iter().map(|r| r.pixels.0).collect(),
     }
-    .sign(&o)
+    .sign(&o, &livepeer_core::test_utils::test_domain())
     .unwrap();
     let claim = SegmentClaim {
         broadcaster: b.address(),
@@ -68,7 +68,7 @@ fn request(segment: &Segment, ladder: &Ladder, out: &TranscodeOutput) -> Verific
         profile_ids: ladder.ids(),
         duration_ms: segment.duration.as_millis() as u64,
     }
-    .sign(&b)
+    .sign(&b, &livepeer_core::test_utils::test_domain())
     .unwrap();
     VerificationRequest {
         segment: segment.clone(),
@@ -76,6 +76,7 @@ fn request(segment: &Segment, ladder: &Ladder, out: &TranscodeOutput) -> Verific
         renditions: out.renditions.clone(),
         receipt,
         claim,
+        domain: livepeer_core::test_utils::test_domain(),
     }
 }
 

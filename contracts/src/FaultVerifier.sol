@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IBondingManager} from "./interfaces/IBondingManager.sol";
 import {IFaultVerifier} from "./interfaces/IFaultVerifier.sol";
 import {IServiceRegistry} from "./interfaces/IServiceRegistry.sol";
@@ -14,16 +15,21 @@ import {IServiceRegistry} from "./interfaces/IServiceRegistry.sol";
 /// bond to the orchestrator; no verdict within the window returns the bond. Each receipt can be challenged
 /// once: the challenge id is the receipt hash.
 ///
-/// Hashes (the Rust side builds them byte for byte):
-///   receiptHash = keccak256(abi.encode(keccak256("livepeer-rs.receipt.v1"), orchestrator, broadcaster,
-///                 streamId, seq, inputHash, profileIds, outputHashes, pixels))
-///   claimHash   = keccak256(abi.encode(keccak256("livepeer-rs.segment-claim.v1"), broadcaster, orchestrator,
-///                 streamId, seq, inputHash, profileIds, durationMs))
-/// both signed EIP-191 personal-sign over the 32-byte hash: 65 bytes r || s || v, v in {27, 28}, low s.
+/// Both statements are EIP-712 typed data (the Rust side builds them byte for byte), signed for this
+/// deployment's domain {name "livepeer-rs", version "1", chainId, verifyingContract = this contract}, so a
+/// statement signed for another chain or another deployment does not recover to its signer here:
+///   receiptHash = keccak256(abi.encode(RECEIPT_TYPEHASH, orchestrator, broadcaster, streamId, seq, inputHash,
+///                 keccak256(abi.encodePacked(profileIds)), keccak256(abi.encodePacked(outputHashes)),
+///                 keccak256(abi.encodePacked(pixels))))
+///   claimHash   = keccak256(abi.encode(SEGMENT_CLAIM_TYPEHASH, broadcaster, orchestrator, streamId, seq,
+///                 inputHash, keccak256(abi.encodePacked(profileIds)), durationMs))
+///   digest      = keccak256("\x19\x01" || DOMAIN_SEPARATOR() || structHash)
+/// (abi.encodePacked pads each array element to 32 bytes, as EIP-712 encodes arrays). Each signature is
+/// 65 bytes r || s || v over the digest, v in {27, 28}, low s.
 ///
 /// ETH owed (bonds) is credited and withdrawn with `withdraw`, so a party that cannot receive ETH cannot
 /// block a verdict.
-contract FaultVerifier is IFaultVerifier, ReentrancyGuardTransient {
+contract FaultVerifier is IFaultVerifier, ReentrancyGuardTransient, EIP712 {
     /// @notice What an orchestrator signs for each segment it returns.
     struct Receipt {
         address orchestrator;
@@ -59,10 +65,16 @@ contract FaultVerifier is IFaultVerifier, ReentrancyGuardTransient {
         bytes32 claimHash;
     }
 
-    /// @notice Domain tag of receipt hashes.
-    bytes32 public constant RECEIPT_TYPEHASH = keccak256("livepeer-rs.receipt.v1");
-    /// @notice Domain tag of segment claim hashes.
-    bytes32 public constant SEGMENT_CLAIM_TYPEHASH = keccak256("livepeer-rs.segment-claim.v1");
+    /// @notice EIP-712 type hash of receipts.
+    bytes32 public constant RECEIPT_TYPEHASH = keccak256(
+        "Receipt(address orchestrator,address broadcaster,bytes32 streamId,uint64 seq,bytes32 inputHash,"
+        "bytes32[] profileIds,bytes32[] outputHashes,uint64[] pixels)"
+    );
+    /// @notice EIP-712 type hash of segment claims.
+    bytes32 public constant SEGMENT_CLAIM_TYPEHASH = keccak256(
+        "SegmentClaim(address broadcaster,address orchestrator,bytes32 streamId,uint64 seq,bytes32 inputHash,"
+        "bytes32[] profileIds,uint64 durationMs)"
+    );
     /// @notice Parts per million.
     uint256 public constant PPM = 1_000_000;
     uint256 private constant HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
@@ -159,7 +171,7 @@ contract FaultVerifier is IFaultVerifier, ReentrancyGuardTransient {
         uint256 challengeWindow_,
         uint256 slashFractionPPM_,
         uint256 finderFeePPM_
-    ) {
+    ) EIP712("livepeer-rs", "1") {
         if (address(bondingManager_) == address(0) || address(serviceRegistry_) == address(0)) revert ZeroAddress();
         if (
             challengeWindow_ == 0 || challengeWindow_ > type(uint32).max || challengeBond_ > type(uint96).max
@@ -205,9 +217,9 @@ contract FaultVerifier is IFaultVerifier, ReentrancyGuardTransient {
 
         challengeId = receiptHash(receipt);
         bytes32 claimHash_ = claimHash(claim);
-        address receiptSigner = _recover(challengeId, receiptSig);
+        address receiptSigner = _recover(_hashTypedDataV4(challengeId), receiptSig);
         if (receiptSigner != receipt.orchestrator) revert ReceiptSignerMismatch(receiptSigner);
-        address claimSigner = _recover(claimHash_, claimSig);
+        address claimSigner = _recover(_hashTypedDataV4(claimHash_), claimSig);
         if (claimSigner != claim.broadcaster) revert ClaimSignerMismatch(claimSigner);
 
         if (_challenges[challengeId].status != Status.None) revert ReceiptAlreadyChallenged(challengeId);
@@ -274,7 +286,7 @@ contract FaultVerifier is IFaultVerifier, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice The receipt hash (also the challenge id).
+    /// @notice The receipt's EIP-712 struct hash (also the challenge id).
     function receiptHash(Receipt calldata r) public pure returns (bytes32) {
         return keccak256(
             abi.encode(
@@ -284,14 +296,14 @@ contract FaultVerifier is IFaultVerifier, ReentrancyGuardTransient {
                 r.streamId,
                 r.seq,
                 r.inputHash,
-                r.profileIds,
-                r.outputHashes,
-                r.pixels
+                keccak256(abi.encodePacked(r.profileIds)),
+                keccak256(abi.encodePacked(r.outputHashes)),
+                keccak256(abi.encodePacked(r.pixels))
             )
         );
     }
 
-    /// @notice The segment claim hash.
+    /// @notice The segment claim's EIP-712 struct hash.
     function claimHash(SegmentClaim calldata c) public pure returns (bytes32) {
         return keccak256(
             abi.encode(
@@ -301,10 +313,26 @@ contract FaultVerifier is IFaultVerifier, ReentrancyGuardTransient {
                 c.streamId,
                 c.seq,
                 c.inputHash,
-                c.profileIds,
+                keccak256(abi.encodePacked(c.profileIds)),
                 c.durationMs
             )
         );
+    }
+
+    /// @notice The EIP-712 domain separator of this deployment on the current chain.
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @notice The digest the orchestrator signs for `r` on this deployment.
+    function receiptDigest(Receipt calldata r) external view returns (bytes32) {
+        return _hashTypedDataV4(receiptHash(r));
+    }
+
+    /// @notice The digest the broadcaster signs for `c` on this deployment.
+    function claimDigest(SegmentClaim calldata c) external view returns (bytes32) {
+        return _hashTypedDataV4(claimHash(c));
     }
 
     /// @inheritdoc IFaultVerifier
@@ -334,15 +362,15 @@ contract FaultVerifier is IFaultVerifier, ReentrancyGuardTransient {
         emit Credited(account, amount);
     }
 
-    /// @dev EIP-191 personal-sign recovery over a 32-byte hash, strict on length, v and s.
-    function _recover(bytes32 hash, bytes calldata sig) private pure returns (address signer) {
+    /// @dev Recovery over a 32-byte typed-data digest, strict on length, v and s.
+    function _recover(bytes32 digest, bytes calldata sig) private pure returns (address signer) {
         if (sig.length != 65) revert InvalidSignatureLength();
         bytes32 r = bytes32(sig[0:32]);
         bytes32 s = bytes32(sig[32:64]);
         uint8 v = uint8(sig[64]);
         if (v != 27 && v != 28) revert InvalidSignatureV();
         if (uint256(s) > HALF_ORDER) revert InvalidSignatureS();
-        signer = ecrecover(keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", hash)), v, r, s);
+        signer = ecrecover(digest, v, r, s);
         if (signer == address(0)) revert InvalidSignature();
     }
 }

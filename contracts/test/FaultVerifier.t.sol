@@ -62,18 +62,37 @@ contract FaultVerifierTest is Fixture {
         });
     }
 
+    bytes32 internal constant RECEIPT_TYPE = keccak256(
+        "Receipt(address orchestrator,address broadcaster,bytes32 streamId,uint64 seq,bytes32 inputHash,"
+        "bytes32[] profileIds,bytes32[] outputHashes,uint64[] pixels)"
+    );
+    bytes32 internal constant CLAIM_TYPE = keccak256(
+        "SegmentClaim(address broadcaster,address orchestrator,bytes32 streamId,uint64 seq,bytes32 inputHash,"
+        "bytes32[] profileIds,uint64 durationMs)"
+    );
+
+    /// @dev EIP-712 arrays: the keccak256 of their elements, each one 32-byte word.
+    function _words(bytes32[] memory a) internal pure returns (bytes32 h) {
+        bytes memory packed;
+        for (uint256 i = 0; i < a.length; i++) {
+            packed = bytes.concat(packed, a[i]);
+        }
+        h = keccak256(packed);
+    }
+
+    function _uints(uint64[] memory a) internal pure returns (bytes32 h) {
+        bytes memory packed;
+        for (uint256 i = 0; i < a.length; i++) {
+            packed = bytes.concat(packed, bytes32(uint256(a[i])));
+        }
+        h = keccak256(packed);
+    }
+
     function _receiptHash(FaultVerifier.Receipt memory r) internal pure returns (bytes32) {
         return keccak256(
-            abi.encode(
-                keccak256("livepeer-rs.receipt.v1"),
-                r.orchestrator,
-                r.broadcaster,
-                r.streamId,
-                r.seq,
-                r.inputHash,
-                r.profileIds,
-                r.outputHashes,
-                r.pixels
+            bytes.concat(
+                abi.encode(RECEIPT_TYPE, r.orchestrator, r.broadcaster, r.streamId, r.seq, r.inputHash),
+                abi.encode(_words(r.profileIds), _words(r.outputHashes), _uints(r.pixels))
             )
         );
     }
@@ -81,24 +100,71 @@ contract FaultVerifierTest is Fixture {
     function _claimHash(FaultVerifier.SegmentClaim memory c) internal pure returns (bytes32) {
         return keccak256(
             abi.encode(
-                keccak256("livepeer-rs.segment-claim.v1"),
+                CLAIM_TYPE,
                 c.broadcaster,
                 c.orchestrator,
                 c.streamId,
                 c.seq,
                 c.inputHash,
-                c.profileIds,
+                _words(c.profileIds),
                 c.durationMs
             )
         );
+    }
+
+    function _separator(uint256 chainId, address verifying) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
+                keccak256("livepeer-rs"),
+                keccak256("1"),
+                chainId,
+                verifying
+            )
+        );
+    }
+
+    function _digestFor(uint256 chainId, address verifying, bytes32 structHash)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encodePacked(hex"1901", _separator(chainId, verifying), structHash));
+    }
+
+    function _signFor(uint256 key, uint256 chainId, address verifying, bytes32 structHash)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digestFor(chainId, verifying, structHash));
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev Signs `structHash` for the deployed FaultVerifier on the current chain.
+    function _signTyped(uint256 key, bytes32 structHash) internal view returns (bytes memory) {
+        return _signFor(key, block.chainid, address(fault), structHash);
+    }
+
+    /// @dev Who `sig` recovers to for `structHash` on the deployed FaultVerifier.
+    function _recoverHere(bytes memory sig, bytes32 structHash) internal view returns (address) {
+        bytes32 rr;
+        bytes32 ss;
+        assembly {
+            rr := mload(add(sig, 32))
+            ss := mload(add(sig, 64))
+        }
+        return ecrecover(_digestFor(block.chainid, address(fault), structHash), uint8(sig[64]), rr, ss);
     }
 
     function _open(FaultVerifier.Receipt memory r, FaultVerifier.SegmentClaim memory c)
         internal
         returns (bytes32)
     {
-        bytes memory rs = _signHash(ORCH_KEY, _receiptHash(r));
-        bytes memory cs = _signHash(SENDER_KEY, _claimHash(c));
+        bytes memory rs = _signTyped(ORCH_KEY, _receiptHash(r));
+        bytes memory cs = _signTyped(SENDER_KEY, _claimHash(c));
         vm.prank(sender);
         return fault.openChallenge{value: CHALLENGE_BOND}(r, rs, c, cs, SERVICE);
     }
@@ -128,13 +194,113 @@ contract FaultVerifierTest is Fixture {
         assertEq(fault.finderFeePPM(), FINDER_PPM);
         assertEq(address(fault.bondingManager()), address(bonding));
         assertEq(address(fault.serviceRegistry()), address(registry));
-        assertEq(fault.RECEIPT_TYPEHASH(), keccak256("livepeer-rs.receipt.v1"));
-        assertEq(fault.SEGMENT_CLAIM_TYPEHASH(), keccak256("livepeer-rs.segment-claim.v1"));
+        assertEq(fault.RECEIPT_TYPEHASH(), RECEIPT_TYPE);
+        assertEq(fault.SEGMENT_CLAIM_TYPEHASH(), CLAIM_TYPE);
     }
 
     function test_hashes() public view {
         assertEq(fault.receiptHash(_receipt()), _receiptHash(_receipt()));
         assertEq(fault.claimHash(_claim()), _claimHash(_claim()));
+        assertEq(
+            fault.receiptDigest(_receipt()),
+            _digestFor(block.chainid, address(fault), _receiptHash(_receipt()))
+        );
+        assertEq(fault.claimDigest(_claim()), _digestFor(block.chainid, address(fault), _claimHash(_claim())));
+        // Empty arrays hash to the keccak256 of nothing.
+        FaultVerifier.Receipt memory r = _receipt();
+        r.profileIds = new bytes32[](0);
+        r.outputHashes = new bytes32[](0);
+        r.pixels = new uint64[](0);
+        assertEq(fault.receiptHash(r), _receiptHash(r));
+    }
+
+    function test_eip712Domain() public {
+        (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifying,
+            bytes32 salt,
+            uint256[] memory extensions
+        ) = fault.eip712Domain();
+        assertTrue(fields == hex"0f");
+        assertEq(name, "livepeer-rs", "name");
+        assertEq(version, "1", "version");
+        assertEq(chainId, block.chainid);
+        assertEq(verifying, address(fault));
+        assertEq(salt, bytes32(0));
+        assertEq(extensions.length, 0);
+        assertEq(fault.DOMAIN_SEPARATOR(), _separator(block.chainid, address(fault)));
+        // After a fork to another chain id the separator follows the chain.
+        vm.chainId(block.chainid + 1);
+        assertEq(fault.DOMAIN_SEPARATOR(), _separator(block.chainid, address(fault)));
+        (,,, chainId,,,) = fault.eip712Domain();
+        assertEq(chainId, block.chainid);
+    }
+
+    // ------------------------------------------------------------ replay across domains
+
+    /// A receipt and claim signed for another chain id do not recover to their signers here.
+    function test_attack_replayFromAnotherChain() public {
+        FaultVerifier.Receipt memory r = _receipt();
+        FaultVerifier.SegmentClaim memory c = _claim();
+        uint256 otherChain = block.chainid + 1;
+        bytes memory rs = _signFor(ORCH_KEY, otherChain, address(fault), _receiptHash(r));
+        bytes memory cs = _signFor(SENDER_KEY, otherChain, address(fault), _claimHash(c));
+        vm.startPrank(sender);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                FaultVerifier.ReceiptSignerMismatch.selector, _recoverHere(rs, _receiptHash(r))
+            )
+        );
+        fault.openChallenge{value: CHALLENGE_BOND}(r, rs, c, _signTyped(SENDER_KEY, _claimHash(c)), SERVICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                FaultVerifier.ClaimSignerMismatch.selector, _recoverHere(cs, _claimHash(c))
+            )
+        );
+        fault.openChallenge{value: CHALLENGE_BOND}(r, _signTyped(ORCH_KEY, _receiptHash(r)), c, cs, SERVICE);
+        vm.stopPrank();
+
+        // Statements signed here stop being valid once the chain id changes (a fork).
+        rs = _signTyped(ORCH_KEY, _receiptHash(r));
+        cs = _signTyped(SENDER_KEY, _claimHash(c));
+        vm.chainId(otherChain);
+        address recovered = _recoverHere(rs, _receiptHash(r));
+        assertTrue(recovered != orch);
+        vm.prank(sender);
+        vm.expectRevert(abi.encodeWithSelector(FaultVerifier.ReceiptSignerMismatch.selector, recovered));
+        fault.openChallenge{value: CHALLENGE_BOND}(r, rs, c, cs, SERVICE);
+    }
+
+    /// A receipt signed for another FaultVerifier deployment, or personal-signed over its hash, is refused.
+    function test_attack_replayFromAnotherDeployment() public {
+        FaultVerifier.Receipt memory r = _receipt();
+        FaultVerifier.SegmentClaim memory c = _claim();
+        bytes memory cs = _signTyped(SENDER_KEY, _claimHash(c));
+        FaultVerifier other = new FaultVerifier(
+            IBondingManager(address(bonding)), IServiceRegistry(address(registry)), 1, 1, 1, 1
+        );
+        assertTrue(other.DOMAIN_SEPARATOR() != fault.DOMAIN_SEPARATOR());
+        bytes memory rs = _signFor(ORCH_KEY, block.chainid, address(other), _receiptHash(r));
+        vm.startPrank(sender);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                FaultVerifier.ReceiptSignerMismatch.selector, _recoverHere(rs, _receiptHash(r))
+            )
+        );
+        fault.openChallenge{value: CHALLENGE_BOND}(r, rs, c, cs, SERVICE);
+        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(ORCH_KEY, _personalDigest(_receiptHash(r)));
+        rs = abi.encodePacked(rr, ss, v);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                FaultVerifier.ReceiptSignerMismatch.selector, _recoverHere(rs, _receiptHash(r))
+            )
+        );
+        fault.openChallenge{value: CHALLENGE_BOND}(r, rs, c, cs, SERVICE);
+        vm.stopPrank();
+        assertEq(address(fault).balance, 0);
     }
 
     // ------------------------------------------------------------ opening
@@ -169,8 +335,8 @@ contract FaultVerifierTest is Fixture {
         bytes32 id = _openDefault();
         FaultVerifier.Receipt memory r = _receipt();
         FaultVerifier.SegmentClaim memory c = _claim();
-        bytes memory rs = _signHash(ORCH_KEY, _receiptHash(r));
-        bytes memory cs = _signHash(SENDER_KEY, _claimHash(c));
+        bytes memory rs = _signTyped(ORCH_KEY, _receiptHash(r));
+        bytes memory cs = _signTyped(SENDER_KEY, _claimHash(c));
         vm.prank(sender);
         vm.expectRevert(abi.encodeWithSelector(FaultVerifier.ReceiptAlreadyChallenged.selector, id));
         fault.openChallenge{value: CHALLENGE_BOND}(r, rs, c, cs, SERVICE);
@@ -179,8 +345,8 @@ contract FaultVerifierTest is Fixture {
     function test_open_rejectsBadEvidence() public {
         FaultVerifier.Receipt memory r = _receipt();
         FaultVerifier.SegmentClaim memory c = _claim();
-        bytes memory rs = _signHash(ORCH_KEY, _receiptHash(r));
-        bytes memory cs = _signHash(SENDER_KEY, _claimHash(c));
+        bytes memory rs = _signTyped(ORCH_KEY, _receiptHash(r));
+        bytes memory cs = _signTyped(SENDER_KEY, _claimHash(c));
         vm.startPrank(sender);
 
         vm.expectRevert(
@@ -206,10 +372,10 @@ contract FaultVerifierTest is Fixture {
         r = _receipt();
 
         // Receipt signed by someone else; claim signed by someone else.
-        bytes memory forged = _signHash(ORCH2_KEY, _receiptHash(r));
+        bytes memory forged = _signTyped(ORCH2_KEY, _receiptHash(r));
         vm.expectRevert(abi.encodeWithSelector(FaultVerifier.ReceiptSignerMismatch.selector, orch2));
         fault.openChallenge{value: CHALLENGE_BOND}(r, forged, c, cs, SERVICE);
-        forged = _signHash(SENDER2_KEY, _claimHash(c));
+        forged = _signTyped(SENDER2_KEY, _claimHash(c));
         vm.expectRevert(abi.encodeWithSelector(FaultVerifier.ClaimSignerMismatch.selector, sender2));
         fault.openChallenge{value: CHALLENGE_BOND}(r, rs, c, forged, SERVICE);
 

@@ -316,22 +316,29 @@ contract VectorsTest is Fixture {
         returns (string memory)
     {
         bytes32 h = fault.receiptHash(r);
-        bytes memory sig = _signHash(KEY_RECIPIENT, h);
-        string[] memory f = new string[](14);
+        bytes32 digest = fault.receiptDigest(r);
+        bytes memory sig = _signDigest(KEY_RECIPIENT, digest);
+        string[] memory f = new string[](17);
         f[0] = _str("name", name);
-        f[1] = _b32("typeHash", keccak256("livepeer-rs.receipt.v1"));
-        f[2] = _addr("orchestrator", r.orchestrator);
-        f[3] = _addr("broadcaster", r.broadcaster);
-        f[4] = _b32("streamId", r.streamId);
-        f[5] = _uint("seq", r.seq);
-        f[6] = _b32("inputHash", r.inputHash);
-        f[7] = _kv("profileIds", _b32Array(r.profileIds));
-        f[8] = _kv("outputHashes", _b32Array(r.outputHashes));
-        f[9] = _kv("pixels", _u64Array(r.pixels));
-        f[10] = _b32("hash", h);
-        f[11] = _b32("privateKey", bytes32(KEY_RECIPIENT));
-        f[12] = _b32("digest", _personalDigest(h));
-        f[13] = _hex("signature", sig);
+        f[1] = _kv("domain", _domain());
+        f[2] = _str(
+            "type",
+            "Receipt(address orchestrator,address broadcaster,bytes32 streamId,uint64 seq,bytes32 inputHash,bytes32[] profileIds,bytes32[] outputHashes,uint64[] pixels)"
+        );
+        f[3] = _b32("typeHash", fault.RECEIPT_TYPEHASH());
+        f[4] = _addr("orchestrator", r.orchestrator);
+        f[5] = _addr("broadcaster", r.broadcaster);
+        f[6] = _b32("streamId", r.streamId);
+        f[7] = _uint("seq", r.seq);
+        f[8] = _b32("inputHash", r.inputHash);
+        f[9] = _kv("profileIds", _b32Array(r.profileIds));
+        f[10] = _kv("outputHashes", _b32Array(r.outputHashes));
+        f[11] = _kv("pixels", _u64Array(r.pixels));
+        f[12] = _b32("structHash", h);
+        f[13] = _b32("privateKey", bytes32(KEY_RECIPIENT));
+        f[14] = _b32("digest", digest);
+        f[15] = _hex("signature", sig);
+        f[16] = _addr("signer", vm.addr(KEY_RECIPIENT));
         return _obj(f, "    ");
     }
 
@@ -341,22 +348,47 @@ contract VectorsTest is Fixture {
         returns (string memory)
     {
         bytes32 h = fault.claimHash(c);
-        bytes memory sig = _signHash(KEY_SENDER, h);
-        string[] memory f = new string[](13);
+        bytes32 digest = fault.claimDigest(c);
+        bytes memory sig = _signDigest(KEY_SENDER, digest);
+        string[] memory f = new string[](16);
         f[0] = _str("name", name);
-        f[1] = _b32("typeHash", keccak256("livepeer-rs.segment-claim.v1"));
-        f[2] = _addr("broadcaster", c.broadcaster);
-        f[3] = _addr("orchestrator", c.orchestrator);
-        f[4] = _b32("streamId", c.streamId);
-        f[5] = _uint("seq", c.seq);
-        f[6] = _b32("inputHash", c.inputHash);
-        f[7] = _kv("profileIds", _b32Array(c.profileIds));
-        f[8] = _uint("durationMs", c.durationMs);
-        f[9] = _b32("hash", h);
-        f[10] = _b32("privateKey", bytes32(KEY_SENDER));
-        f[11] = _b32("digest", _personalDigest(h));
-        f[12] = _hex("signature", sig);
+        f[1] = _kv("domain", _domain());
+        f[2] = _str(
+            "type",
+            "SegmentClaim(address broadcaster,address orchestrator,bytes32 streamId,uint64 seq,bytes32 inputHash,bytes32[] profileIds,uint64 durationMs)"
+        );
+        f[3] = _b32("typeHash", fault.SEGMENT_CLAIM_TYPEHASH());
+        f[4] = _addr("broadcaster", c.broadcaster);
+        f[5] = _addr("orchestrator", c.orchestrator);
+        f[6] = _b32("streamId", c.streamId);
+        f[7] = _uint("seq", c.seq);
+        f[8] = _b32("inputHash", c.inputHash);
+        f[9] = _kv("profileIds", _b32Array(c.profileIds));
+        f[10] = _uint("durationMs", c.durationMs);
+        f[11] = _b32("structHash", h);
+        f[12] = _b32("privateKey", bytes32(KEY_SENDER));
+        f[13] = _b32("digest", digest);
+        f[14] = _hex("signature", sig);
+        f[15] = _addr("signer", vm.addr(KEY_SENDER));
         return _obj(f, "    ");
+    }
+
+    /// @dev The FaultVerifier's EIP-712 domain, as its eip712Domain() reports it, with its separator.
+    function _domain() internal view returns (string memory) {
+        (, string memory name, string memory version, uint256 chainId, address verifying,,) =
+            fault.eip712Domain();
+        string[] memory f = new string[](5);
+        f[0] = _str("name", name);
+        f[1] = _str("version", version);
+        f[2] = _uint("chainId", chainId);
+        f[3] = _addr("verifyingContract", verifying);
+        f[4] = _b32("separator", fault.DOMAIN_SEPARATOR());
+        return _obj(f, "      ");
+    }
+
+    function _signDigest(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        return abi.encodePacked(r, s, v);
     }
 
     /// @dev The receipt/claim vectors are also opened as challenges on the deployed FaultVerifier, which
@@ -373,8 +405,8 @@ contract VectorsTest is Fixture {
             FaultVerifier.SegmentClaim memory c = _claimOf(r);
             rs[i] = _receiptVector(names[i], r);
             cs[i] = _claimVector(names[i], c);
-            bytes memory receiptSig = _signHash(KEY_RECIPIENT, fault.receiptHash(r));
-            bytes memory claimSig = _signHash(KEY_SENDER, fault.claimHash(c));
+            bytes memory receiptSig = _signDigest(KEY_RECIPIENT, fault.receiptDigest(r));
+            bytes memory claimSig = _signDigest(KEY_SENDER, fault.claimDigest(c));
             vm.deal(r.broadcaster, 1 ether);
             vm.prank(r.broadcaster);
             fault.openChallenge{value: CHALLENGE_BOND}(r, receiptSig, c, claimSig, "verify/segment");
@@ -397,7 +429,7 @@ contract VectorsTest is Fixture {
         top[0] = _str("format", "livepeer-rs contract vectors v1");
         top[1] = _str(
             "conventions",
-            "integers: decimal strings; bytes: 0x lowercase hex; addresses: EIP-55; signatures: r || s || v, v in {27, 28}, over the EIP-191 digest keccak256(0x19 'Ethereum Signed Message:\\n32' || hash); ticket wins iff uint256(keccak256(signature || recipientRand)) < winProb"
+            "integers: decimal strings; bytes: 0x lowercase hex; addresses: EIP-55; signatures: r || s || v, v in {27, 28}, low s; tickets are signed over the EIP-191 digest keccak256(0x19 'Ethereum Signed Message:\\n32' || hash); receipts and segment claims over the EIP-712 digest keccak256(0x1901 || domain separator || struct hash); ticket wins iff uint256(keccak256(signature || recipientRand)) < winProb"
         );
         top[2] = _kv("ticketHashes", hashes);
         top[3] = _kv("signatures", sigs);

@@ -1,5 +1,6 @@
 //! A broadcaster and an orchestrator agree on a segment: the broadcaster signs a claim, the
-//! orchestrator signs a receipt, both verify, and the evidence is persisted crash-safely.
+//! orchestrator signs a receipt, both for one deployment (a chain id and its FaultVerifier),
+//! both verify there and nowhere else, and the evidence is persisted crash-safely.
 //!
 //! Run with `cargo run -p livepeer-examples --example receipts`.
 
@@ -7,8 +8,8 @@
 
 use livepeer_core::store::RedbStore;
 use livepeer_core::{
-    AddressExt, Batch, H256, Ladder, LocalSigner, Receipt, SegmentClaim, Signer, Store, StreamId,
-    keccak256,
+    AddressExt, Batch, Domain, H256, Ladder, LocalSigner, Receipt, SegmentClaim, Signer, Store,
+    StreamId, keccak256,
 };
 
 fn main() -> anyhow::Result<()> {
@@ -21,6 +22,12 @@ fn main() -> anyhow::Result<()> {
     )?;
     let ladder: Ladder = "P720p30fps16x9,P360p30fps16x9".parse()?;
     let segment = b"an MPEG-TS segment would be here";
+    // Anvil's chain id and the FaultVerifier address of the deployment the statements are
+    // for (a node reads both from its chain configuration).
+    let domain = Domain::new(
+        31337,
+        livepeer_core::parse_address("0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")?,
+    );
 
     let claim = SegmentClaim {
         broadcaster: broadcaster.address(),
@@ -31,7 +38,7 @@ fn main() -> anyhow::Result<()> {
         profile_ids: ladder.ids(),
         duration_ms: 2000,
     }
-    .sign(&broadcaster)?;
+    .sign(&broadcaster, &domain)?;
 
     let receipt = Receipt {
         orchestrator: orchestrator.address(),
@@ -50,10 +57,15 @@ fn main() -> anyhow::Result<()> {
             .map(|p| p.pixels_per_frame() * 60)
             .collect(),
     }
-    .sign(&orchestrator)?;
+    .sign(&orchestrator, &domain)?;
 
-    claim.verify()?;
-    receipt.verify()?;
+    claim.verify(&domain)?;
+    receipt.verify(&domain)?;
+    let mainnet = Domain::new(1, domain.verifying_contract);
+    anyhow::ensure!(
+        receipt.verify(&mainnet).is_err(),
+        "a receipt for one chain must not verify on another"
+    );
     anyhow::ensure!(
         claim.claim.matches(&receipt.receipt),
         "claim and receipt disagree"
@@ -72,6 +84,7 @@ fn main() -> anyhow::Result<()> {
     println!("orchestrator {}", orchestrator.address().checksummed());
     println!("claim hash   0x{}", hex_of(&claim.claim.hash()));
     println!("receipt hash 0x{}", hex_of(&receipt.receipt.hash()));
+    println!("domain       0x{}", hex_of(&domain.separator()));
     println!(
         "stored       {key} ({} bytes)",
         store.get(key.as_bytes())?.map_or(0, |v| v.len())

@@ -28,7 +28,10 @@ pub struct Check {
     #[arg(long, value_name = "NAME")]
     pub profile: String,
     /// The orchestrator's signed receipt for it (JSON); its signature, hashes and pixel
-    /// counts are then checked too. Without it those checks pass by construction.
+    /// counts are then checked too. Without it those checks pass by construction. The
+    /// signature is checked for the deployment of `--chain-id` and `--contracts FILE` (read
+    /// from the file; no node is asked): a receipt signed for another chain or deployment is
+    /// a bad signature.
     #[arg(long, value_name = "FILE")]
     pub receipt: Option<PathBuf>,
     /// Skip the full decode and perceptual comparison (the always-on checks only).
@@ -66,8 +69,9 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 #[allow(clippy::print_stdout)]
-/// Runs the check; exits with status 2 when the rendition is at fault.
-pub async fn check(c: Check) -> anyhow::Result<()> {
+/// Runs the check; exits with status 2 when the rendition is at fault. `chain` names the
+/// deployment a given receipt must be signed for.
+pub async fn check(c: Check, chain: &crate::rpc::ChainArgs) -> anyhow::Result<()> {
     let source = read(&c.source)?;
     let rendition = read(&c.rendition)?;
     let src_container = container_of(&c.source, &source)?;
@@ -109,6 +113,7 @@ pub async fn check(c: Check) -> anyhow::Result<()> {
     // claim restating what was sent (checked against the receipt, not by its signature).
     let given = c.receipt.is_some();
     if let Some(p) = &c.receipt {
+        let domain = chain.signing_domain().context("--receipt")?;
         let receipt: SignedReceipt = serde_json::from_slice(&read(p)?)
             .with_context(|| format!("{} is not a signed receipt", p.display()))?;
         let claim = SegmentClaim {
@@ -120,8 +125,12 @@ pub async fn check(c: Check) -> anyhow::Result<()> {
             profile_ids: vec![profile.id()],
             duration_ms: duration.as_millis() as u64,
         }
-        .sign(&LocalSigner::random(&OsEntropy)?)?;
-        job.signed = Some(Signed { receipt, claim });
+        .sign(&LocalSigner::random(&OsEntropy)?, &domain)?;
+        job.signed = Some(Signed {
+            receipt,
+            claim,
+            domain,
+        });
     }
     let job = Arc::new(job);
     let report = checker.run(job, !c.cheap).await?;

@@ -57,6 +57,19 @@ impl ChainArgs {
         }
     }
 
+    /// The domain receipts and segment claims of this deployment are signed for: `--chain-id`
+    /// and the FaultVerifier of `--contracts`, read from the file alone (no node is asked).
+    pub fn signing_domain(&self) -> anyhow::Result<livepeer_core::Domain> {
+        let path = self.contracts.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no contracts given: use --contracts FILE (written by `devnet deploy`) and \
+                 --chain-id, the deployment the statements are signed for"
+            )
+        })?;
+        let addresses = livepeer_node::rpc::read_addresses(path)?;
+        Ok(addresses.signing_domain(self.chain_id))
+    }
+
     /// A client for `key` on the chain, with the contracts checked.
     pub async fn connect(&self, key: &Key) -> anyhow::Result<Arc<RpcClient>> {
         let path = self.contracts.as_ref().ok_or_else(|| {

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use ethers::signers::{LocalWallet, Signer as _};
 use ethers::utils::{Anvil, AnvilInstance};
 use livepeer_contracts::embedded::DEV_KEYS;
-use livepeer_core::AddressExt as _;
+use livepeer_core::{
+    Address, AddressExt as _, Container, Domain, H256, Ladder, LocalSigner, Receipt, SignedReceipt,
+    Signer as _, StreamId, keccak256,
+};
 
 mod common;
 use common::{BCAST, DEVNET, Kill, ORCH, TRANSCODER, VERIFIER, anvil_path, free_udp_port, ok};
@@ -264,7 +267,8 @@ fn the_binaries_run_a_stream_on_anvil() {
 
 /// `verifier check` on files at hand, with no receipt: an honest rendition made by
 /// `transcoder local` from an x264 clip passes, and the same file held to a rung it was not
-/// made for is a fault (exit status 2). Skipped without ffmpeg.
+/// made for is a fault (exit status 2); with a receipt, one signed for the deployment given
+/// passes and one signed for another chain is a bad signature. Skipped without ffmpeg.
 #[test]
 fn verifier_check_judges_files_at_hand_without_a_receipt() {
     let dir = tempfile::tempdir().unwrap();
@@ -321,4 +325,60 @@ fn verifier_check_judges_files_at_hand_without_a_receipt() {
     );
     let w: serde_json::Value = serde_json::from_slice(&wrong.stdout).unwrap();
     assert_eq!(w["result"]["verdict"], "fault", "{w}");
+
+    // With a receipt: checked for the deployment named by --chain-id and --contracts. One
+    // signed for that deployment passes; the same receipt signed for another chain is a bad
+    // signature.
+    let addresses = livepeer_contracts::Addresses {
+        rounds_manager: Address::repeat_byte(1),
+        stake_token: Address::repeat_byte(2),
+        bonding_manager: Address::repeat_byte(3),
+        service_registry: Address::repeat_byte(4),
+        ticket_broker: Address::repeat_byte(5),
+        fault_verifier: Address::repeat_byte(6),
+        trusted_verifier: Address::repeat_byte(7),
+    };
+    let contracts = dir.path().join("contracts.json");
+    std::fs::write(&contracts, serde_json::to_vec(&addresses).unwrap()).unwrap();
+    let rendition_bytes = std::fs::read(&rendition).unwrap();
+    let mut profile = Ladder::parse("240p").unwrap().profiles()[0].clone();
+    profile.container = Container::MpegTs;
+    let info = livepeer_verify::inspect(&rendition_bytes, Container::MpegTs).unwrap();
+    let orchestrator = LocalSigner::from_bytes(&[0x42; 32]).unwrap();
+    let receipt = Receipt {
+        orchestrator: orchestrator.address(),
+        broadcaster: Address::repeat_byte(0xbb),
+        stream_id: StreamId::from_name("check"),
+        seq: 0,
+        input_hash: H256::from(keccak256(std::fs::read(&source).unwrap())),
+        profile_ids: vec![profile.id()],
+        output_hashes: vec![H256::from(keccak256(&rendition_bytes))],
+        pixels: vec![info.pixels()],
+    };
+    let domain = addresses.signing_domain(31337);
+    let with_receipt = |signed: &SignedReceipt| {
+        let path = dir.path().join("receipt.json");
+        std::fs::write(&path, serde_json::to_vec(signed).unwrap()).unwrap();
+        Command::new(VERIFIER)
+            .args(["--chain-id", "31337", "--contracts"])
+            .arg(&contracts)
+            .args(["check", "--profile", "240p", "--source"])
+            .arg(&source)
+            .arg("--rendition")
+            .arg(&rendition)
+            .arg("--receipt")
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let here = receipt.clone().sign(&orchestrator, &domain).unwrap();
+    let text = ok(&with_receipt(&here), "verifier check --receipt");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["result"]["verdict"], "pass", "{text}");
+    assert_eq!(v["receipt_checked"], true, "{text}");
+    let elsewhere = Domain::new(1, domain.verifying_contract);
+    let replayed = with_receipt(&receipt.sign(&orchestrator, &elsewhere).unwrap());
+    assert_eq!(replayed.status.code(), Some(2));
+    let r: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    assert_eq!(r["result"]["kind"], "BadReceiptSignature", "{r}");
 }

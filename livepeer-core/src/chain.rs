@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::eip712::Domain;
 use crate::error::Fault;
 use crate::primitives::{Address, H256, U256, Wei};
 use crate::receipt::{SignedReceipt, SignedSegmentClaim};
@@ -62,6 +63,14 @@ pub enum ChainError {
     /// What was asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// Evidence signed for another deployment (chain id or FaultVerifier) than this one.
+    #[error("evidence is signed for {evidence:?}, this deployment is {expected:?}")]
+    WrongDomain {
+        /// This deployment's domain.
+        expected: Domain,
+        /// The evidence's.
+        evidence: Domain,
+    },
 }
 
 impl ChainError {
@@ -75,7 +84,9 @@ impl ChainError {
             ChainError::Transport(_) | ChainError::Decode(_) | ChainError::Timeout(_) => {
                 Fault::Backend
             }
-            ChainError::InsufficientFunds | ChainError::NotFound(_) => Fault::Misuse,
+            ChainError::InsufficientFunds
+            | ChainError::NotFound(_)
+            | ChainError::WrongDomain { .. } => Fault::Misuse,
         }
     }
 
@@ -363,6 +374,9 @@ pub struct FaultEvidence {
     pub receipt: SignedReceipt,
     /// What the broadcaster signed.
     pub claim: SignedSegmentClaim,
+    /// The deployment both are signed for: the chain and the FaultVerifier that takes the
+    /// challenge.
+    pub domain: Domain,
 }
 
 /// A challenge's id in the FaultVerifier (the hash of the receipt it challenges).

@@ -177,6 +177,19 @@ impl Signature {
         self.recover(&eip191_digest(hash))
     }
 
+    /// Checks that `expected` signed the 32-byte `digest` (already hashed, e.g. an EIP-712
+    /// typed-data digest).
+    pub fn verify(&self, digest: &H256, expected: &Address) -> Result<(), SignatureError> {
+        let recovered = self.recover(digest)?;
+        if recovered != *expected {
+            return Err(SignatureError::WrongSigner {
+                expected: *expected,
+                recovered,
+            });
+        }
+        Ok(())
+    }
+
     /// Checks that `expected` personal-signed (EIP-191) `hash`.
     pub fn verify_eip191(&self, hash: &H256, expected: &Address) -> Result<(), SignatureError> {
         let recovered = self.recover_eip191(hash)?;

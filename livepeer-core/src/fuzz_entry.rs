@@ -5,7 +5,7 @@ use crate::media::Framerate;
 use crate::primitives::{parse_hex_bytes, parse_wei};
 use crate::profile::parse_bitrate;
 use crate::{
-    H256, Ladder, Region, ServiceId, Signature, SignedReceipt, VideoProfile, parse_address,
+    Domain, H256, Ladder, Region, ServiceId, Signature, SignedReceipt, VideoProfile, parse_address,
     parse_h256, parse_u256,
 };
 
@@ -42,10 +42,11 @@ pub fn parse_all(data: &[u8]) {
         let _ = Region::from_bytes32(&h);
     }
     if let Ok(r) = serde_json::from_slice::<SignedReceipt>(data) {
-        let _ = r.verify();
+        let _ = r.verify(&Domain::new(1, crate::Address::zero()));
     }
     if let Ok(e) = serde_json::from_slice::<FaultEvidence>(data) {
-        let _ = e.receipt.verify();
-        let _ = e.claim.verify();
+        let _ = e.receipt.verify(&e.domain);
+        let _ = e.claim.verify(&e.domain);
+        let _ = e.domain.separator();
     }
 }

@@ -11,6 +11,7 @@
 pub mod chain;
 pub mod clock;
 pub mod crypto;
+pub mod eip712;
 pub mod entropy;
 pub mod error;
 #[doc(hidden)]
@@ -31,6 +32,7 @@ pub mod verify;
 pub mod test_utils;
 
 pub use crypto::{Signature, SignatureError, eip191_digest, keccak256};
+pub use eip712::Domain;
 pub use error::{Fault, ParseError};
 pub use media::{Container, Framerate, H264Profile, Segment, StreamId, VideoCodec};
 pub use primitives::{

@@ -1,30 +1,25 @@
 //! What the parties sign about a segment: the orchestrator's [`Receipt`] and the
 //! broadcaster's [`SegmentClaim`].
 //!
-//! Both are hashed as Solidity would hash them (`keccak256(abi.encode(...))`, with a type tag
-//! as the first word so one kind can never pass for the other) and personal-signed (EIP-191),
-//! so the FaultVerifier contract can recompute the hashes and recover both signers on chain.
+//! Both are EIP-712 typed data ([`crate::eip712`]): each has its own type string, so one kind
+//! can never pass for the other, and each signature is bound to a [`Domain`] (a chain id and
+//! the FaultVerifier's address), so a statement signed for one deployment is refused by every
+//! other. The FaultVerifier contract recomputes the same struct hashes and digests and
+//! recovers both signers on chain.
 
-use ethabi::Token;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::crypto::{Signature, SignatureError, keccak256};
+use crate::eip712::{
+    Domain, address_word, receipt_type_hash, segment_claim_type_hash, uint_word, uints_hash,
+    words_hash,
+};
 use crate::error::Fault;
 use crate::media::StreamId;
-use crate::primitives::{Address, H256, U256};
+use crate::primitives::{Address, H256};
 use crate::profile::MAX_LADDER_RUNGS;
 use crate::signer::{Signer, SignerError};
-
-/// Type tag of receipts: `keccak256("livepeer-rs.receipt.v1")`.
-pub fn receipt_type_tag() -> H256 {
-    H256::from(keccak256(b"livepeer-rs.receipt.v1"))
-}
-
-/// Type tag of segment claims: `keccak256("livepeer-rs.segment-claim.v1")`.
-pub fn segment_claim_type_tag() -> H256 {
-    H256::from(keccak256(b"livepeer-rs.segment-claim.v1"))
-}
 
 /// Why a receipt or claim is rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -61,14 +56,6 @@ impl ReceiptError {
             _ => Fault::Peer,
         }
     }
-}
-
-fn word(h: &H256) -> Token {
-    Token::FixedBytes(h.as_bytes().to_vec())
-}
-
-fn words(v: &[H256]) -> Token {
-    Token::Array(v.iter().map(word).collect())
 }
 
 /// The orchestrator's signed statement of what it did with one segment.
@@ -113,36 +100,39 @@ impl Receipt {
         Ok(())
     }
 
-    /// `abi.encode(tag, orchestrator, broadcaster, streamId, seq, inputHash, profileIds,
-    /// outputHashes, pixels)`.
-    pub fn abi_encode(&self) -> Vec<u8> {
-        ethabi::encode(&[
-            word(&receipt_type_tag()),
-            Token::Address(self.orchestrator),
-            Token::Address(self.broadcaster),
-            word(&self.stream_id.0),
-            Token::Uint(U256::from(self.seq)),
-            word(&self.input_hash),
-            words(&self.profile_ids),
-            words(&self.output_hashes),
-            Token::Array(
-                self.pixels
-                    .iter()
-                    .map(|&p| Token::Uint(U256::from(p)))
-                    .collect(),
-            ),
-        ])
+    /// EIP-712 `encodeData`: the nine words `typeHash, orchestrator, broadcaster, streamId,
+    /// seq, keccak256(profileIds), keccak256(outputHashes), keccak256(pixels)` with
+    /// `inputHash` in its place, each array hashed over its elements as 32-byte words.
+    pub fn encode_data(&self) -> Vec<u8> {
+        let words: [[u8; 32]; 9] = [
+            receipt_type_hash().0,
+            address_word(&self.orchestrator),
+            address_word(&self.broadcaster),
+            self.stream_id.0.0,
+            uint_word(self.seq),
+            self.input_hash.0,
+            words_hash(&self.profile_ids),
+            words_hash(&self.output_hashes),
+            uints_hash(&self.pixels),
+        ];
+        words.concat()
     }
 
-    /// keccak256 of [`Self::abi_encode`].
+    /// The EIP-712 struct hash, keccak256 of [`Self::encode_data`]. It names the receipt in
+    /// the FaultVerifier: a challenge's id is this hash.
     pub fn hash(&self) -> H256 {
-        H256::from(keccak256(self.abi_encode()))
+        H256::from(keccak256(self.encode_data()))
     }
 
-    /// Signs the receipt with the orchestrator's key.
-    pub fn sign(self, signer: &dyn Signer) -> Result<SignedReceipt, ReceiptError> {
+    /// The digest the orchestrator signs for `domain`.
+    pub fn digest(&self, domain: &Domain) -> H256 {
+        domain.digest(&self.hash())
+    }
+
+    /// Signs the receipt with the orchestrator's key, for `domain`.
+    pub fn sign(self, signer: &dyn Signer, domain: &Domain) -> Result<SignedReceipt, ReceiptError> {
         self.validate()?;
-        let signature = signer.sign_message_hash(&self.hash())?;
+        let signature = signer.sign_hash(&self.digest(domain))?;
         Ok(SignedReceipt {
             receipt: self,
             signature,
@@ -155,16 +145,16 @@ impl Receipt {
 pub struct SignedReceipt {
     /// The receipt.
     pub receipt: Receipt,
-    /// EIP-191 signature over [`Receipt::hash`] by `receipt.orchestrator`.
+    /// Signature over [`Receipt::digest`] by `receipt.orchestrator`.
     pub signature: Signature,
 }
 
 impl SignedReceipt {
-    /// Checks the lists agree and that `receipt.orchestrator` signed it.
-    pub fn verify(&self) -> Result<(), ReceiptError> {
+    /// Checks the lists agree and that `receipt.orchestrator` signed it for `domain`.
+    pub fn verify(&self, domain: &Domain) -> Result<(), ReceiptError> {
         self.receipt.validate()?;
         self.signature
-            .verify_eip191(&self.receipt.hash(), &self.receipt.orchestrator)?;
+            .verify(&self.receipt.digest(domain), &self.receipt.orchestrator)?;
         Ok(())
     }
 }
@@ -189,32 +179,42 @@ pub struct SegmentClaim {
 }
 
 impl SegmentClaim {
-    /// `abi.encode(tag, broadcaster, orchestrator, streamId, seq, inputHash, profileIds,
-    /// durationMs)`.
-    pub fn abi_encode(&self) -> Vec<u8> {
-        ethabi::encode(&[
-            word(&segment_claim_type_tag()),
-            Token::Address(self.broadcaster),
-            Token::Address(self.orchestrator),
-            word(&self.stream_id.0),
-            Token::Uint(U256::from(self.seq)),
-            word(&self.input_hash),
-            words(&self.profile_ids),
-            Token::Uint(U256::from(self.duration_ms)),
-        ])
+    /// EIP-712 `encodeData`: the eight words `typeHash, broadcaster, orchestrator, streamId,
+    /// seq, inputHash, keccak256(profileIds), durationMs`.
+    pub fn encode_data(&self) -> Vec<u8> {
+        let words: [[u8; 32]; 8] = [
+            segment_claim_type_hash().0,
+            address_word(&self.broadcaster),
+            address_word(&self.orchestrator),
+            self.stream_id.0.0,
+            uint_word(self.seq),
+            self.input_hash.0,
+            words_hash(&self.profile_ids),
+            uint_word(self.duration_ms),
+        ];
+        words.concat()
     }
 
-    /// keccak256 of [`Self::abi_encode`].
+    /// The EIP-712 struct hash, keccak256 of [`Self::encode_data`].
     pub fn hash(&self) -> H256 {
-        H256::from(keccak256(self.abi_encode()))
+        H256::from(keccak256(self.encode_data()))
     }
 
-    /// Signs the claim with the broadcaster's key.
-    pub fn sign(self, signer: &dyn Signer) -> Result<SignedSegmentClaim, ReceiptError> {
+    /// The digest the broadcaster signs for `domain`.
+    pub fn digest(&self, domain: &Domain) -> H256 {
+        domain.digest(&self.hash())
+    }
+
+    /// Signs the claim with the broadcaster's key, for `domain`.
+    pub fn sign(
+        self,
+        signer: &dyn Signer,
+        domain: &Domain,
+    ) -> Result<SignedSegmentClaim, ReceiptError> {
         if self.profile_ids.len() > MAX_LADDER_RUNGS {
             return Err(ReceiptError::TooManyRenditions(self.profile_ids.len()));
         }
-        let signature = signer.sign_message_hash(&self.hash())?;
+        let signature = signer.sign_hash(&self.digest(domain))?;
         Ok(SignedSegmentClaim {
             claim: self,
             signature,
@@ -237,20 +237,20 @@ impl SegmentClaim {
 pub struct SignedSegmentClaim {
     /// The claim.
     pub claim: SegmentClaim,
-    /// EIP-191 signature over [`SegmentClaim::hash`] by `claim.broadcaster`.
+    /// Signature over [`SegmentClaim::digest`] by `claim.broadcaster`.
     pub signature: Signature,
 }
 
 impl SignedSegmentClaim {
-    /// Checks that `claim.broadcaster` signed it.
-    pub fn verify(&self) -> Result<(), ReceiptError> {
+    /// Checks that `claim.broadcaster` signed it for `domain`.
+    pub fn verify(&self, domain: &Domain) -> Result<(), ReceiptError> {
         if self.claim.profile_ids.len() > MAX_LADDER_RUNGS {
             return Err(ReceiptError::TooManyRenditions(
                 self.claim.profile_ids.len(),
             ));
         }
         self.signature
-            .verify_eip191(&self.claim.hash(), &self.claim.broadcaster)?;
+            .verify(&self.claim.digest(domain), &self.claim.broadcaster)?;
         Ok(())
     }
 }
@@ -258,7 +258,12 @@ impl SignedSegmentClaim {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::keccak256_concat;
     use crate::signer::LocalSigner;
+
+    fn domain() -> Domain {
+        Domain::new(31337, Address::repeat_byte(0xfa))
+    }
 
     fn receipt(o: Address, b: Address) -> Receipt {
         Receipt {
@@ -274,27 +279,45 @@ mod tests {
     }
 
     #[test]
-    fn abi_layout_is_head_then_tails() {
+    fn encode_data_is_one_word_per_member_with_hashed_arrays() {
         let r = receipt(Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
-        let enc = r.abi_encode();
-        // 9 head words, then three arrays of (length + 2 elements).
-        assert_eq!(enc.len(), 32 * (9 + 3 * 3));
-        assert_eq!(&enc[..32], receipt_type_tag().as_bytes());
-        assert_eq!(&enc[32 + 12..64], &[0xaa; 20]);
-        // The offset of the first array points just past the head.
+        let enc = r.encode_data();
+        assert_eq!(enc.len(), 32 * 9);
+        assert_eq!(&enc[..32], receipt_type_hash().as_bytes());
+        assert_eq!(&enc[32..44], &[0; 12]);
+        assert_eq!(&enc[44..64], &[0xaa; 20]);
+        assert_eq!(&enc[5 * 32..6 * 32], &[1; 32]);
         assert_eq!(
-            U256::from_big_endian(&enc[6 * 32..7 * 32]),
-            U256::from(9 * 32)
+            &enc[6 * 32..7 * 32],
+            &keccak256_concat(&[&[2; 32], &[3; 32]])
         );
+        let mut px = [[0u8; 32]; 2];
+        px[0][24..].copy_from_slice(&r.pixels[0].to_be_bytes());
+        px[1][24..].copy_from_slice(&r.pixels[1].to_be_bytes());
+        assert_eq!(&enc[8 * 32..], &keccak256_concat(&[&px[0], &px[1]]));
+        let claim = SegmentClaim {
+            broadcaster: r.broadcaster,
+            orchestrator: r.orchestrator,
+            stream_id: r.stream_id,
+            seq: r.seq,
+            input_hash: r.input_hash,
+            profile_ids: r.profile_ids.clone(),
+            duration_ms: 2000,
+        };
+        let enc = claim.encode_data();
+        assert_eq!(enc.len(), 32 * 8);
+        assert_eq!(&enc[..32], segment_claim_type_hash().as_bytes());
+        assert_eq!(&enc[7 * 32 + 24..], &2000u64.to_be_bytes());
     }
 
     #[test]
     fn sign_and_verify_receipt_and_claim() {
         let o = LocalSigner::from_bytes(&[1u8; 32]).unwrap();
         let b = LocalSigner::from_bytes(&[2u8; 32]).unwrap();
+        let d = domain();
         let r = receipt(o.address(), b.address());
-        let sr = r.clone().sign(&o).unwrap();
-        sr.verify().unwrap();
+        let sr = r.clone().sign(&o, &d).unwrap();
+        sr.verify(&d).unwrap();
         let claim = SegmentClaim {
             broadcaster: b.address(),
             orchestrator: o.address(),
@@ -305,18 +328,55 @@ mod tests {
             duration_ms: 2000,
         };
         assert!(claim.matches(&r));
-        let sc = claim.sign(&b).unwrap();
-        sc.verify().unwrap();
+        let sc = claim.sign(&b, &d).unwrap();
+        sc.verify(&d).unwrap();
         assert_ne!(sc.claim.hash(), sr.receipt.hash());
 
         let mut forged = sr.clone();
         forged.receipt.pixels[0] += 1;
         assert!(matches!(
-            forged.verify(),
+            forged.verify(&d),
             Err(ReceiptError::Signature(SignatureError::WrongSigner { .. }))
         ));
-        let wrong = r.clone().sign(&b).unwrap();
-        assert!(wrong.verify().is_err());
+        let wrong = r.clone().sign(&b, &d).unwrap();
+        assert!(wrong.verify(&d).is_err());
+    }
+
+    #[test]
+    fn a_signature_for_another_chain_or_contract_is_refused() {
+        let o = LocalSigner::from_bytes(&[1u8; 32]).unwrap();
+        let b = LocalSigner::from_bytes(&[2u8; 32]).unwrap();
+        let d = domain();
+        let other_chain = Domain::new(1, d.verifying_contract);
+        let other_contract = Domain::new(d.chain_id, Address::repeat_byte(0xfb));
+        let r = receipt(o.address(), b.address());
+        let sr = r.clone().sign(&o, &d).unwrap();
+        let claim = SegmentClaim {
+            broadcaster: b.address(),
+            orchestrator: o.address(),
+            stream_id: r.stream_id,
+            seq: r.seq,
+            input_hash: r.input_hash,
+            profile_ids: r.profile_ids.clone(),
+            duration_ms: 2000,
+        };
+        let sc = claim.sign(&b, &d).unwrap();
+        for other in [other_chain, other_contract] {
+            assert!(matches!(
+                sr.verify(&other),
+                Err(ReceiptError::Signature(SignatureError::WrongSigner { .. }))
+            ));
+            assert!(matches!(
+                sc.verify(&other),
+                Err(ReceiptError::Signature(SignatureError::WrongSigner { .. }))
+            ));
+        }
+        // A personal-sign over the struct hash (the old form) is not a typed-data signature.
+        let personal = SignedReceipt {
+            receipt: r.clone(),
+            signature: o.sign_message_hash(&r.hash()).unwrap(),
+        };
+        assert!(personal.verify(&d).is_err());
     }
 
     #[test]
@@ -328,6 +388,6 @@ mod tests {
             Err(ReceiptError::LengthMismatch { .. })
         ));
         let s = LocalSigner::from_bytes(&[1u8; 32]).unwrap();
-        assert!(r.sign(&s).is_err());
+        assert!(r.sign(&s, &domain()).is_err());
     }
 }

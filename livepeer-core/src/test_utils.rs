@@ -1,5 +1,6 @@
 //! Test doubles for this and downstream crates' tests (feature `_test_utils`): a manual
-//! clock, seeded entropy, and a store that fails on demand to simulate crashes.
+//! clock, seeded entropy, a store that fails on demand to simulate crashes, and the signing
+//! domain of tests that run without a chain.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +14,12 @@ use rand_chacha::ChaCha20Rng;
 use crate::clock::Clock;
 use crate::entropy::{EntropyError, EntropySource};
 use crate::store::{Batch, MemStore, Store, StoreError};
+
+/// The signing domain of tests without a chain: the local development chain id (31337) and
+/// the placeholder FaultVerifier address `0xfafa…fa`.
+pub fn test_domain() -> crate::eip712::Domain {
+    crate::eip712::Domain::new(31337, crate::Address::repeat_byte(0xfa))
+}
 
 /// A clock that only moves when told to.
 #[derive(Debug)]

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::eip712::Domain;
 use crate::error::Fault;
 use crate::media::Segment;
 use crate::primitives::Address;
@@ -25,6 +26,9 @@ pub struct VerificationRequest {
     pub receipt: SignedReceipt,
     /// The broadcaster's own signed claim for the segment.
     pub claim: SignedSegmentClaim,
+    /// The deployment both statements are signed for (the broadcaster's chain and
+    /// FaultVerifier).
+    pub domain: Domain,
 }
 
 /// What kind of fault was found.

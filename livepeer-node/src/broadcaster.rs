@@ -283,6 +283,7 @@ impl<C: BroadcasterChain> BroadcasterBuilder<C> {
         bc.min_stake = self.min_stake;
         let signer: Arc<dyn Signer> = key.clone();
         let registry: Arc<dyn RegistryReader> = chain.clone();
+        let domain = chain.signing_domain();
         // One scoreboard for the stream and the hired re-encodes: an orchestrator caught on
         // the stream is never hired to judge another.
         let board = Arc::new(std::sync::Mutex::new(Scoreboard::new(bc.score.clone())));
@@ -293,7 +294,7 @@ impl<C: BroadcasterChain> BroadcasterBuilder<C> {
             // A second broadcaster on the same key, registry and tickets, without a verifier
             // of its own: the orchestrator it picks re-encodes the sampled segment.
             Some(Reencode::Hire) => Arc::new(HiredTranscoder::new(
-                Broadcaster::builder(signer.clone(), registry.clone(), payments.clone())
+                Broadcaster::builder(signer.clone(), domain, registry.clone(), payments.clone())
                     .with_config(bc.clone())
                     .with_scoreboard(board.clone())
                     .build()
@@ -330,7 +331,7 @@ impl<C: BroadcasterChain> BroadcasterBuilder<C> {
         .with_fault_sink(Arc::new(tx))
         .build()
         .map_err(anyhow::Error::from)?;
-        let broadcaster = Broadcaster::builder(signer.clone(), registry, payments.clone())
+        let broadcaster = Broadcaster::builder(signer.clone(), domain, registry, payments.clone())
             .with_config(bc)
             .with_scoreboard(board)
             .with_verifier(Arc::new(verifier))

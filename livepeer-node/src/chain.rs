@@ -6,11 +6,11 @@
 use async_trait::async_trait;
 use ethers::providers::Middleware;
 use livepeer_contracts::ChainClient;
-use livepeer_core::Address;
 use livepeer_core::chain::{
     ChainError, FaultChallenger, GasPriceEstimator, RegistryReader, RoundInfo, Staking,
     StakingReader, TicketBrokerReader, TicketRedeemer,
 };
+use livepeer_core::{Address, Domain};
 
 /// Initializes rounds (anyone may, once per round) and tells whose account acts.
 #[async_trait]
@@ -33,8 +33,22 @@ impl<M: Middleware + 'static> RoundKeeper for ChainClient<M> {
     }
 }
 
+/// Which deployment the backend is: the EIP-712 domain (chain id and FaultVerifier address)
+/// receipts and segment claims are signed for. Nodes learn it here, from their chain
+/// configuration, so what they sign is valid on their deployment alone.
+pub trait SigningDomain: Send + Sync {
+    /// The domain of this deployment. Cheap and constant for the backend's life.
+    fn signing_domain(&self) -> Domain;
+}
+
+impl<M: Middleware + 'static> SigningDomain for ChainClient<M> {
+    fn signing_domain(&self) -> Domain {
+        ChainClient::signing_domain(self)
+    }
+}
+
 /// What an orchestrator's chain backend must do: follow blocks and rounds, read the broker,
-/// redeem winners, and mint its reward.
+/// redeem winners, mint its reward, and name its deployment.
 pub trait OrchestratorChain:
     RoundInfo
     + GasPriceEstimator
@@ -43,6 +57,7 @@ pub trait OrchestratorChain:
     + StakingReader
     + Staking
     + RoundKeeper
+    + SigningDomain
     + 'static
 {
 }
@@ -55,18 +70,31 @@ impl<T> OrchestratorChain for T where
         + StakingReader
         + Staking
         + RoundKeeper
+        + SigningDomain
         + 'static
 {
 }
 
 /// What a broadcaster's chain backend must do: find orchestrators, read its deposit and
-/// reserve, follow blocks, and challenge faults.
+/// reserve, follow blocks, challenge faults, and name its deployment.
 pub trait BroadcasterChain:
-    RegistryReader + TicketBrokerReader + RoundInfo + FaultChallenger + RoundKeeper + 'static
+    RegistryReader
+    + TicketBrokerReader
+    + RoundInfo
+    + FaultChallenger
+    + RoundKeeper
+    + SigningDomain
+    + 'static
 {
 }
 
 impl<T> BroadcasterChain for T where
-    T: RegistryReader + TicketBrokerReader + RoundInfo + FaultChallenger + RoundKeeper + 'static
+    T: RegistryReader
+        + TicketBrokerReader
+        + RoundInfo
+        + FaultChallenger
+        + RoundKeeper
+        + SigningDomain
+        + 'static
 {
 }

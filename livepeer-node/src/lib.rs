@@ -22,7 +22,7 @@ pub mod verifier;
 pub mod winners;
 
 pub use broadcaster::{BroadcasterBuilder, BroadcasterNode, Reencode, StreamStats};
-pub use chain::{BroadcasterChain, OrchestratorChain, RoundKeeper};
+pub use chain::{BroadcasterChain, OrchestratorChain, RoundKeeper, SigningDomain};
 pub use error::{NodeError, Result};
 pub use follow::{Follow, FollowConfig, Follower};
 pub use livepeer_core::{Ladder, LocalSigner, PixelPrice};

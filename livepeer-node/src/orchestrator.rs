@@ -311,8 +311,9 @@ impl<C: OrchestratorChain> OrchestratorBuilder<C> {
             config.reset_key = Some(tls::StatelessResetKey::derive(secret));
         }
         let in_flight = InFlight::default();
+        let domain = chain.signing_domain();
         let mut builder =
-            Orchestrator::builder(signer, payments.clone(), self.price).with_config(config);
+            Orchestrator::builder(signer, domain, payments.clone(), self.price).with_config(config);
         let mut remote = Vec::new();
         for e in &self.pool {
             let t: Arc<dyn Transcoder> = Arc::new(Metered::new(

@@ -10,7 +10,7 @@ use livepeer_core::transcode::Transcoder;
 use livepeer_core::verify::FaultKind;
 use livepeer_core::verify::VerificationRequest;
 use livepeer_core::{
-    Container, SignedReceipt, SignedSegmentClaim, VideoCodec, VideoProfile, keccak256,
+    Container, Domain, SignedReceipt, SignedSegmentClaim, VideoCodec, VideoProfile, keccak256,
 };
 use serde::{Deserialize, Serialize};
 
@@ -39,13 +39,16 @@ pub struct CheckInput<'a> {
     pub duration: Duration,
 }
 
-/// The statements both sides signed about one segment.
+/// The statements both sides signed about one segment, and the deployment they are signed
+/// for.
 #[derive(Clone, Debug)]
 pub struct Signed {
     /// The orchestrator's receipt.
     pub receipt: SignedReceipt,
     /// The broadcaster's claim.
     pub claim: SignedSegmentClaim,
+    /// The chain and FaultVerifier both signatures must be for.
+    pub domain: Domain,
 }
 
 /// An owned [`CheckInput`], to move onto a worker thread.
@@ -80,6 +83,7 @@ impl CheckJob {
             signed: Some(Signed {
                 receipt: req.receipt.clone(),
                 claim: req.claim.clone(),
+                domain: req.domain,
             }),
         }
     }
@@ -406,7 +410,7 @@ impl Checker {
             if keccak256(input.segment) != claim.input_hash.0 {
                 return Err(CheckError::Input("the segment is not the claim's".into()));
             }
-            if let Some(f) = check_receipt(&signed.receipt, &signed.claim)
+            if let Some(f) = check_receipt(&signed.receipt, &signed.claim, &signed.domain)
                 .or_else(|| check_hashes(&signed.receipt, input.renditions))
             {
                 report.finding = Some(f);

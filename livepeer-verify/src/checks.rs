@@ -6,7 +6,7 @@ use std::time::Duration;
 use livepeer_core::rung::{RungOutput, SourceShape, fit_box};
 use livepeer_core::verify::{FaultKind, FaultReport};
 use livepeer_core::{
-    Container, Framerate, Gop, SignedReceipt, SignedSegmentClaim, VideoCodec, VideoProfile,
+    Container, Domain, Framerate, Gop, SignedReceipt, SignedSegmentClaim, VideoCodec, VideoProfile,
     keccak256,
 };
 
@@ -60,10 +60,14 @@ impl Finding {
     }
 }
 
-/// Checks the receipt: the signature recovers its orchestrator and it names the segment and
-/// profiles of the broadcaster's claim.
-pub fn check_receipt(receipt: &SignedReceipt, claim: &SignedSegmentClaim) -> Option<Finding> {
-    if let Err(e) = receipt.verify() {
+/// Checks the receipt: the signature, for `domain`, recovers its orchestrator and it names
+/// the segment and profiles of the broadcaster's claim.
+pub fn check_receipt(
+    receipt: &SignedReceipt,
+    claim: &SignedSegmentClaim,
+    domain: &Domain,
+) -> Option<Finding> {
+    if let Err(e) = receipt.verify(domain) {
         return Some(Finding::new(
             FaultKind::BadReceiptSignature,
             None,

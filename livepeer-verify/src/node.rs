@@ -133,6 +133,7 @@ pub async fn decide(
         signed: Some(Signed {
             receipt: evidence.receipt.clone(),
             claim: evidence.claim.clone(),
+            domain: evidence.domain,
         }),
     });
     // The re-encode only for services that promise deterministic output.

@@ -146,6 +146,7 @@ impl Verifier {
                 service: self.service.clone(),
                 receipt: req.receipt.clone(),
                 claim: req.claim.clone(),
+                domain: req.domain,
             },
         );
         match ledger.record(&record) {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ethers::providers::Middleware;
 use ethers::types::{Address, U256};
+use livepeer_core::Domain;
 use livepeer_core::chain::ChainError;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,14 @@ pub struct Addresses {
     pub fault_verifier: Address,
     /// TrustedVerifier (the verifier contract services register for fault decisions).
     pub trusted_verifier: Address,
+}
+
+impl Addresses {
+    /// The EIP-712 domain receipts and segment claims of this deployment are signed for on
+    /// chain `chain_id`: its FaultVerifier verifies them.
+    pub fn signing_domain(&self, chain_id: u64) -> Domain {
+        Domain::new(chain_id, self.fault_verifier)
+    }
 }
 
 /// Protocol parameters of a deployment.

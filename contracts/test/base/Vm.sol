@@ -14,6 +14,7 @@ interface Vm {
     function stopPrank() external;
     function deal(address account, uint256 balance) external;
     function roll(uint256 blockNumber) external;
+    function chainId(uint256 newChainId) external;
     function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
     function expectRevert() external;
     function expectRevert(bytes4 selector) external;

@@ -19,7 +19,8 @@ use livepeer_verify::net::parse_endpoint;
 struct Args {
     #[command(flatten)]
     common: cli::CommonArgs,
-    /// The chain (`serve` only).
+    /// The chain (`serve`; `check --receipt` reads the deployment's chain id and contracts
+    /// file, offline, for the domain the receipt is signed for).
     #[command(flatten)]
     chain: rpc::ChainArgs,
     /// The voter's key (`serve` only).
@@ -93,7 +94,7 @@ fn main() {
         |a: &Args| &a.common,
         |args: Args| async move {
             match args.command {
-                Command::Check(c) => check(c).await,
+                Command::Check(c) => check(c, &args.chain).await,
                 Command::Serve(s) => serve(&args.chain, &args.key, s).await,
             }
         },

@@ -3,3 +3,4 @@
 mod corpus;
 mod parsers;
 mod signatures;
+mod vectors;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use livepeer_core::transcode::Rendition;
-use livepeer_core::{Address, H256, Ladder, PixelPrice, Pixels, StreamId, U256, keccak256};
+use livepeer_core::{Address, Domain, H256, Ladder, PixelPrice, Pixels, StreamId, U256, keccak256};
 use thiserror::Error;
 
 use super::{Candidate, Quote, ResultHeader};
@@ -48,6 +48,8 @@ pub fn check_quote(
 /// What a result must match: the segment as the broadcaster sent it.
 #[derive(Clone, Copy, Debug)]
 pub struct Expected<'a> {
+    /// The deployment the receipt must be signed for.
+    pub domain: Domain,
     /// The broadcaster (us).
     pub broadcaster: Address,
     /// Who was asked.
@@ -72,7 +74,7 @@ pub fn check_result(
 ) -> Result<Vec<Rendition>, Rejected> {
     let rcpt = &r.receipt.receipt;
     let profiles = expected.ladder.profiles();
-    if r.receipt.verify().is_err() || rcpt.orchestrator != expected.orchestrator {
+    if r.receipt.verify(&expected.domain).is_err() || rcpt.orchestrator != expected.orchestrator {
         return Err(Rejected("receipt not signed by the orchestrator"));
     }
     if rcpt.broadcaster != expected.broadcaster

@@ -127,7 +127,7 @@ fn message(kind: u8, seed: u64, text: String, body: Vec<u8>) -> Message {
                 output_hashes: vec![H256::from_low_u64_be(2)],
                 pixels: vec![seed],
             }
-            .sign(&s)
+            .sign(&s, &livepeer_core::test_utils::test_domain())
             .unwrap();
             Message::ResultHeader(ResultHeader {
                 receipt,

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use livepeer_core::chain::{OrchestratorEntry, RegistryReader};
 use livepeer_core::verify::SegmentVerifier;
-use livepeer_core::{Address, Ladder, PixelPrice, Region, ServiceId, Signer, StreamId, U256};
+use livepeer_core::{
+    Address, Domain, Ladder, PixelPrice, Region, ServiceId, Signer, StreamId, U256,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -76,6 +78,7 @@ pub(crate) struct Inner {
     pub(crate) endpoint: quinn::Endpoint,
     pub(crate) client: quinn::ClientConfig,
     pub(crate) signer: Arc<dyn Signer>,
+    pub(crate) domain: Domain,
     pub(crate) registry: Arc<dyn RegistryReader>,
     pub(crate) payments: Arc<dyn PaymentSource>,
     pub(crate) verifier: Option<Arc<dyn SegmentVerifier>>,
@@ -100,9 +103,11 @@ impl std::fmt::Debug for Broadcaster {
     }
 }
 
-/// Builds a [`Broadcaster`]; signer, registry and payment source are required.
+/// Builds a [`Broadcaster`]; signer, signing domain, registry and payment source are
+/// required.
 pub struct BroadcasterBuilder {
     signer: Arc<dyn Signer>,
+    domain: Domain,
     registry: Arc<dyn RegistryReader>,
     payments: Arc<dyn PaymentSource>,
     verifier: Option<Arc<dyn SegmentVerifier>>,
@@ -146,6 +151,7 @@ impl BroadcasterBuilder {
                 endpoint,
                 client,
                 signer: self.signer,
+                domain: self.domain,
                 registry: self.registry,
                 payments: self.payments,
                 verifier: self.verifier,
@@ -173,15 +179,18 @@ fn parse_uri(uri: &str) -> Result<SocketAddr, NegotiateError> {
 }
 
 impl Broadcaster {
-    /// A builder for a broadcaster signing with `signer`, discovering through `registry`
-    /// and paying through `payments`.
+    /// A builder for a broadcaster signing with `signer` (its segment claims for `domain`,
+    /// the chain id and the deployment's FaultVerifier, whose receipts alone it accepts),
+    /// discovering through `registry` and paying through `payments`.
     pub fn builder(
         signer: Arc<dyn Signer>,
+        domain: Domain,
         registry: Arc<dyn RegistryReader>,
         payments: Arc<dyn PaymentSource>,
     ) -> BroadcasterBuilder {
         BroadcasterBuilder {
             signer,
+            domain,
             registry,
             payments,
             verifier: None,

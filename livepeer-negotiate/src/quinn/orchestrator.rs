@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 
 use livepeer_core::transcode::Transcoder;
-use livepeer_core::{Address, PixelPrice, Region, ServiceId, Signer};
+use livepeer_core::{Address, Domain, PixelPrice, Region, ServiceId, Signer};
 use tokio::sync::{Notify, mpsc};
 use tracing::{debug, info, warn};
 
@@ -180,9 +180,11 @@ impl std::fmt::Debug for Orchestrator {
     }
 }
 
-/// Builds an [`Orchestrator`]; the signer, the payment validator and the price are required.
+/// Builds an [`Orchestrator`]; the signer, the signing domain, the payment validator and the
+/// price are required.
 pub struct OrchestratorBuilder {
     signer: Arc<dyn Signer>,
+    domain: Domain,
     payments: Arc<dyn PaymentValidator>,
     prices: PriceBook,
     config: OrchestratorConfig,
@@ -190,15 +192,18 @@ pub struct OrchestratorBuilder {
 }
 
 impl Orchestrator {
-    /// A builder for an orchestrator signing with `signer`, validating tickets with
-    /// `payments` and charging `price` per pixel.
+    /// A builder for an orchestrator signing receipts with `signer` for `domain` (its chain
+    /// id and the deployment's FaultVerifier), validating tickets with `payments` and
+    /// charging `price` per pixel.
     pub fn builder(
         signer: Arc<dyn Signer>,
+        domain: Domain,
         payments: Arc<dyn PaymentValidator>,
         price: PixelPrice,
     ) -> OrchestratorBuilder {
         OrchestratorBuilder {
             signer,
+            domain,
             payments,
             prices: PriceBook::new(price),
             config: OrchestratorConfig::default(),
@@ -320,6 +325,7 @@ impl OrchestratorBuilder {
         let inner = Arc::new(Inner {
             machine: Mutex::new(OrchestratorMachine::new(
                 self.signer.clone(),
+                self.domain,
                 self.prices,
                 rules,
             )),

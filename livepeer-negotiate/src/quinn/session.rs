@@ -93,6 +93,7 @@ impl StreamSession {
         };
         let machine = StreamMachine::new(
             b.inner.signer.clone(),
+            b.inner.domain,
             stream_id,
             ladder.clone(),
             config,

@@ -82,6 +82,7 @@ pub async fn orchestrator(spec: Spec, registry: &TestRegistry) -> Node {
     ));
     let orch = Orchestrator::builder(
         signer.clone(),
+        livepeer_core::test_utils::test_domain(),
         payments.clone(),
         PixelPrice::per_pixel(spec.price),
     )
@@ -123,10 +124,15 @@ pub fn broadcaster(
 ) -> (Broadcaster, Address) {
     let signer = key(200);
     let payments = Arc::new(pm().source(signer.clone()));
-    let b = Broadcaster::builder(signer.clone(), registry, payments)
-        .with_config(config)
-        .build()
-        .unwrap();
+    let b = Broadcaster::builder(
+        signer.clone(),
+        livepeer_core::test_utils::test_domain(),
+        registry,
+        payments,
+    )
+    .with_config(config)
+    .build()
+    .unwrap();
     (b, signer.address())
 }
 

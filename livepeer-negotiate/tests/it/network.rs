@@ -52,7 +52,9 @@ async fn five_orchestrators_slow_dying_and_lying() {
             .transcode(seg.clone())
             .await
             .unwrap_or_else(|e| panic!("segment {seq}: {e}"));
-        r.receipt.verify().unwrap();
+        r.receipt
+            .verify(&livepeer_core::test_utils::test_domain())
+            .unwrap();
         for (p, rend) in ladder().profiles().iter().zip(&r.renditions) {
             assert_eq!(rend.data, TestTranscoder::derive(&seg.data, &p.name));
         }
@@ -196,6 +198,7 @@ async fn quotes_price_overrides_and_pushed_updates() {
     let (payments, _) = validator(signer.address(), false);
     let orch = livepeer_negotiate::Orchestrator::builder(
         signer.clone(),
+        livepeer_core::test_utils::test_domain(),
         payments,
         PixelPrice::per_pixel(7),
     )
@@ -273,6 +276,7 @@ async fn a_capped_orchestrator_sends_work_elsewhere() {
     let (payments, _) = validator(signer.address(), false);
     let small = livepeer_negotiate::Orchestrator::builder(
         signer.clone(),
+        livepeer_core::test_utils::test_domain(),
         payments,
         PixelPrice::per_pixel(1),
     )

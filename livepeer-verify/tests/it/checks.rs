@@ -129,7 +129,7 @@ async fn receipt_faults_are_not_provable() {
     let mut req = request(&src, &ladder(), std::slice::from_ref(&r), &[PIX], 2);
     let other = LocalSigner::from_bytes(&[0x33; 32]).unwrap();
     req.receipt.signature = other
-        .sign_message_hash(&req.receipt.receipt.hash())
+        .sign_hash(&req.receipt.receipt.digest(&req.domain))
         .unwrap();
     let v = verifier().verify(&req).await.unwrap();
     assert_eq!(fault_kind(&v), Some(FaultKind::BadReceiptSignature));
@@ -137,6 +137,15 @@ async fn receipt_faults_are_not_provable() {
         unreachable!()
     };
     assert!(!rep.provable);
+    // Signed by the orchestrator it names, for another chain: checked under this one's
+    // domain, it recovers to someone else.
+    let mut req = request(&src, &ladder(), std::slice::from_ref(&r), &[PIX], 2);
+    let elsewhere =
+        livepeer_core::Domain::new(req.domain.chain_id + 1, req.domain.verifying_contract);
+    let (o, _) = crate::media::keys();
+    req.receipt = req.receipt.receipt.clone().sign(&o, &elsewhere).unwrap();
+    let v = verifier().verify(&req).await.unwrap();
+    assert_eq!(fault_kind(&v), Some(FaultKind::BadReceiptSignature));
     // Bytes that are not the signed ones.
     let mut req = request(&src, &ladder(), std::slice::from_ref(&r), &[PIX], 3);
     let mut bytes = r.clone();
@@ -146,7 +155,16 @@ async fn receipt_faults_are_not_provable() {
     assert_eq!(fault_kind(&v), Some(FaultKind::HashMismatch));
     // A garbage rendition, properly signed: provably undecodable.
     let (o, _) = crate::media::keys();
-    let req = request_with(&src, &ladder(), &[vec![0x47; 188 * 3]], &[PIX], 4, &o, &b);
+    let req = request_with(
+        &src,
+        &ladder(),
+        &[vec![0x47; 188 * 3]],
+        &[PIX],
+        4,
+        &o,
+        &b,
+        &livepeer_core::test_utils::test_domain(),
+    );
     let v = verifier().verify(&req).await.unwrap();
     assert_eq!(fault_kind(&v), Some(FaultKind::Undecodable));
 }

@@ -135,6 +135,7 @@ async fn a_proven_fault_slashes_and_pays_the_broadcaster() {
         9,
         &w.o_key,
         &w.b_key,
+        &w.bcast.signing_domain(),
     );
     let v = verifier.verify(&req).await.unwrap();
     let Verdict::Fault(report) = v else {
@@ -224,6 +225,7 @@ async fn honest_results_and_missing_evidence_never_slash() {
         10,
         &w.o_key,
         &w.b_key,
+        &w.bcast.signing_domain(),
     );
 
     // A broadcaster that tries to challenge an honest result is stopped before the chain.
@@ -239,6 +241,7 @@ async fn honest_results_and_missing_evidence_never_slash() {
             service: ServiceId::cpu_transcoding(),
             receipt: req.receipt.clone(),
             claim: req.claim.clone(),
+            domain: req.domain,
         },
     );
     ledger.record(&record).unwrap();

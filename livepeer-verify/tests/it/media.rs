@@ -166,10 +166,20 @@ pub(crate) fn request(
     seq: u64,
 ) -> VerificationRequest {
     let (o, b) = keys();
-    request_with(segment, ladder, renditions, pixels, seq, &o, &b)
+    request_with(
+        segment,
+        ladder,
+        renditions,
+        pixels,
+        seq,
+        &o,
+        &b,
+        &livepeer_core::test_utils::test_domain(),
+    )
 }
 
-/// As [`request`], with given keys.
+/// As [`request`], with given keys, signed for `domain`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn request_with(
     segment: &[u8],
     ladder: &Ladder,
@@ -178,6 +188,7 @@ pub(crate) fn request_with(
     seq: u64,
     o: &dyn Signer,
     b: &dyn Signer,
+    domain: &livepeer_core::Domain,
 ) -> VerificationRequest {
     let stream_id = StreamId::from_name("verify-tests");
     let seg = Segment {
@@ -200,7 +211,7 @@ pub(crate) fn request_with(
             .collect(),
         pixels: pixels.to_vec(),
     }
-    .sign(o)
+    .sign(o, domain)
     .unwrap();
     let claim = SegmentClaim {
         broadcaster: b.address(),
@@ -211,7 +222,7 @@ pub(crate) fn request_with(
         profile_ids: ladder.ids(),
         duration_ms: 2000,
     }
-    .sign(b)
+    .sign(b, domain)
     .unwrap();
     let renditions = ladder
         .profiles()
@@ -232,6 +243,7 @@ pub(crate) fn request_with(
         renditions,
         receipt,
         claim,
+        domain: *domain,
     }
 }
 

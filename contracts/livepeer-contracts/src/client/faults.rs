@@ -51,6 +51,13 @@ impl<M: Middleware + 'static> FaultChallenger for ChainClient<M> {
         ev: &FaultEvidence,
         bond: Wei,
     ) -> Result<ChallengeId, ChainError> {
+        let expected = self.signing_domain();
+        if ev.domain != expected {
+            return Err(ChainError::WrongDomain {
+                expected,
+                evidence: ev.domain,
+            });
+        }
         let call = self
             .fault
             .open_challenge(
@@ -150,6 +157,7 @@ impl<M: Middleware + 'static> VerdictPoster for ChainClient<M> {
                 },
                 signature: Signature::from_slice(&call.claim_sig).map_err(decode_err)?,
             },
+            domain: self.signing_domain(),
         })
     }
 

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use ethers::contract::builders::ContractCall;
 use ethers::providers::{Middleware, PendingTransaction};
 use ethers::types::{Address, BlockNumber, U256};
-use livepeer_core::H256;
 use livepeer_core::chain::{ChainError, RoundInfo, TxOutcome};
+use livepeer_core::{Domain, H256};
 
 use crate::artifacts::artifact;
 use crate::bindings::{
@@ -36,6 +36,7 @@ pub struct ChainClient<M> {
     client: Arc<M>,
     account: Address,
     addresses: Addresses,
+    chain_id: u64,
     rounds: RoundsManager<M>,
     token: StakeToken<M>,
     bonding: BondingManager<M>,
@@ -92,10 +93,10 @@ impl<M: Middleware + 'static> ChainClient<M> {
                 });
             }
         }
-        Ok(Self::new_unchecked(client, addresses))
+        Ok(Self::new_unchecked(client, addresses, expected_chain_id))
     }
 
-    fn new_unchecked(client: Arc<M>, addresses: Addresses) -> Self {
+    fn new_unchecked(client: Arc<M>, addresses: Addresses, chain_id: u64) -> Self {
         let account = client.default_sender().unwrap_or_default();
         ChainClient {
             rounds: RoundsManager::new(addresses.rounds_manager, client.clone()),
@@ -108,6 +109,7 @@ impl<M: Middleware + 'static> ChainClient<M> {
             client,
             account,
             addresses,
+            chain_id,
             nonces: nonce::NonceManager::default(),
         }
     }
@@ -120,6 +122,17 @@ impl<M: Middleware + 'static> ChainClient<M> {
     /// The deployment's addresses.
     pub fn addresses(&self) -> &Addresses {
         &self.addresses
+    }
+
+    /// The chain id this client checked the node serves.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// The EIP-712 domain of this deployment: the chain id and the FaultVerifier's address.
+    /// Receipts and segment claims are signed for it, and evidence read back carries it.
+    pub fn signing_domain(&self) -> Domain {
+        self.addresses.signing_domain(self.chain_id)
     }
 
     /// The middleware.

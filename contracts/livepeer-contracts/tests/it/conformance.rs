@@ -19,8 +19,8 @@ use livepeer_core::chain::{
 };
 use livepeer_core::ticket::{WinningTicket, is_winning, recipient_rand_hash};
 use livepeer_core::{
-    H256, Ladder, LocalSigner, Receipt, Region, SegmentClaim, ServiceId, Signer, StreamId, Ticket,
-    U256, Wei,
+    Domain, H256, Ladder, LocalSigner, Receipt, Region, SegmentClaim, ServiceId, Signer, StreamId,
+    Ticket, U256, Wei,
 };
 
 pub(crate) type Client<P> = ChainClient<SignerMiddleware<Provider<P>, LocalWallet>>;
@@ -267,6 +267,8 @@ async fn suite<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64
     // and the orchestrator is slashed.
     let ladder: Ladder = "P360p30fps16x9".parse().unwrap();
     let stream_id = StreamId::from_name("conformance");
+    let domain = bcast.signing_domain();
+    assert_eq!(domain, orch.signing_domain());
     let receipt = Receipt {
         orchestrator: orch.account(),
         broadcaster: bcast.account(),
@@ -276,9 +278,15 @@ async fn suite<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64
         profile_ids: ladder.ids(),
         output_hashes: vec![H256::repeat_byte(8)],
         pixels: vec![640 * 360 * 60],
-    }
-    .sign(&o_key)
-    .unwrap();
+    };
+    let receipt_elsewhere = receipt
+        .clone()
+        .sign(
+            &o_key,
+            &Domain::new(domain.chain_id + 1, domain.verifying_contract),
+        )
+        .unwrap();
+    let receipt = receipt.sign(&o_key, &domain).unwrap();
     let claim = SegmentClaim {
         broadcaster: bcast.account(),
         orchestrator: orch.account(),
@@ -288,14 +296,34 @@ async fn suite<P: JsonRpcClient + Clone + 'static>(p: Provider<P>, chain_id: u64
         profile_ids: ladder.ids(),
         duration_ms: 2000,
     }
-    .sign(&b_key)
+    .sign(&b_key, &domain)
     .unwrap();
+    let bond = bcast.challenge_bond().await.unwrap();
+    // A receipt signed for another chain does not recover to its orchestrator on this one;
+    // evidence that says it belongs to another deployment is not sent at all.
+    let replayed = FaultEvidence {
+        service: ServiceId::cpu_transcoding(),
+        receipt: receipt_elsewhere,
+        claim: claim.clone(),
+        domain,
+    };
+    let err = bcast.open_challenge(&replayed, bond).await.unwrap_err();
+    assert!(err.is_revert("ReceiptSignerMismatch"), "{err:?}");
+    let foreign = FaultEvidence {
+        domain: Domain::new(domain.chain_id + 1, domain.verifying_contract),
+        ..replayed
+    };
+    let err = bcast.open_challenge(&foreign, bond).await.unwrap_err();
+    assert!(
+        matches!(err, livepeer_core::chain::ChainError::WrongDomain { .. }),
+        "{err:?}"
+    );
     let evidence = FaultEvidence {
         service: ServiceId::cpu_transcoding(),
         receipt,
         claim,
+        domain,
     };
-    let bond = bcast.challenge_bond().await.unwrap();
     let id = bcast.open_challenge(&evidence, bond).await.unwrap();
     assert!(matches!(
         bcast.challenge_state(id).await.unwrap(),

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use livepeer_core::transcode::{TranscodeJob, TranscodeOutput};
 use livepeer_core::{
-    Address, H256, PixelPrice, Receipt, Region, Segment, ServiceId, Signer, StreamId, Wei,
+    Address, Domain, H256, PixelPrice, Receipt, Region, Segment, ServiceId, Signer, StreamId, Wei,
     keccak256,
 };
 use livepeer_pm::TicketParams;
@@ -116,6 +116,7 @@ enum Req {
 /// The orchestrator's protocol core. See the [module docs](self) for the calling rules.
 pub struct OrchestratorMachine {
     signer: Arc<dyn Signer>,
+    domain: Domain,
     rules: OrchestratorRules,
     prices: PriceBook,
     capacity: CapacityMeter,
@@ -164,12 +165,18 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> WireError {
 }
 
 impl OrchestratorMachine {
-    /// A machine signing receipts with `signer`, charging by `prices`, under `rules`. Its
-    /// capacity is zero until [`OrchestratorInput::SetCapacity`] (an idle meter still takes
-    /// one job).
-    pub fn new(signer: Arc<dyn Signer>, prices: PriceBook, rules: OrchestratorRules) -> Self {
+    /// A machine signing receipts with `signer` for `domain` (the chain and FaultVerifier
+    /// they answer to), charging by `prices`, under `rules`. Its capacity is zero until
+    /// [`OrchestratorInput::SetCapacity`] (an idle meter still takes one job).
+    pub fn new(
+        signer: Arc<dyn Signer>,
+        domain: Domain,
+        prices: PriceBook,
+        rules: OrchestratorRules,
+    ) -> Self {
         OrchestratorMachine {
             signer,
+            domain,
             rules,
             prices,
             capacity: CapacityMeter::new(0),
@@ -185,6 +192,11 @@ impl OrchestratorMachine {
     /// The orchestrator's address: the one its quotes name and its receipts are signed with.
     pub fn address(&self) -> Address {
         self.signer.address()
+    }
+
+    /// The deployment receipts are signed for.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
     }
 
     /// The rules.
@@ -715,7 +727,7 @@ impl OrchestratorMachine {
                 .collect(),
             pixels: out.renditions.iter().map(|r| r.pixels.0).collect(),
         }
-        .sign(&*self.signer);
+        .sign(&*self.signer, &self.domain);
         let receipt = match receipt {
             Ok(r) => r,
             Err(e) => return self.refuse(request, refuse(ErrorCode::Internal, e.to_string())),

@@ -35,7 +35,12 @@ fn machine() -> OrchestratorMachine {
         session_idle: Duration::from_secs(30),
         ..OrchestratorRules::default()
     };
-    let mut m = OrchestratorMachine::new(key(1), PriceBook::new(PixelPrice::per_pixel(3)), rules);
+    let mut m = OrchestratorMachine::new(
+        key(1),
+        livepeer_core::test_utils::test_domain(),
+        PriceBook::new(PixelPrice::per_pixel(3)),
+        rules,
+    );
     m.handle(t(0), OrchestratorInput::SetCapacity(1 << 40));
     m
 }
@@ -330,7 +335,11 @@ fn a_paid_segment_gets_a_receipt_and_gives_its_budget_back() {
         PixelPrice::per_pixel(3).fee(output(&ladder()).total_pixels())
     );
     let rc = &r.receipt.receipt;
-    assert!(r.receipt.verify().is_ok());
+    assert!(
+        r.receipt
+            .verify(&livepeer_core::test_utils::test_domain())
+            .is_ok()
+    );
     assert_eq!(
         (rc.orchestrator, rc.broadcaster),
         (m.address(), b.address())

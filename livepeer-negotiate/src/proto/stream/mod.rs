@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use livepeer_core::verify::{Verdict, VerificationRequest};
-use livepeer_core::{Address, H256, Ladder, PixelPrice, Segment, SegmentClaim, Signer, StreamId};
+use livepeer_core::{
+    Address, Domain, H256, Ladder, PixelPrice, Segment, SegmentClaim, Signer, StreamId,
+};
 use tracing::debug;
 
 use super::broadcaster::{Expected, QuoteBook, check_result};
@@ -99,6 +101,7 @@ struct Attempt {
 /// One stream's protocol core. See the [module docs](self) for the calling rules.
 pub struct StreamMachine {
     signer: Arc<dyn Signer>,
+    domain: Domain,
     stream_id: StreamId,
     ladder: Ladder,
     config: StreamConfig,
@@ -133,11 +136,14 @@ impl std::fmt::Debug for StreamMachine {
 }
 
 impl StreamMachine {
-    /// A machine for `stream_id` and `ladder`, signing claims with `signer`, spreading
-    /// segments with `scheduler`. `now` was `now_unix_ms` on the wall clock: quote expiries
-    /// are mapped onto `now` from this reading.
+    /// A machine for `stream_id` and `ladder`, signing claims with `signer` for `domain`
+    /// (and taking only receipts signed for it), spreading segments with `scheduler`. `now`
+    /// was `now_unix_ms` on the wall clock: quote expiries are mapped onto `now` from this
+    /// reading.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         signer: Arc<dyn Signer>,
+        domain: Domain,
         stream_id: StreamId,
         ladder: Ladder,
         config: StreamConfig,
@@ -147,6 +153,7 @@ impl StreamMachine {
     ) -> Self {
         StreamMachine {
             signer,
+            domain,
             stream_id,
             ladder,
             book: QuoteBook::new(config.max_price),
@@ -559,6 +566,7 @@ impl StreamMachine {
             return;
         }
         let expected = Expected {
+            domain: self.domain,
             broadcaster: self.signer.address(),
             orchestrator: a.orchestrator,
             stream_id: self.stream_id,
@@ -592,7 +600,7 @@ impl StreamMachine {
             profile_ids: self.ladder.ids(),
             duration_ms: u64::try_from(a.segment.duration.as_millis()).unwrap_or(u64::MAX),
         }
-        .sign(&*self.signer);
+        .sign(&*self.signer, &self.domain);
         let claim = match claim {
             Ok(c) => c,
             Err(e) => {
@@ -605,6 +613,7 @@ impl StreamMachine {
             renditions: result.renditions.clone(),
             receipt: result.receipt.clone(),
             claim,
+            domain: self.domain,
         };
         if let Some(a) = self.attempts.get_mut(&id) {
             a.step = Step::Verifying(Box::new(result));

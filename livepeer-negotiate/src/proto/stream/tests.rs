@@ -86,7 +86,7 @@ fn result(n: u8, attempt: AttemptId, seg: &Segment) -> StreamInput {
         output_hashes: bodies.iter().map(|b| H256::from(keccak256(b))).collect(),
         pixels: pixels.clone(),
     }
-    .sign(&*key(n))
+    .sign(&*key(n), &livepeer_core::test_utils::test_domain())
     .unwrap();
     StreamInput::Result {
         attempt,
@@ -122,6 +122,7 @@ fn machine(t0: Instant, verify: bool) -> StreamMachine {
     };
     StreamMachine::new(
         key(100),
+        livepeer_core::test_utils::test_domain(),
         StreamId::from_name("s"),
         ladder(),
         config,
@@ -360,6 +361,43 @@ fn a_dead_connection_asks_once_and_then_counts_as_unreachable() {
 }
 
 #[test]
+fn a_receipt_signed_for_another_deployment_is_a_fault() {
+    let t0 = Instant::now();
+    let mut m = quoted(t0, false);
+    let seg = segment(4);
+    m.handle(
+        t0,
+        StreamInput::Segment {
+            segment: seg.clone(),
+            excluded: vec![],
+        },
+    );
+    let (attempt, to, _) = pay(&actions(&mut m));
+    assert_eq!(to, key(1).address());
+    paid(&mut m, t0, attempt);
+    let mut input = result(1, attempt, &seg);
+    let StreamInput::Result { header, .. } = &mut input else {
+        unreachable!()
+    };
+    let d = livepeer_core::test_utils::test_domain();
+    let elsewhere = livepeer_core::Domain::new(d.chain_id + 1, d.verifying_contract);
+    header.receipt = header
+        .receipt
+        .receipt
+        .clone()
+        .sign(&*key(1), &elsewhere)
+        .unwrap();
+    m.handle(t0, input);
+    assert!(matches!(
+        actions(&mut m)[0],
+        StreamAction::AttemptFailed {
+            outcome: AttemptOutcome::Fault,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn bad_results_and_verification_faults_fail_over_and_a_pass_completes() {
     let t0 = Instant::now();
     let mut m = quoted(t0, true);
@@ -392,7 +430,12 @@ fn bad_results_and_verification_faults_fail_over_and_a_pass_completes() {
         other => panic!("{other:?}"),
     };
     assert_eq!(request.claim.claim.seq, 5);
-    assert!(request.claim.verify().is_ok());
+    assert!(
+        request
+            .claim
+            .verify(&livepeer_core::test_utils::test_domain())
+            .is_ok()
+    );
     let fault = FaultReport {
         orchestrator: to,
         kind: FaultKind::WrongResolution,

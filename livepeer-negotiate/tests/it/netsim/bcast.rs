@@ -67,6 +67,7 @@ impl Bcast {
         config.quote_retry_max = Duration::from_secs(24);
         let machine = StreamMachine::new(
             signer.clone(),
+            livepeer_core::test_utils::test_domain(),
             stream,
             ladder(),
             config,

@@ -387,6 +387,7 @@ pub fn run(p: &Params) -> Trace {
             rules.quote_ttl = QUOTE_TTL;
             let mut machine = OrchestratorMachine::new(
                 signer,
+                livepeer_core::test_utils::test_domain(),
                 PriceBook::new(PixelPrice::per_pixel(price)),
                 rules,
             );
