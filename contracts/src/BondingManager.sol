@@ -160,11 +160,17 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         uint64 paramsRound; // first round of rewardCut/feeShare; earlier rounds use the prev values
         uint64 nextRewardRound; // last round reward() was called, plus one
         // slot 1: read on every fee credit
-        uint96 stake; // all stake delegated to this orchestrator, its own included
+        uint96 stake; // all stake delegated to this orchestrator, its own included: counted from next round
         uint160 rewardFactor;
         // slot 2: written on every fee credit
         uint256 feeFactor;
-        // slot 3: activity checkpoint
+        // slot 3: written on every fee credit
+        uint96 counted; // stake sharing the earnings of round `round` (bonded at its start, rewards included)
+        uint64 round; // last round the stake or the factors changed
+        bool increased; // stake was added in `round`; its holders settle with the factors of the round's end
+        bool moved; // the factors changed after that addition: the round's end factors must be written
+        uint80 ownerFees; // the orchestrator's cut of fees, withdrawable
+        // slot 4: activity checkpoint
         uint96 activeStake; // stake if registered and stake >= minActiveStake, else zero
         uint96 startActiveStake; // activeStake at the start of round `activeRound`
         uint64 activeRound; // round of the last activeStake change
@@ -173,11 +179,19 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
     struct Delegator {
         address delegate;
         uint64 withdrawRound; // round the unbonding stake unlocks
-        uint96 bonded; // as of the last settlement
+        uint96 bonded; // as of the last settlement, `added` included
         uint160 rewardFactor; // delegate's rewardFactor at the last settlement
         uint256 feeFactor; // delegate's feeFactor at the last settlement
         uint128 fees; // settled, withdrawable wei
         uint128 unbonding; // unbonded tokens waiting for withdrawRound
+        uint96 added; // stake bonded in round `addedRound`: earns from the next round
+        uint64 addedRound;
+    }
+
+    /// @dev Factors of an orchestrator at the end of a round in which stake was added.
+    struct Checkpoint {
+        uint256 rewardFactor; // 1 until written (a sentinel: a real reward factor is at least FACTOR_ONE)
+        uint256 feeFactor;
     }
 
     struct ActivePool {
@@ -211,6 +225,7 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
     uint128 private _startTotal;
     mapping(address => Orchestrator) private _orchestrators;
     mapping(address => Delegator) private _delegators;
+    mapping(address => mapping(uint256 => Checkpoint)) private _checkpoints;
 
     /// @param token_ The stake token; this contract must be its minter.
     /// @param rounds_ The RoundsManager.
@@ -272,25 +287,26 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         if (amount == 0 && from == to) revert ZeroAmount();
         _settle(msg.sender, d);
         uint256 bonded = d.bonded;
+        uint256 round = _currentRound();
         Orchestrator storage target = _orchestrators[to];
+        uint256 added = amount;
         if (from != to) {
             if (bonded != 0) {
                 if (from == msg.sender && _orchestrators[from].registered) {
                     revert OrchestratorCannotDelegate(msg.sender);
                 }
                 Orchestrator storage source = _orchestrators[from];
-                source.stake -= uint96(bonded);
+                _removeStake(from, source, d, bonded, round);
                 _updateActiveStake(from, source);
                 emit DelegateChanged(msg.sender, from, to, bonded);
+                added += bonded;
             }
             if (target.rewardFactor == 0) target.rewardFactor = uint160(FACTOR_ONE);
             d.delegate = to;
             d.rewardFactor = target.rewardFactor;
             d.feeFactor = target.feeFactor;
-            target.stake = (uint256(target.stake) + bonded + amount).toUint96();
-        } else {
-            target.stake = (uint256(target.stake) + amount).toUint96();
         }
+        _addStake(to, target, d, added, round);
         uint256 newBonded = bonded + amount;
         d.bonded = uint96(newBonded); // never above target.stake, which fits in 96 bits
         _updateActiveStake(to, target);
@@ -308,8 +324,8 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         if (amount > bonded) revert InsufficientBond(amount, bonded);
         address orch = d.delegate;
         Orchestrator storage o = _orchestrators[orch];
+        _removeStake(orch, o, d, amount, _currentRound());
         d.bonded = uint96(bonded - amount);
-        o.stake -= uint96(amount);
         if (orch == msg.sender && bonded == amount && o.registered) {
             o.registered = false;
             emit OrchestratorResigned(orch);
@@ -346,9 +362,12 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount();
         Delegator storage d = _delegators[msg.sender];
         _settle(msg.sender, d);
-        uint256 available = d.fees;
+        Orchestrator storage own = _orchestrators[msg.sender];
+        uint256 ownerFees = own.ownerFees;
+        uint256 available = uint256(d.fees) + ownerFees;
         if (amount > available) revert InsufficientFees(amount, available);
-        d.fees = uint128(available - amount);
+        if (ownerFees != 0) own.ownerFees = 0;
+        d.fees = (available - amount).toUint128();
         emit FeesWithdrawn(msg.sender, recipient, amount);
         (bool ok,) = recipient.call{value: amount}("");
         if (!ok) revert TransferFailed();
@@ -398,19 +417,26 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         uint256 weight = Math.min(_startActiveStake(o, round), o.activeStake);
         if (weight == 0) revert NotActive(msg.sender);
         o.nextRewardRound = uint64(round + 1);
+        _roll(msg.sender, o, round);
+        // Only the stake bonded since the round's start earns, and it shares the delegators' part.
+        uint256 counted = o.counted;
+        weight = Math.min(weight, counted);
 
         // Inflation is relative to the active stake, so a reward multiplies an orchestrator's stake by at
         // most 1 + inflationPPB / PPB: the reward factor grows at a bounded rate whatever the bonding rate.
         uint256 amount = (weight * inflationPPB) / PPB;
         uint256 cut = (amount * (round >= o.paramsRound ? o.rewardCut : o.prevRewardCut)) / PPM;
         if (amount != 0) {
-            uint256 stake = o.stake;
             uint256 delegatorPart = amount - cut;
-            o.rewardFactor = Math.mulDiv(o.rewardFactor, stake + delegatorPart, stake).toUint160();
+            o.rewardFactor = Math.mulDiv(o.rewardFactor, counted + delegatorPart, counted).toUint160();
+            o.counted = uint96(counted + delegatorPart); // below stake + amount, checked below
+            if (o.increased) o.moved = true;
+            o.stake = (uint256(o.stake) + delegatorPart).toUint96();
+            // The cut is new stake of the orchestrator's own: it earns from the next round.
             Delegator storage self = _delegators[msg.sender];
             _settle(msg.sender, self);
+            _addStake(msg.sender, o, self, cut, round);
             self.bonded = (uint256(self.bonded) + cut).toUint96();
-            o.stake = (stake + amount).toUint96();
             _updateActiveStake(msg.sender, o);
         }
         emit Reward(msg.sender, round, amount, cut);
@@ -430,15 +456,24 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         if (!o.registered) revert NotRegistered(orchestrator);
         uint256 fees = msg.value;
         uint256 share = creationRound >= o.paramsRound ? o.feeShare : o.prevFeeShare;
-        uint256 stake = o.stake;
+        uint256 round = _currentRound();
+        if (o.round != round) _roll(orchestrator, o, round);
+        // Shared over the stake bonded at the start of the round (rewards included), not the stake now.
+        uint256 counted = o.counted;
         uint256 delegatorShare;
-        if (stake != 0 && share != 0) {
+        if (counted != 0 && share != 0) {
             delegatorShare = (fees * share) / PPM;
-            o.feeFactor += Math.mulDiv(delegatorShare, o.rewardFactor, stake);
+            o.feeFactor += Math.mulDiv(delegatorShare, o.rewardFactor, counted);
+            if (o.increased) o.moved = true;
         }
-        // The orchestrator's cut is paid to its own delegator record, withdrawable at once.
-        Delegator storage self = _delegators[orchestrator];
-        self.fees = (uint256(self.fees) + fees - delegatorShare).toUint128();
+        // The orchestrator's cut stays in its record (the slot written anyway), withdrawable at once.
+        uint256 owed = uint256(o.ownerFees) + fees - delegatorShare;
+        if (owed > type(uint80).max) {
+            Delegator storage self = _delegators[orchestrator];
+            self.fees = (uint256(self.fees) + owed).toUint128();
+            owed = 0;
+        }
+        o.ownerFees = uint80(owed);
         emit FeesCredited(orchestrator, creationRound, fees, delegatorShare);
     }
 
@@ -457,8 +492,8 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         address delegate = d.delegate;
         Orchestrator storage o = _orchestrators[delegate];
         if (bondedPenalty != 0) {
+            _removeStake(delegate, o, d, bondedPenalty, _currentRound());
             d.bonded -= uint96(bondedPenalty);
-            o.stake -= uint96(bondedPenalty);
         }
         d.unbonding -= uint128(unbondingPenalty);
         Orchestrator storage slashed = _orchestrators[orchestrator];
@@ -570,18 +605,26 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         returns (address delegate, uint256 stake, uint256 fees, uint256 unbonding, uint256 withdrawRound)
     {
         Delegator storage d = _delegators[delegator];
-        (stake, fees) = _pending(d);
+        (stake, fees) = _pending(delegator);
         return (d.delegate, stake, fees, d.unbonding, d.withdrawRound);
     }
 
     /// @notice A delegator's bonded stake, rewards included.
     function pendingStake(address delegator) external view returns (uint256 stake) {
-        (stake,) = _pending(_delegators[delegator]);
+        (stake,) = _pending(delegator);
     }
 
     /// @notice A delegator's withdrawable fees, including those not settled yet.
     function pendingFees(address delegator) external view returns (uint256 fees) {
-        (, fees) = _pending(_delegators[delegator]);
+        (, fees) = _pending(delegator);
+    }
+
+    /// @notice The stake sharing `orchestrator`'s earnings of the current round: what was bonded to it at
+    /// the round's start, plus this round's rewards, minus what left since. Stake bonded during the round
+    /// earns from the next round on.
+    function earningStake(address orchestrator) external view returns (uint256) {
+        Orchestrator storage o = _orchestrators[orchestrator];
+        return o.round == _currentRound() ? o.counted : o.stake;
     }
 
     /// @notice The current round, computed from the RoundsManager's immutable round length.
@@ -595,34 +638,125 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         return block.number / roundLength;
     }
 
-    function _pending(Delegator storage d) private view returns (uint256 stake, uint256 fees) {
-        stake = d.bonded;
-        fees = d.fees;
-        if (stake != 0) {
-            Orchestrator storage o = _orchestrators[d.delegate];
-            uint256 snap = d.rewardFactor;
-            fees += Math.mulDiv(stake, o.feeFactor - d.feeFactor, snap);
-            stake = Math.mulDiv(stake, o.rewardFactor, snap);
+    function _pending(address delegator) private view returns (uint256 stake, uint256 fees) {
+        Delegator storage d = _delegators[delegator];
+        (stake, fees,,,) = _earnings(d);
+        fees += uint256(d.fees) + _orchestrators[delegator].ownerFees;
+    }
+
+    /// @dev A delegator's bonded stake and new fees brought up to date with its delegate's factors, and the
+    /// snapshot to store. Stake added in round `addedRound` does not earn in that round: once the round is
+    /// over, the stake counted in it is settled up to the round's end factors, and from there on all of it.
+    function _earnings(Delegator storage d)
+        private
+        view
+        returns (uint256 bonded, uint256 fees, uint256 rf, uint256 ff, uint256 added)
+    {
+        address delegate = d.delegate;
+        Orchestrator storage o = _orchestrators[delegate];
+        bonded = d.bonded;
+        if (bonded == 0) return (0, 0, o.rewardFactor, o.feeFactor, 0);
+        rf = d.rewardFactor;
+        ff = d.feeFactor;
+        added = d.added;
+        if (added != 0) {
+            uint256 addedRound = d.addedRound;
+            if (addedRound != _currentRound()) {
+                uint256 endRf = o.rewardFactor;
+                uint256 endFf = o.feeFactor;
+                if (o.round != addedRound) {
+                    // Not written: the factors did not change after the round's first addition, so they
+                    // are the ones of this snapshot, taken at or after that addition.
+                    Checkpoint storage c = _checkpoints[delegate][addedRound];
+                    (endRf, endFf) = c.rewardFactor > 1 ? (c.rewardFactor, c.feeFactor) : (rf, ff);
+                }
+                uint256 before = bonded - added;
+                fees = Math.mulDiv(before, endFf - ff, rf);
+                bonded = Math.mulDiv(before, endRf, rf) + added;
+                (rf, ff, added) = (endRf, endFf, 0);
+            }
         }
+        uint256 counted = bonded - added;
+        fees += Math.mulDiv(counted, o.feeFactor - ff, rf);
+        bonded = Math.mulDiv(counted, o.rewardFactor, rf) + added;
+        rf = o.rewardFactor;
+        ff = o.feeFactor;
     }
 
     /// @dev Brings a delegator's bonded stake and fees up to date with its delegate's factors.
     function _settle(address delegator, Delegator storage d) private {
-        Orchestrator storage o = _orchestrators[d.delegate];
-        uint256 rewardFactor = o.rewardFactor;
-        uint256 feeFactor = o.feeFactor;
-        uint256 bonded = d.bonded;
-        if (bonded != 0) {
-            uint256 snap = d.rewardFactor;
-            uint256 fees = Math.mulDiv(bonded, feeFactor - d.feeFactor, snap);
-            uint256 newBonded = Math.mulDiv(bonded, rewardFactor, snap);
-            if (fees == 0 && newBonded == bonded && d.feeFactor == feeFactor && snap == rewardFactor) return;
-            d.bonded = uint96(newBonded); // bounded by the delegate's 96-bit stake
+        uint256 oldBonded = d.bonded;
+        (uint256 bonded, uint256 fees, uint256 rf, uint256 ff, uint256 added) = _earnings(d);
+        if (rf == d.rewardFactor && ff == d.feeFactor && added == d.added) return;
+        if (oldBonded != 0) {
+            d.bonded = uint96(bonded); // bounded by the delegate's 96-bit stake
             d.fees = (uint256(d.fees) + fees).toUint128();
-            emit EarningsClaimed(delegator, d.delegate, newBonded - bonded, fees);
+            d.added = uint96(added);
+            emit EarningsClaimed(delegator, d.delegate, bonded - oldBonded, fees);
         }
-        d.rewardFactor = uint160(rewardFactor);
-        d.feeFactor = feeFactor;
+        d.rewardFactor = uint160(rf);
+        d.feeFactor = ff;
+    }
+
+    /// @dev Starts round `round` for an orchestrator at its first change in that round: all its stake
+    /// counts from now on, and the end factors of its last round are written if stake added in that round
+    /// needs them (the slot was pre-written by that addition, so this write is never a fresh slot).
+    function _roll(address orch, Orchestrator storage o, uint256 round) private {
+        uint256 last = o.round;
+        if (last == round) return;
+        if (o.moved) {
+            Checkpoint storage c = _checkpoints[orch][last];
+            c.rewardFactor = o.rewardFactor;
+            c.feeFactor = o.feeFactor;
+            o.moved = false;
+        }
+        o.counted = o.stake;
+        o.round = uint64(round);
+        o.increased = false;
+    }
+
+    /// @dev Adds `amount` of a settled delegator's stake to `orch`, earning from the next round on.
+    function _addStake(address orch, Orchestrator storage o, Delegator storage d, uint256 amount, uint256 round)
+        private
+    {
+        if (amount == 0) return;
+        _roll(orch, o, round);
+        if (!o.increased) {
+            o.increased = true;
+            // Pre-write the slots of this round's end factors, so the write at the next round's first
+            // change (a fee credit, often) costs a nonzero-to-nonzero write, not a fresh slot.
+            Checkpoint storage c = _checkpoints[orch][round];
+            c.rewardFactor = 1;
+            c.feeFactor = 1;
+        }
+        d.added = (uint256(d.added) + amount).toUint96();
+        d.addedRound = uint64(round);
+        o.stake = (uint256(o.stake) + amount).toUint96();
+    }
+
+    /// @dev Removes `amount` of a settled delegator's stake from `orch` at once: what was added this round
+    /// first, then stake counted this round, which stops earning.
+    function _removeStake(
+        address orch,
+        Orchestrator storage o,
+        Delegator storage d,
+        uint256 amount,
+        uint256 round
+    ) private {
+        _roll(orch, o, round);
+        uint256 added = d.added;
+        if (amount > added) {
+            uint256 counted = o.counted;
+            uint256 removed = amount - added;
+            // Rounding keeps every delegator's counted stake at or below its share, so this never clamps
+            // by more than dust.
+            o.counted = uint96(counted > removed ? counted - removed : 0);
+            added = 0;
+        } else {
+            added -= amount;
+        }
+        d.added = uint96(added);
+        o.stake -= uint96(amount);
     }
 
     /// @dev Applies a parameter change from the next round, keeping the values in force now for tickets
