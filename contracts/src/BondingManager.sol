@@ -716,9 +716,13 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
     }
 
     /// @dev Adds `amount` of a settled delegator's stake to `orch`, earning from the next round on.
-    function _addStake(address orch, Orchestrator storage o, Delegator storage d, uint256 amount, uint256 round)
-        private
-    {
+    function _addStake(
+        address orch,
+        Orchestrator storage o,
+        Delegator storage d,
+        uint256 amount,
+        uint256 round
+    ) private {
         if (amount == 0) return;
         _roll(orch, o, round);
         if (!o.increased) {
