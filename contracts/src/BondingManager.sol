@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {BondingLedger} from "./BondingLedger.sol";
 import {IBondingManager} from "./interfaces/IBondingManager.sol";
 import {IRoundsManager} from "./interfaces/IRoundsManager.sol";
 import {IStakeToken} from "./interfaces/IStakeToken.sol";
@@ -22,34 +23,28 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 /// bounds how fast the reward factor grows (it cannot overflow for tens of thousands of rounds). Ticket fees arrive from the TicketBroker through
 /// `creditFees`; `feeShare` of them goes to the delegators.
 ///
-/// Accounting: each orchestrator keeps two cumulative factors, as in Livepeer's LIP-36, but as running
-/// values rather than one storage record per round:
-///   - `rewardFactor` multiplies every bonded amount when rewards are distributed:
-///     stake(delegator) = bonded * rewardFactor / snapshot.rewardFactor;
-///   - `feeFactor` accumulates fees per unit of stake scaled by `rewardFactor`:
-///     fees(delegator) = bonded * (feeFactor - snapshot.feeFactor) / snapshot.rewardFactor.
-/// A claim is O(1) whatever the number of rounds since the last one, and crediting a fee costs two warm
-/// storage writes whatever the round: there is no per-round record to create (that creation is most of the
-/// 162k gas Livepeer spends on the first fee of a round).
+/// Accounting (contracts/README.md has the arithmetic): each orchestrator keeps two cumulative factors as
+/// running values, as in Livepeer's LIP-36 without one record per round. `rewardFactor` multiplies every
+/// counted amount when rewards are distributed; `feeFactor` accumulates fees per unit of stake scaled by
+/// `rewardFactor`. The earnings of round r are shared over the stake bonded at the start of round r: stake
+/// added during a round earns from the next one (the delegator keeps the added amount apart, and settles it
+/// with the factors of that round's end, written lazily), stake removed stops earning at once. Claims are
+/// O(1) and a fee credit writes two slots that already hold values.
 ///
-/// Creation round: fees are credited with the fee share the orchestrator had committed for the ticket's
-/// creation round. A change of `rewardCut`/`feeShare` takes effect from the next round, and another change
-/// is refused until every ticket created under the previous value has expired, so one stored previous value
-/// is always enough. An orchestrator therefore cannot raise its cut on tickets already issued (the paper's
-/// delegator fee theft). Tickets expire `ticketValidityPeriod` rounds after creation, which bounds how late a
-/// fee can arrive.
+/// Creation round: fees are credited with the fee share committed for the ticket's creation round; a
+/// change of `rewardCut`/`feeShare` takes effect from the next round and another is refused until every
+/// ticket created under the previous value has expired, so one stored previous value is enough.
 ///
 /// Activity snapshots: the per-orchestrator active stake and the global active count/total are kept with
 /// their value at the start of the current round (one lazy checkpoint each), so the reserve split and the
 /// reward share use an active set and a pool size that always agree (Livepeer protocol #656).
-contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
+contract BondingManager is IBondingManager, BondingLedger, Ownable, ReentrancyGuardTransient {
     using SafeCast for uint256;
     using SafeERC20 for IStakeToken;
 
     /// @notice Parts per million: the unit of `rewardCut`, `feeShare` and slashing fractions.
     uint256 public constant PPM = 1_000_000;
     /// @notice Initial value of an orchestrator's reward factor.
-    uint256 public constant FACTOR_ONE = 1e24;
     /// @notice Inflation is expressed in parts per billion of the active stake per round.
     uint256 public constant PPB = 1_000_000_000;
     /// @notice Upper bound of `inflationPPB` (1% per round).
@@ -149,51 +144,6 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- storage
 
-    struct Orchestrator {
-        // slot 0: read on every fee credit
-        bool registered;
-        bool paramsSet; // parameters were set at least once
-        uint24 rewardCut;
-        uint24 feeShare;
-        uint24 prevRewardCut;
-        uint24 prevFeeShare;
-        uint64 paramsRound; // first round of rewardCut/feeShare; earlier rounds use the prev values
-        uint64 nextRewardRound; // last round reward() was called, plus one
-        // slot 1: read on every fee credit
-        uint96 stake; // all stake delegated to this orchestrator, its own included: counted from next round
-        uint160 rewardFactor;
-        // slot 2: written on every fee credit
-        uint256 feeFactor;
-        // slot 3: written on every fee credit
-        uint96 counted; // stake sharing the earnings of round `round` (bonded at its start, rewards included)
-        uint64 round; // last round the stake or the factors changed
-        bool increased; // stake was added in `round`; its holders settle with the factors of the round's end
-        bool moved; // the factors changed after that addition: the round's end factors must be written
-        uint80 ownerFees; // the orchestrator's cut of fees, withdrawable
-        // slot 4: activity checkpoint
-        uint96 activeStake; // stake if registered and stake >= minActiveStake, else zero
-        uint96 startActiveStake; // activeStake at the start of round `activeRound`
-        uint64 activeRound; // round of the last activeStake change
-    }
-
-    struct Delegator {
-        address delegate;
-        uint64 withdrawRound; // round the unbonding stake unlocks
-        uint96 bonded; // as of the last settlement, `added` included
-        uint160 rewardFactor; // delegate's rewardFactor at the last settlement
-        uint256 feeFactor; // delegate's feeFactor at the last settlement
-        uint128 fees; // settled, withdrawable wei
-        uint128 unbonding; // unbonded tokens waiting for withdrawRound
-        uint96 added; // stake bonded in round `addedRound`: earns from the next round
-        uint64 addedRound;
-    }
-
-    /// @dev Factors of an orchestrator at the end of a round in which stake was added.
-    struct Checkpoint {
-        uint256 rewardFactor; // 1 until written (a sentinel: a real reward factor is at least FACTOR_ONE)
-        uint256 feeFactor;
-    }
-
     struct ActivePool {
         uint32 count;
         uint32 startCount;
@@ -223,9 +173,6 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
 
     ActivePool private _pool;
     uint128 private _startTotal;
-    mapping(address => Orchestrator) private _orchestrators;
-    mapping(address => Delegator) private _delegators;
-    mapping(address => mapping(uint256 => Checkpoint)) private _checkpoints;
 
     /// @param token_ The stake token; this contract must be its minter.
     /// @param rounds_ The RoundsManager.
@@ -634,7 +581,7 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- internals
 
-    function _currentRound() private view returns (uint256) {
+    function _currentRound() internal view override returns (uint256) {
         return block.number / roundLength;
     }
 
@@ -642,45 +589,6 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         Delegator storage d = _delegators[delegator];
         (stake, fees,,,) = _earnings(d);
         fees += uint256(d.fees) + _orchestrators[delegator].ownerFees;
-    }
-
-    /// @dev A delegator's bonded stake and new fees brought up to date with its delegate's factors, and the
-    /// snapshot to store. Stake added in round `addedRound` does not earn in that round: once the round is
-    /// over, the stake counted in it is settled up to the round's end factors, and from there on all of it.
-    function _earnings(Delegator storage d)
-        private
-        view
-        returns (uint256 bonded, uint256 fees, uint256 rf, uint256 ff, uint256 added)
-    {
-        address delegate = d.delegate;
-        Orchestrator storage o = _orchestrators[delegate];
-        bonded = d.bonded;
-        if (bonded == 0) return (0, 0, o.rewardFactor, o.feeFactor, 0);
-        rf = d.rewardFactor;
-        ff = d.feeFactor;
-        added = d.added;
-        if (added != 0) {
-            uint256 addedRound = d.addedRound;
-            if (addedRound != _currentRound()) {
-                uint256 endRf = o.rewardFactor;
-                uint256 endFf = o.feeFactor;
-                if (o.round != addedRound) {
-                    // Not written: the factors did not change after the round's first addition, so they
-                    // are the ones of this snapshot, taken at or after that addition.
-                    Checkpoint storage c = _checkpoints[delegate][addedRound];
-                    (endRf, endFf) = c.rewardFactor > 1 ? (c.rewardFactor, c.feeFactor) : (rf, ff);
-                }
-                uint256 before = bonded - added;
-                fees = Math.mulDiv(before, endFf - ff, rf);
-                bonded = Math.mulDiv(before, endRf, rf) + added;
-                (rf, ff, added) = (endRf, endFf, 0);
-            }
-        }
-        uint256 counted = bonded - added;
-        fees += Math.mulDiv(counted, o.feeFactor - ff, rf);
-        bonded = Math.mulDiv(counted, o.rewardFactor, rf) + added;
-        rf = o.rewardFactor;
-        ff = o.feeFactor;
     }
 
     /// @dev Brings a delegator's bonded stake and fees up to date with its delegate's factors.
@@ -696,71 +604,6 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         }
         d.rewardFactor = uint160(rf);
         d.feeFactor = ff;
-    }
-
-    /// @dev Starts round `round` for an orchestrator at its first change in that round: all its stake
-    /// counts from now on, and the end factors of its last round are written if stake added in that round
-    /// needs them (the slot was pre-written by that addition, so this write is never a fresh slot).
-    function _roll(address orch, Orchestrator storage o, uint256 round) private {
-        uint256 last = o.round;
-        if (last == round) return;
-        if (o.moved) {
-            Checkpoint storage c = _checkpoints[orch][last];
-            c.rewardFactor = o.rewardFactor;
-            c.feeFactor = o.feeFactor;
-            o.moved = false;
-        }
-        o.counted = o.stake;
-        o.round = uint64(round);
-        o.increased = false;
-    }
-
-    /// @dev Adds `amount` of a settled delegator's stake to `orch`, earning from the next round on.
-    function _addStake(
-        address orch,
-        Orchestrator storage o,
-        Delegator storage d,
-        uint256 amount,
-        uint256 round
-    ) private {
-        if (amount == 0) return;
-        _roll(orch, o, round);
-        if (!o.increased) {
-            o.increased = true;
-            // Pre-write the slots of this round's end factors, so the write at the next round's first
-            // change (a fee credit, often) costs a nonzero-to-nonzero write, not a fresh slot.
-            Checkpoint storage c = _checkpoints[orch][round];
-            c.rewardFactor = 1;
-            c.feeFactor = 1;
-        }
-        d.added = (uint256(d.added) + amount).toUint96();
-        d.addedRound = uint64(round);
-        o.stake = (uint256(o.stake) + amount).toUint96();
-    }
-
-    /// @dev Removes `amount` of a settled delegator's stake from `orch` at once: what was added this round
-    /// first, then stake counted this round, which stops earning.
-    function _removeStake(
-        address orch,
-        Orchestrator storage o,
-        Delegator storage d,
-        uint256 amount,
-        uint256 round
-    ) private {
-        _roll(orch, o, round);
-        uint256 added = d.added;
-        if (amount > added) {
-            uint256 counted = o.counted;
-            uint256 removed = amount - added;
-            // Rounding keeps every delegator's counted stake at or below its share, so this never clamps
-            // by more than dust.
-            o.counted = uint96(counted > removed ? counted - removed : 0);
-            added = 0;
-        } else {
-            added -= amount;
-        }
-        d.added = uint96(added);
-        o.stake -= uint96(amount);
     }
 
     /// @dev Applies a parameter change from the next round, keeping the values in force now for tickets
