@@ -407,19 +407,21 @@ contract BondingManager is IBondingManager, BondingLedger, Ownable, ReentrancyGu
         if (o.round != round) _roll(orchestrator, o, round);
         // Shared over the stake bonded at the start of the round (rewards included), not the stake now.
         uint256 counted = o.counted;
+        uint256 owed = o.ownerFees;
+        bool increased = o.increased;
         uint256 delegatorShare;
         if (counted != 0 && share != 0) {
             delegatorShare = (fees * share) / PPM;
             o.feeFactor += Math.mulDiv(delegatorShare, o.rewardFactor, counted);
-            if (o.increased) o.moved = true;
         }
         // The orchestrator's cut stays in its record (the slot written anyway), withdrawable at once.
-        uint256 owed = uint256(o.ownerFees) + fees - delegatorShare;
+        owed += fees - delegatorShare;
         if (owed > type(uint80).max) {
             Delegator storage self = _delegators[orchestrator];
             self.fees = (uint256(self.fees) + owed).toUint128();
             owed = 0;
         }
+        if (increased && delegatorShare != 0) o.moved = true;
         o.ownerFees = uint80(owed);
         emit FeesCredited(orchestrator, creationRound, fees, delegatorShare);
     }
