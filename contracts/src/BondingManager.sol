@@ -411,11 +411,17 @@ contract BondingManager is IBondingManager, BondingLedger, Ownable, ReentrancyGu
         bool increased = o.increased;
         uint256 delegatorShare;
         if (counted != 0 && share != 0) {
-            delegatorShare = (fees * share) / PPM;
+            // Cannot overflow: msg.value is below 2^128 (all ether) and share at most PPM.
+            unchecked {
+                delegatorShare = (fees * share) / PPM;
+            }
             o.feeFactor += Math.mulDiv(delegatorShare, o.rewardFactor, counted);
         }
         // The orchestrator's cut stays in its record (the slot written anyway), withdrawable at once.
-        owed += fees - delegatorShare;
+        // Cannot overflow or underflow: owed < 2^80, fees < 2^128 and delegatorShare <= fees.
+        unchecked {
+            owed += fees - delegatorShare;
+        }
         if (owed > type(uint80).max) {
             Delegator storage self = _delegators[orchestrator];
             self.fees = (uint256(self.fees) + owed).toUint128();
