@@ -199,6 +199,49 @@ contract BondingRoundsTest is Fixture {
         assertEq(bonding.earningStake(orch), bonding.orchestratorInfo(orch).stake);
     }
 
+    /// A slash removes the orchestrator's own stake at once: its counted stake shrinks with it.
+    function test_slash_removesCountedStakeAtOnce() public {
+        _activate(orch, 1000 ether, 0, 1_000_000);
+        _bond(alice, 1000 ether, orch);
+        _nextRound();
+        _bond(orch, 500 ether, orch); // added this round: removed first
+        vm.prank(address(fault));
+        bonding.slash(orch, 500_000, address(0), 0); // 750 of the orchestrator's 1,500
+        assertEq(bonding.earningStake(orch), 1750 ether, "500 added, then 250 counted");
+        vm.prank(orch);
+        bonding.registerOrchestrator(0, 1_000_000); // a proven fault ended the registration
+        _credit(orch, 1.75 ether);
+        assertApproxEqAbs(bonding.pendingFees(alice), 1 ether, 1e6, "alice 1,000 of 1,750");
+        assertApproxEqAbs(bonding.pendingFees(orch), 0.75 ether, 1e6, "orch 750 of 1,750");
+    }
+
+    /// The orchestrator's cut is kept in an 80-bit field; beyond it the cut moves to its delegator record,
+    /// and nothing is lost either way.
+    function test_ownerFees_beyondPackedField_moveToRecord() public {
+        _activate(orch, 1000 ether, 0, 0);
+        uint256 big = uint256(type(uint80).max) - 1 ether;
+        _credit(orch, big);
+        _credit(orch, 2 ether); // crosses 2^80
+        _credit(orch, 3 ether);
+        assertEq(bonding.pendingFees(orch), big + 5 ether);
+        vm.prank(orch);
+        bonding.withdrawFees(payable(orch), big + 5 ether);
+        assertEq(orch.balance, big + 5 ether);
+        assertEq(bonding.pendingFees(orch), 0);
+        assertEq(address(bonding).balance, 0);
+    }
+
+    /// The new view refuses malformed calldata and changes nothing.
+    function test_earningStake_malformedCalldata_reverts() public {
+        _activate(orch, 1000 ether, 0, 0);
+        (bool ok,) = address(bonding).call(abi.encodePacked(BondingManager.earningStake.selector, bytes31(0)));
+        assertFalse(ok, "short argument");
+        (ok,) =
+            address(bonding).call(abi.encodePacked(BondingManager.earningStake.selector, uint256(1) << 160));
+        assertFalse(ok, "address with dirty high bits");
+        assertEq(bonding.earningStake(orch), 1000 ether);
+    }
+
     // ------------------------------------------------------------ conservation, fuzzed
 
     address[3] internal _ds;
