@@ -29,7 +29,7 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 /// `rewardFactor`. The earnings of round r are shared over the stake bonded at the start of round r: stake
 /// added during a round earns from the next one (the delegator keeps the added amount apart, and settles it
 /// with the factors of that round's end, written lazily), stake removed stops earning at once. Claims are
-/// O(1) and a fee credit writes two slots that already hold values.
+/// O(1), and a fee credit writes two slots (the second, with the orchestrator's cut, is never fresh).
 ///
 /// Creation round: fees are credited with the fee share committed for the ticket's creation round; a
 /// change of `rewardCut`/`feeShare` takes effect from the next round and another is refused until every
@@ -354,7 +354,7 @@ contract BondingManager is IBondingManager, BondingLedger, Ownable, ReentrancyGu
 
     /// @notice Mints the caller's reward for the current round; callable once per round by an orchestrator
     /// active at the start of the round: `inflationPPB` of its active stake at the start of the round (or
-    /// of its stake now, if lower).
+    /// of the stake still counted in the round, if lower). Stake bonded during the round gets no part.
     function reward() external {
         Orchestrator storage o = _orchestrators[msg.sender];
         if (!o.registered) revert NotRegistered(msg.sender);
