@@ -305,6 +305,38 @@ mine_rounds 3
 record "withdraw (reserve only)" 90581 "$(send "$K_S1" "$BROKER" "withdraw()")"
 reset
 
+# ------------------------------------------------------------------ staking and fee withdrawal
+# Livepeer's reward() figure is the context line of shared/reference/livepeer-gas.md (same anvil setup);
+# that measurement has no bond or withdrawFees figure, so those rows have none.
+K_D=${KEYS[8]}
+D=$(addr "$K_D")
+HALF="50$(printf '%018d' 0)"
+send "$K_DEPLOYER" "$TOKEN" "transfer(address,uint256)" "$D" "100$(printf '%018d' 0)" >/dev/null
+send "$K_D" "$TOKEN" "approve(address,uint256)" "$BONDING" "100$(printf '%018d' 0)" >/dev/null
+BASE=$(cast rpc evm_snapshot | tr -d '"')
+record "bond, new delegator, 1st stake added to the orchestrator this round" "" "$(send "$K_D" "$BONDING" "bond(uint256,address)" "$HALF" "$ORCH")"
+record "bond, more stake, same round" "" "$(send "$K_D" "$BONDING" "bond(uint256,address)" "$HALF" "$ORCH")"
+reset
+record "reward()" 534747 "$(send "$K_ORCH" "$BONDING" "reward()")"
+reset
+send "$K_D" "$BONDING" "bond(uint256,address)" "$HALF" "$ORCH" >/dev/null
+send "$K_ORCH" "$BONDING" "reward()" >/dev/null
+record "reward() in the next round, after a bond" 534747 "$(next_round; send "$K_ORCH" "$BONDING" "reward()")"
+reset
+fund "$K_S1" $ETH $ETH >/dev/null
+send "$K_D" "$BONDING" "bond(uint256,address)" "$HALF" "$ORCH" >/dev/null
+fresh_rand
+redeem "$K_S1" "$S1" $FACE 1 $RAND_SEQ >/dev/null
+next_round
+fresh_rand
+record "redeem, 1st fee of a round after one with a bond then a fee (end factors written)" "" "$(redeem "$K_S1" "$S1" $FACE 1 $RAND_SEQ)"
+reset
+fund "$K_S1" $ETH $ETH >/dev/null
+fresh_rand
+redeem "$K_S1" "$S1" $FACE 1 $RAND_SEQ >/dev/null
+record "withdrawFees (orchestrator)" "" "$(send "$K_ORCH" "$BONDING" "withdrawFees(address,uint256)" "$ORCH" $FACE)"
+reset
+
 # ------------------------------------------------------------------ table
 # Rows allowed above FLOOR, with their own cap (percent) and the reason; README.md "Gas" explains them.
 FLOOR=50

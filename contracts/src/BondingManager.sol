@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {BondingLedger} from "./BondingLedger.sol";
 import {IBondingManager} from "./interfaces/IBondingManager.sol";
 import {IRoundsManager} from "./interfaces/IRoundsManager.sol";
 import {IStakeToken} from "./interfaces/IStakeToken.sol";
@@ -22,34 +23,28 @@ import {ITicketBroker} from "./interfaces/ITicketBroker.sol";
 /// bounds how fast the reward factor grows (it cannot overflow for tens of thousands of rounds). Ticket fees arrive from the TicketBroker through
 /// `creditFees`; `feeShare` of them goes to the delegators.
 ///
-/// Accounting: each orchestrator keeps two cumulative factors, as in Livepeer's LIP-36, but as running
-/// values rather than one storage record per round:
-///   - `rewardFactor` multiplies every bonded amount when rewards are distributed:
-///     stake(delegator) = bonded * rewardFactor / snapshot.rewardFactor;
-///   - `feeFactor` accumulates fees per unit of stake scaled by `rewardFactor`:
-///     fees(delegator) = bonded * (feeFactor - snapshot.feeFactor) / snapshot.rewardFactor.
-/// A claim is O(1) whatever the number of rounds since the last one, and crediting a fee costs two warm
-/// storage writes whatever the round: there is no per-round record to create (that creation is most of the
-/// 162k gas Livepeer spends on the first fee of a round).
+/// Accounting (contracts/README.md has the arithmetic): each orchestrator keeps two cumulative factors as
+/// running values, as in Livepeer's LIP-36 without one record per round. `rewardFactor` multiplies every
+/// counted amount when rewards are distributed; `feeFactor` accumulates fees per unit of stake scaled by
+/// `rewardFactor`. The earnings of round r are shared over the stake bonded at the start of round r: stake
+/// added during a round earns from the next one (the delegator keeps the added amount apart, and settles it
+/// with the factors of that round's end, written lazily), stake removed stops earning at once. Claims are
+/// O(1), and a fee credit writes two slots (the second, with the orchestrator's cut, is never fresh).
 ///
-/// Creation round: fees are credited with the fee share the orchestrator had committed for the ticket's
-/// creation round. A change of `rewardCut`/`feeShare` takes effect from the next round, and another change
-/// is refused until every ticket created under the previous value has expired, so one stored previous value
-/// is always enough. An orchestrator therefore cannot raise its cut on tickets already issued (the paper's
-/// delegator fee theft). Tickets expire `ticketValidityPeriod` rounds after creation, which bounds how late a
-/// fee can arrive.
+/// Creation round: fees are credited with the fee share committed for the ticket's creation round; a
+/// change of `rewardCut`/`feeShare` takes effect from the next round and another is refused until every
+/// ticket created under the previous value has expired, so one stored previous value is enough.
 ///
 /// Activity snapshots: the per-orchestrator active stake and the global active count/total are kept with
 /// their value at the start of the current round (one lazy checkpoint each), so the reserve split and the
 /// reward share use an active set and a pool size that always agree (Livepeer protocol #656).
-contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
+contract BondingManager is IBondingManager, BondingLedger, Ownable, ReentrancyGuardTransient {
     using SafeCast for uint256;
     using SafeERC20 for IStakeToken;
 
     /// @notice Parts per million: the unit of `rewardCut`, `feeShare` and slashing fractions.
     uint256 public constant PPM = 1_000_000;
     /// @notice Initial value of an orchestrator's reward factor.
-    uint256 public constant FACTOR_ONE = 1e24;
     /// @notice Inflation is expressed in parts per billion of the active stake per round.
     uint256 public constant PPB = 1_000_000_000;
     /// @notice Upper bound of `inflationPPB` (1% per round).
@@ -149,37 +144,6 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- storage
 
-    struct Orchestrator {
-        // slot 0: read on every fee credit
-        bool registered;
-        bool paramsSet; // parameters were set at least once
-        uint24 rewardCut;
-        uint24 feeShare;
-        uint24 prevRewardCut;
-        uint24 prevFeeShare;
-        uint64 paramsRound; // first round of rewardCut/feeShare; earlier rounds use the prev values
-        uint64 nextRewardRound; // last round reward() was called, plus one
-        // slot 1: read on every fee credit
-        uint96 stake; // all stake delegated to this orchestrator, its own included
-        uint160 rewardFactor;
-        // slot 2: written on every fee credit
-        uint256 feeFactor;
-        // slot 3: activity checkpoint
-        uint96 activeStake; // stake if registered and stake >= minActiveStake, else zero
-        uint96 startActiveStake; // activeStake at the start of round `activeRound`
-        uint64 activeRound; // round of the last activeStake change
-    }
-
-    struct Delegator {
-        address delegate;
-        uint64 withdrawRound; // round the unbonding stake unlocks
-        uint96 bonded; // as of the last settlement
-        uint160 rewardFactor; // delegate's rewardFactor at the last settlement
-        uint256 feeFactor; // delegate's feeFactor at the last settlement
-        uint128 fees; // settled, withdrawable wei
-        uint128 unbonding; // unbonded tokens waiting for withdrawRound
-    }
-
     struct ActivePool {
         uint32 count;
         uint32 startCount;
@@ -209,8 +173,6 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
 
     ActivePool private _pool;
     uint128 private _startTotal;
-    mapping(address => Orchestrator) private _orchestrators;
-    mapping(address => Delegator) private _delegators;
 
     /// @param token_ The stake token; this contract must be its minter.
     /// @param rounds_ The RoundsManager.
@@ -272,25 +234,26 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         if (amount == 0 && from == to) revert ZeroAmount();
         _settle(msg.sender, d);
         uint256 bonded = d.bonded;
+        uint256 round = _currentRound();
         Orchestrator storage target = _orchestrators[to];
+        uint256 added = amount;
         if (from != to) {
             if (bonded != 0) {
                 if (from == msg.sender && _orchestrators[from].registered) {
                     revert OrchestratorCannotDelegate(msg.sender);
                 }
                 Orchestrator storage source = _orchestrators[from];
-                source.stake -= uint96(bonded);
+                _removeStake(from, source, d, bonded, round);
                 _updateActiveStake(from, source);
                 emit DelegateChanged(msg.sender, from, to, bonded);
+                added += bonded;
             }
             if (target.rewardFactor == 0) target.rewardFactor = uint160(FACTOR_ONE);
             d.delegate = to;
             d.rewardFactor = target.rewardFactor;
             d.feeFactor = target.feeFactor;
-            target.stake = (uint256(target.stake) + bonded + amount).toUint96();
-        } else {
-            target.stake = (uint256(target.stake) + amount).toUint96();
         }
+        _addStake(to, target, d, added, round);
         uint256 newBonded = bonded + amount;
         d.bonded = uint96(newBonded); // never above target.stake, which fits in 96 bits
         _updateActiveStake(to, target);
@@ -308,8 +271,8 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         if (amount > bonded) revert InsufficientBond(amount, bonded);
         address orch = d.delegate;
         Orchestrator storage o = _orchestrators[orch];
+        _removeStake(orch, o, d, amount, _currentRound());
         d.bonded = uint96(bonded - amount);
-        o.stake -= uint96(amount);
         if (orch == msg.sender && bonded == amount && o.registered) {
             o.registered = false;
             emit OrchestratorResigned(orch);
@@ -346,9 +309,12 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount();
         Delegator storage d = _delegators[msg.sender];
         _settle(msg.sender, d);
-        uint256 available = d.fees;
+        Orchestrator storage own = _orchestrators[msg.sender];
+        uint256 ownerFees = own.ownerFees;
+        uint256 available = uint256(d.fees) + ownerFees;
         if (amount > available) revert InsufficientFees(amount, available);
-        d.fees = uint128(available - amount);
+        if (ownerFees != 0) own.ownerFees = 0;
+        d.fees = (available - amount).toUint128();
         emit FeesWithdrawn(msg.sender, recipient, amount);
         // The fees' ETH stays in the TicketBroker that redeemed them; it pays on this order.
         ITicketBroker(ticketBroker).payFees(recipient, amount);
@@ -388,7 +354,7 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
 
     /// @notice Mints the caller's reward for the current round; callable once per round by an orchestrator
     /// active at the start of the round: `inflationPPB` of its active stake at the start of the round (or
-    /// of its stake now, if lower).
+    /// of the stake still counted in the round, if lower). Stake bonded during the round gets no part.
     function reward() external {
         Orchestrator storage o = _orchestrators[msg.sender];
         if (!o.registered) revert NotRegistered(msg.sender);
@@ -398,19 +364,26 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         uint256 weight = Math.min(_startActiveStake(o, round), o.activeStake);
         if (weight == 0) revert NotActive(msg.sender);
         o.nextRewardRound = uint64(round + 1);
+        _roll(msg.sender, o, round);
+        // Only the stake bonded since the round's start earns, and it shares the delegators' part.
+        uint256 counted = o.counted;
+        weight = Math.min(weight, counted);
 
         // Inflation is relative to the active stake, so a reward multiplies an orchestrator's stake by at
         // most 1 + inflationPPB / PPB: the reward factor grows at a bounded rate whatever the bonding rate.
         uint256 amount = (weight * inflationPPB) / PPB;
         uint256 cut = (amount * (round >= o.paramsRound ? o.rewardCut : o.prevRewardCut)) / PPM;
         if (amount != 0) {
-            uint256 stake = o.stake;
             uint256 delegatorPart = amount - cut;
-            o.rewardFactor = Math.mulDiv(o.rewardFactor, stake + delegatorPart, stake).toUint160();
+            o.rewardFactor = Math.mulDiv(o.rewardFactor, counted + delegatorPart, counted).toUint160();
+            o.counted = uint96(counted + delegatorPart); // below stake + amount, checked below
+            if (o.increased) o.moved = true;
+            o.stake = (uint256(o.stake) + delegatorPart).toUint96();
+            // The cut is new stake of the orchestrator's own: it earns from the next round.
             Delegator storage self = _delegators[msg.sender];
             _settle(msg.sender, self);
+            _addStake(msg.sender, o, self, cut, round);
             self.bonded = (uint256(self.bonded) + cut).toUint96();
-            o.stake = (stake + amount).toUint96();
             _updateActiveStake(msg.sender, o);
         }
         emit Reward(msg.sender, round, amount, cut);
@@ -429,15 +402,32 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         // read below, so the check costs no extra storage read.
         if (!o.registered) revert NotRegistered(orchestrator);
         uint256 share = creationRound >= o.paramsRound ? o.feeShare : o.prevFeeShare;
-        uint256 stake = o.stake;
+        uint256 round = _currentRound();
+        if (o.round != round) _roll(orchestrator, o, round);
+        // Shared over the stake bonded at the start of the round (rewards included), not the stake now.
+        uint256 counted = o.counted;
+        uint256 owed = o.ownerFees;
+        bool increased = o.increased;
         uint256 delegatorShare;
-        if (stake != 0 && share != 0) {
-            delegatorShare = (fees * share) / PPM;
-            o.feeFactor += Math.mulDiv(delegatorShare, o.rewardFactor, stake);
+        if (counted != 0 && share != 0) {
+            // Cannot overflow: fees are below 2^128 (all ether) and share at most PPM.
+            unchecked {
+                delegatorShare = (fees * share) / PPM;
+            }
+            o.feeFactor += Math.mulDiv(delegatorShare, o.rewardFactor, counted);
         }
-        // The orchestrator's cut is paid to its own delegator record, withdrawable at once.
-        Delegator storage self = _delegators[orchestrator];
-        self.fees = (uint256(self.fees) + fees - delegatorShare).toUint128();
+        // The orchestrator's cut stays in its record (the slot written anyway), withdrawable at once.
+        // Cannot overflow or underflow: owed < 2^80, fees < 2^128 and delegatorShare <= fees.
+        unchecked {
+            owed += fees - delegatorShare;
+        }
+        if (owed > type(uint80).max) {
+            Delegator storage self = _delegators[orchestrator];
+            self.fees = (uint256(self.fees) + owed).toUint128();
+            owed = 0;
+        }
+        if (increased && delegatorShare != 0) o.moved = true;
+        o.ownerFees = uint80(owed);
         emit FeesCredited(orchestrator, creationRound, fees, delegatorShare);
     }
 
@@ -456,8 +446,8 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         address delegate = d.delegate;
         Orchestrator storage o = _orchestrators[delegate];
         if (bondedPenalty != 0) {
+            _removeStake(delegate, o, d, bondedPenalty, _currentRound());
             d.bonded -= uint96(bondedPenalty);
-            o.stake -= uint96(bondedPenalty);
         }
         d.unbonding -= uint128(unbondingPenalty);
         Orchestrator storage slashed = _orchestrators[orchestrator];
@@ -576,18 +566,26 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
         returns (address delegate, uint256 stake, uint256 fees, uint256 unbonding, uint256 withdrawRound)
     {
         Delegator storage d = _delegators[delegator];
-        (stake, fees) = _pending(d);
+        (stake, fees) = _pending(delegator);
         return (d.delegate, stake, fees, d.unbonding, d.withdrawRound);
     }
 
     /// @notice A delegator's bonded stake, rewards included.
     function pendingStake(address delegator) external view returns (uint256 stake) {
-        (stake,) = _pending(_delegators[delegator]);
+        (stake,) = _pending(delegator);
     }
 
     /// @notice A delegator's withdrawable fees, including those not settled yet.
     function pendingFees(address delegator) external view returns (uint256 fees) {
-        (, fees) = _pending(_delegators[delegator]);
+        (, fees) = _pending(delegator);
+    }
+
+    /// @notice The stake sharing `orchestrator`'s earnings of the current round: what was bonded to it at
+    /// the round's start, plus this round's rewards, minus what left since. Stake bonded during the round
+    /// earns from the next round on.
+    function earningStake(address orchestrator) external view returns (uint256) {
+        Orchestrator storage o = _orchestrators[orchestrator];
+        return o.round == _currentRound() ? o.counted : o.stake;
     }
 
     /// @notice The current round, computed from the RoundsManager's immutable round length.
@@ -597,38 +595,29 @@ contract BondingManager is IBondingManager, Ownable, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- internals
 
-    function _currentRound() private view returns (uint256) {
+    function _currentRound() internal view override returns (uint256) {
         return block.number / roundLength;
     }
 
-    function _pending(Delegator storage d) private view returns (uint256 stake, uint256 fees) {
-        stake = d.bonded;
-        fees = d.fees;
-        if (stake != 0) {
-            Orchestrator storage o = _orchestrators[d.delegate];
-            uint256 snap = d.rewardFactor;
-            fees += Math.mulDiv(stake, o.feeFactor - d.feeFactor, snap);
-            stake = Math.mulDiv(stake, o.rewardFactor, snap);
-        }
+    function _pending(address delegator) private view returns (uint256 stake, uint256 fees) {
+        Delegator storage d = _delegators[delegator];
+        (stake, fees,,,) = _earnings(d);
+        fees += uint256(d.fees) + _orchestrators[delegator].ownerFees;
     }
 
     /// @dev Brings a delegator's bonded stake and fees up to date with its delegate's factors.
     function _settle(address delegator, Delegator storage d) private {
-        Orchestrator storage o = _orchestrators[d.delegate];
-        uint256 rewardFactor = o.rewardFactor;
-        uint256 feeFactor = o.feeFactor;
-        uint256 bonded = d.bonded;
-        if (bonded != 0) {
-            uint256 snap = d.rewardFactor;
-            uint256 fees = Math.mulDiv(bonded, feeFactor - d.feeFactor, snap);
-            uint256 newBonded = Math.mulDiv(bonded, rewardFactor, snap);
-            if (fees == 0 && newBonded == bonded && d.feeFactor == feeFactor && snap == rewardFactor) return;
-            d.bonded = uint96(newBonded); // bounded by the delegate's 96-bit stake
+        uint256 oldBonded = d.bonded;
+        (uint256 bonded, uint256 fees, uint256 rf, uint256 ff, uint256 added) = _earnings(d);
+        if (rf == d.rewardFactor && ff == d.feeFactor && added == d.added) return;
+        if (oldBonded != 0) {
+            d.bonded = uint96(bonded); // bounded by the delegate's 96-bit stake
             d.fees = (uint256(d.fees) + fees).toUint128();
-            emit EarningsClaimed(delegator, d.delegate, newBonded - bonded, fees);
+            d.added = uint96(added);
+            emit EarningsClaimed(delegator, d.delegate, bonded - oldBonded, fees);
         }
-        d.rewardFactor = uint160(rewardFactor);
-        d.feeFactor = feeFactor;
+        d.rewardFactor = uint160(rf);
+        d.feeFactor = ff;
     }
 
     /// @dev Applies a parameter change from the next round, keeping the values in force now for tickets

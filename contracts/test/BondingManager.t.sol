@@ -267,11 +267,12 @@ contract BondingManagerTest is Fixture {
         assertEq(bonding.feeShareForRound(orch, r0), 800_000);
         assertEq(bonding.feeShareForRound(orch, r0 + 1), 0);
 
+        // Bonded before the next round starts, so alice shares that round's fees.
+        _bond(alice, 1000 ether, orch);
         _nextRound();
         assertEq(bonding.orchestratorInfo(orch).feeShare, 0);
         assertEq(bonding.orchestratorInfo(orch).rewardCut, 900_000);
         // Tickets created in r0 still pay delegators 80%: the orchestrator cannot squeeze them.
-        _bond(alice, 1000 ether, orch);
         _credit(orch, 1 ether, r0);
         assertApproxEqAbs(bonding.pendingFees(alice), 0.4 ether, 1e6, "alice: half the stake of 80%");
         _credit(orch, 1 ether, r0 + 1);
@@ -399,6 +400,7 @@ contract BondingManagerTest is Fixture {
     function test_creditFees_splitByFeeShareAndStake() public {
         _activate(orch, 1000 ether, 0, 600_000); // 60% to delegators
         _bond(alice, 3000 ether, orch);
+        _nextRound(); // stake bonded in a round shares fees from the next one
         uint256 r = _round();
         vm.expectEmit(address(bonding));
         emit BondingManager.FeesCredited(orch, r, 1 ether, 0.6 ether);
@@ -458,6 +460,7 @@ contract BondingManagerTest is Fixture {
     function test_claimEarnings_emitsOnChange() public {
         _activate(orch, 1000 ether, 0, 1_000_000);
         _bond(alice, 1000 ether, orch);
+        _nextRound();
         _credit(orch, 1 ether, _round());
         vm.expectEmit(address(bonding));
         emit BondingManager.EarningsClaimed(alice, orch, 0, 0.5 ether);
@@ -470,15 +473,18 @@ contract BondingManagerTest is Fixture {
     function test_feesFollowStakeChanges() public {
         _activate(orch, 1000 ether, 0, 1_000_000);
         _bond(alice, 1000 ether, orch);
+        _nextRound();
         _credit(orch, 1 ether, _round()); // alice 1/2
         vm.prank(alice);
         bonding.unbond(1000 ether);
-        _credit(orch, 1 ether, _round()); // alice nothing
+        _credit(orch, 1 ether, _round()); // alice nothing: unbonded stake stops earning at once
         _bond(bob, 3000 ether, orch);
+        _credit(orch, 1 ether, _round()); // bob nothing: bonded during the round
+        _nextRound();
         _credit(orch, 1 ether, _round()); // bob 3/4
         assertApproxEqAbs(bonding.pendingFees(alice), 0.5 ether, 1e6, "alice");
         assertApproxEqAbs(bonding.pendingFees(bob), 0.75 ether, 1e6, "bob");
-        assertApproxEqAbs(bonding.pendingFees(orch), 1.75 ether, 1e6, "orch");
+        assertApproxEqAbs(bonding.pendingFees(orch), 2.75 ether, 1e6, "orch");
     }
 
     // ------------------------------------------------------------ slashing
