@@ -120,10 +120,11 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
 
     // ---------------------------------------------------------------- events
 
-    /// @notice `funder` added `amount` wei to `sender`'s deposit.
-    event DepositFunded(address indexed sender, address indexed funder, uint256 amount);
-    /// @notice `funder` added `amount` wei to `sender`'s reserve.
-    event ReserveFunded(address indexed sender, address indexed funder, uint256 amount);
+    /// @notice `amount` wei were added to `sender`'s deposit (Livepeer's event: the funder is the
+    /// transaction's sender, which `fundDepositAndReserveFor` lets differ from `sender`).
+    event DepositFunded(address indexed sender, uint256 amount);
+    /// @notice `amount` wei were added to `reserveHolder`'s reserve (Livepeer's event).
+    event ReserveFunded(address indexed reserveHolder, uint256 amount);
     /// @notice `sender` started unlocking in `startRound`; it may withdraw from `withdrawRound`.
     event Unlock(address indexed sender, uint256 startRound, uint256 withdrawRound);
     /// @notice `sender`'s unlock was cancelled.
@@ -474,8 +475,8 @@ contract TicketBroker is ITicketBroker, ReserveAllocation, ReentrancyGuardTransi
             emit UnlockCancelled(sender);
         }
         _senders[sender] = s;
-        if (depositAmount != 0) emit DepositFunded(sender, msg.sender, depositAmount);
-        if (reserveAmount != 0) emit ReserveFunded(sender, msg.sender, reserveAmount);
+        if (depositAmount != 0) emit DepositFunded(sender, depositAmount);
+        if (reserveAmount != 0) emit ReserveFunded(sender, reserveAmount);
     }
 
     /// @dev Validates and pays one ticket, except for crediting the fee. Returns a ticket error selector

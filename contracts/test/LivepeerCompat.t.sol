@@ -90,6 +90,12 @@ contract LivepeerCompatTest is Fixture {
             keccak256("WinningTicketTransfer(address,address,uint256)")
         );
         assertEq(TicketBroker.ReserveClaimed.selector, keccak256("ReserveClaimed(address,address,uint256)"));
+        // The funding and unlocking events go-livepeer's sender watcher subscribes to.
+        assertEq(TicketBroker.DepositFunded.selector, keccak256("DepositFunded(address,uint256)"));
+        assertEq(TicketBroker.ReserveFunded.selector, keccak256("ReserveFunded(address,uint256)"));
+        assertEq(TicketBroker.Withdrawal.selector, keccak256("Withdrawal(address,uint256,uint256)"));
+        assertEq(TicketBroker.Unlock.selector, keccak256("Unlock(address,uint256,uint256)"));
+        assertEq(TicketBroker.UnlockCancelled.selector, keccak256("UnlockCancelled(address)"));
     }
 
     /// getSenderInfo returns Livepeer's 128 bytes: (deposit, withdrawRound) then (fundsRemaining,

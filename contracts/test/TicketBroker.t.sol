@@ -41,7 +41,7 @@ contract TicketBrokerTest is Fixture {
     function test_fundDeposit() public {
         vm.deal(sender, 1 ether);
         vm.expectEmit(address(broker));
-        emit TicketBroker.DepositFunded(sender, sender, 1 ether);
+        emit TicketBroker.DepositFunded(sender, 1 ether);
         vm.prank(sender);
         broker.fundDeposit{value: 1 ether}();
         (uint256 deposit, uint256 reserve, uint256 withdrawRound) = _funds(sender);
@@ -54,7 +54,7 @@ contract TicketBrokerTest is Fixture {
     function test_fundReserve() public {
         vm.deal(sender, 2 ether);
         vm.expectEmit(address(broker));
-        emit TicketBroker.ReserveFunded(sender, sender, 2 ether);
+        emit TicketBroker.ReserveFunded(sender, 2 ether);
         vm.prank(sender);
         broker.fundReserve{value: 2 ether}();
         (uint256 deposit, uint256 reserve,) = _funds(sender);
@@ -115,7 +115,7 @@ contract TicketBrokerTest is Fixture {
         address stranger = address(0xdead);
         vm.deal(stranger, 1 ether);
         vm.expectEmit(address(broker));
-        emit TicketBroker.DepositFunded(sender, stranger, 0.5 ether);
+        emit TicketBroker.DepositFunded(sender, 0.5 ether);
         vm.prank(stranger);
         broker.fundDepositAndReserveFor{value: 1 ether}(sender, 0.5 ether, 0.5 ether);
         (uint256 deposit, uint256 reserve, uint256 stillUnlocking) = _funds(sender);
