@@ -19,20 +19,28 @@ use criterion::{Criterion, Throughput};
 use livepeer_core::{Container, Ladder, Segment, StreamId, VideoCodec};
 use livepeer_transcode::conformance::media::ffmpeg_cached;
 use livepeer_transcode::{
-    Frame, H264Encoder, InputLimits, Scaler, SoftwareConfig, SoftwareTranscoder, TranscodeJob,
-    VideoEncoder, decode_segment,
+    Frame, H264Decoding, H264Encoder, InputLimits, Scaler, SoftwareConfig, SoftwareTranscoder,
+    TranscodeJob, Transcoder, VideoEncoder, decode_segment, decode_segment_with,
 };
+
+const LIBAV: H264Decoding = H264Decoding::Libavcodec { threads: 1 };
 
 const LADDER: &str = "720p,480p,360p";
 const AV1_360P: &str =
     r#"[{"name":"av1-360p","width":640,"height":360,"bitrate":"800k","codec":"av1"}]"#;
 
-fn input() -> (PathBuf, Segment) {
+/// The test pattern the timings use.
+const PATTERN: &str = "testsrc2=size=1920x1080:rate=30";
+/// Harder content for the quality table: a fractal zoom under temporal film grain.
+const GRAIN: &str = "mandelbrot=size=1920x1080:rate=30,noise=alls=12:allf=t";
+
+/// Two seconds of `graph` encoded the way a broadcaster's encoder sends 1080p30.
+fn input(graph: &str) -> (PathBuf, Segment) {
     let dir = ffmpeg_cached(&[
         "-f",
         "lavfi",
         "-i",
-        "testsrc2=size=1920x1080:rate=30",
+        graph,
         "-f",
         "lavfi",
         "-i",
@@ -158,7 +166,8 @@ fn side_by_side(t: &SoftwareTranscoder, path: &Path, seg: &Segment) {
     let (oc, fc) = (median(ours_cpu), median(theirs_cpu));
     println!("side by side, {runs} runs each, 2 s 1080p30 segment -> 720p/480p/360p:");
     println!(
-        "  livepeer-transcode (openh264, 2 workers): median {:.3} s wall = {:.2}x real time, {:.2} s CPU",
+        "  livepeer-transcode ({}, 2 workers): median {:.3} s wall = {:.2}x real time, {:.2} s CPU",
+        t.capabilities().backend,
         o.as_secs_f64(),
         2.0 / o.as_secs_f64(),
         oc.as_secs_f64()
@@ -185,45 +194,112 @@ fn side_by_side(t: &SoftwareTranscoder, path: &Path, seg: &Segment) {
         s.encode.as_secs_f64() * 1e3,
         fps(s.encode)
     );
+    println!(
+        "  cost per minute of 1080p30 source: livepeer-transcode {:.1} CPU s, ffmpeg {:.1} CPU s",
+        oc.as_secs_f64() * 30.0,
+        fc.as_secs_f64() * 30.0
+    );
     let t0 = Instant::now();
     let av1 = t.transcode_blocking(job(seg, AV1_360P)).unwrap();
     let av1_secs = t0.elapsed().as_secs_f64();
     println!(
-        "  AV1 360p rung (rav1e speed 10): {:.3} s for {} frames = {:.2}x real time",
+        "  AV1 360p rung alone (rav1e speed 10, low latency): {:.3} s for {} frames = {:.2}x real time",
         av1_secs,
         av1.renditions[0].frames,
         2.0 / av1_secs
     );
-    // The AV1 rung beside OpenH264's 360p rung of the ladder: luma PSNR against the source
-    // scaled the same way, and the rate each reached against the rate its rung asks for.
-    let ladder = t.transcode_blocking(job(seg, LADDER)).unwrap();
-    let reference: Vec<Frame> = decode_segment(seg, InputLimits::default())
-        .unwrap()
-        .iter()
-        .map(|f| Scaler::new().scale(f, 640, 360).unwrap())
-        .collect();
-    for (name, r) in [
-        ("OpenH264 360p", &ladder.renditions[2]),
-        ("rav1e AV1 360p", &av1.renditions[0]),
-    ] {
-        let file = out.join(format!("q.{}", r.profile.container.extension()));
-        std::fs::write(&file, &r.data).unwrap();
-        let raw = livepeer_transcode::conformance::media::ffmpeg_decode_i420(&file).unwrap();
-        let size = 640 * 360 * 3 / 2;
-        let psnr: Vec<f64> = raw
-            .chunks_exact(size)
-            .zip(&reference)
-            .map(|(pic, src)| livepeer_transcode::conformance::psnr_y(&pic[..640 * 360], &src.y))
-            .collect();
-        let mean = psnr.iter().sum::<f64>() / psnr.len().max(1) as f64;
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// PSNR of luma (dB) and SSIM over all planes of `rendition` against `source` scaled to
+/// the rendition's size (bicubic, a neutral reference for both pipelines), from ffmpeg's
+/// `psnr` and `ssim` filters, and the video bitrate in kb/s (video packets only).
+fn quality(rendition: &Path, source: &Path, w: u32, h: u32) -> (f64, f64, f64) {
+    let graph = format!(
+        "[1:v]setpts=PTS-STARTPTS,scale={w}:{h}:flags=bicubic,split[r1][r2];\
+         [0:v]setpts=PTS-STARTPTS,split[d1][d2];[d1][r1]psnr;[d2][r2]ssim"
+    );
+    let o = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(rendition)
+        .arg("-i")
+        .arg(source)
+        .args(["-lavfi", &graph, "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let log = String::from_utf8_lossy(&o.stderr);
+    let field = |line: &str, key: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let psnr = log
+        .lines()
+        .find(|l| l.contains("PSNR y:"))
+        .map_or(f64::NAN, |l| field(l, "y:"));
+    let ssim = log
+        .lines()
+        .find(|l| l.contains("SSIM Y:"))
+        .map_or(f64::NAN, |l| field(l, "All:"));
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["packet=size", "-of", "csv=p=0"])
+        .arg(rendition)
+        .output()
+        .expect("ffprobe runs");
+    let bytes: f64 = String::from_utf8_lossy(&probe.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
+        .sum();
+    (psnr, ssim, bytes * 8.0 / 2.0 / 1000.0)
+}
+
+/// Quality against the source and achieved bitrate of every rung, ours beside ffmpeg's
+/// libx264 veryfast at the same target bitrate, on `path`; plus the AV1 360p rung.
+fn quality_table(t: &SoftwareTranscoder, name: &str, path: &Path, seg: &Segment) {
+    let out = tempfile_dir();
+    ffmpeg_ladder(path, &out);
+    let ours = t.transcode_blocking(job(seg, LADDER)).unwrap();
+    let av1 = t.transcode_blocking(job(seg, AV1_360P)).unwrap();
+    println!(
+        "quality on {name} (PSNR-Y dB / SSIM all planes / video kb/s; reference: source scaled bicubic; VMAF: not in this ffmpeg build):"
+    );
+    let rungs = [
+        ("720p", 1280, 720, "v720"),
+        ("480p", 854, 480, "v480"),
+        ("360p", 640, 360, "v360"),
+    ];
+    for (i, (rung, w, h, label)) in rungs.into_iter().enumerate() {
+        let r = &ours.renditions[i];
+        let mine = out.join(format!("ours-{rung}.ts"));
+        std::fs::write(&mine, &r.data).unwrap();
+        let (p, s, k) = quality(&mine, path, w, h);
+        let (fp, fs, fk) = quality(&out.join(format!("{label}.ts")), path, w, h);
         println!(
-            "  {name:<15} luma PSNR {mean:.2} dB over {} frames, {:.0} kb/s of {} kb/s asked",
-            psnr.len(),
-            r.data.len() as f64 * 8.0 / 2.0 / 1000.0,
+            "  {rung} at {} kb/s: OpenH264 {p:.2} / {s:.4} / {k:.0}   x264 veryfast {fp:.2} / {fs:.4} / {fk:.0}",
             r.profile.bitrate_bps / 1000
         );
     }
+    let file = out.join("av1.ivf");
+    std::fs::write(&file, &av1.renditions[0].data).unwrap();
+    let (p, s, k) = quality(&file, path, 640, 360);
+    println!("  360p at 800 kb/s: rav1e AV1 {p:.2} / {s:.4} / {k:.0}");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The hardware backend's line: measured only where a GPU is present.
+fn hardware_line() {
+    let gpu = Path::new("/dev/nvidia0").exists() || Path::new("/dev/dri/renderD128").exists();
+    if gpu {
+        println!(
+            "hardware backend: a GPU is present, but this bench times the software backend only (the hardware backend's conformance run: cargo test -p livepeer-transcode --features hw)"
+        );
+    } else {
+        println!(
+            "hardware backend: not measured, no GPU on this machine (/dev/nvidia0 and /dev/dri absent)"
+        );
+    }
 }
 
 fn tempfile_dir() -> PathBuf {
@@ -233,9 +309,18 @@ fn tempfile_dir() -> PathBuf {
 }
 
 fn main() {
-    let (path, seg) = input();
+    let (path, seg) = input(PATTERN);
     let t = SoftwareTranscoder::new(SoftwareConfig::default()).unwrap();
     side_by_side(&t, &path, &seg);
+    quality_table(&t, "the test pattern", &path, &seg);
+    let (grain_path, grain_seg) = input(GRAIN);
+    quality_table(
+        &t,
+        "a fractal zoom with film grain",
+        &grain_path,
+        &grain_seg,
+    );
+    hardware_line();
 
     let mut c = Criterion::default()
         .sample_size(10)
@@ -261,6 +346,9 @@ fn main() {
     g.throughput(Throughput::Elements(60));
     g.bench_function("decode_openh264", |b| {
         b.iter(|| decode_segment(&seg, InputLimits::default()).unwrap())
+    });
+    g.bench_function("decode_libavcodec_1_thread", |b| {
+        b.iter(|| decode_segment_with(&seg, InputLimits::default(), LIBAV).unwrap())
     });
     let sizes = [(1280, 720), (854, 480), (640, 360)];
     g.bench_function("scale_3_rungs", |b| {

@@ -361,6 +361,25 @@ pub struct SliceHeader {
     pub field_pic: bool,
 }
 
+/// The `slice_type % 5` of a slice NAL unit (header byte included): 0 P, 1 B, 2 I, 3 SP,
+/// 4 SI. Needs no parameter set: the type is the header's second field.
+pub fn slice_type(unit: &[u8]) -> Result<u32, BitstreamError> {
+    let payload = unit
+        .get(1..)
+        .ok_or(BitstreamError::Truncated("empty slice"))?;
+    let rbsp = unescape(payload, 16);
+    let mut r = BitReader::new(&rbsp);
+    r.ue()?; // first_mb_in_slice
+    Ok(r.ue_max(9, "slice_type above 9")? % 5)
+}
+
+/// Whether an Annex-B access unit holds a B slice (`slice_type` 1 or 6).
+pub fn has_b_slice(au: &[u8]) -> bool {
+    nal_units(au)
+        .filter(|n| matches!(nal_type(n), nal::SLICE | nal::IDR))
+        .any(|n| slice_type(n) == Ok(1))
+}
+
 /// Parses the start of the slice header of a slice NAL unit (header byte included). `sps_of`
 /// maps a PPS id to the SPS that PPS refers to.
 pub fn parse_slice_header<'s>(
@@ -458,6 +477,19 @@ pub fn avcc_parameter_sets(config: &[u8]) -> Result<(Vec<u8>, usize), BitstreamE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slice_types_need_no_parameter_set() {
+        // first_mb_in_slice 0 ("1"), then slice_type 1 ("010"): a B slice.
+        assert_eq!(slice_type(&[0x41, 0xA0]), Ok(1));
+        // slice_type 7 ("0001000"): an I slice, all of the picture's slices I.
+        assert_eq!(slice_type(&[0x65, 0x88]), Ok(2));
+        assert!(slice_type(&[0x41]).is_err());
+        assert!(has_b_slice(&[
+            0, 0, 0, 1, 0x09, 0x10, 0, 0, 0, 1, 0x41, 0xA0
+        ]));
+        assert!(!has_b_slice(&[0, 0, 0, 1, 0x65, 0x88, 0, 0, 1, 0x41]));
+    }
 
     #[test]
     fn splits_at_three_and_four_byte_start_codes() {

@@ -287,6 +287,12 @@ impl<C: BroadcasterChain> BroadcasterBuilder<C> {
         // One scoreboard for the stream and the hired re-encodes: an orchestrator caught on
         // the stream is never hired to judge another.
         let board = Arc::new(std::sync::Mutex::new(Scoreboard::new(bc.score.clone())));
+        // The default re-encoder comes with its alternate on the other decoder, where the
+        // build has one: honest orchestrators may decode B slices either way.
+        let alternate = match self.reencode {
+            None => crate::alternate_software_transcoder().await?,
+            Some(_) => None,
+        };
         let reencoder: Arc<dyn Transcoder> = match self.reencode {
             Some(Reencode::Local(t)) => t,
             // The honest reference for every rung a ladder may ask for, AV1 included.
@@ -311,7 +317,11 @@ impl<C: BroadcasterChain> BroadcasterBuilder<C> {
         // elsewhere the re-encode is the honest reference that excuses content too hard
         // for the absolute thresholds.
         let checker = if livepeer_verify::reencode::applies_to(&bc.service) {
-            checker.with_reencoder(reencoder)
+            let checker = checker.with_reencoder(reencoder);
+            match alternate {
+                Some(t) => checker.with_alternate_reencoder(t),
+                None => checker,
+            }
         } else {
             checker.with_reference_encoder(reencoder)
         };

@@ -45,3 +45,22 @@ pub async fn software_transcoder()
     .map_err(anyhow::Error::from)??;
     Ok(std::sync::Arc::new(t))
 }
+
+/// The software transcoder on the other H.264 decoder than [`software_transcoder`]'s, where
+/// this build has one (feature `libav`: OpenH264 beside libavcodec): the alternate
+/// re-encoder a verifier tries before it calls a mismatch on a source with B slices a fault
+/// (`Checker::with_alternate_reencoder`). `None` in a build with one decoder.
+pub async fn alternate_software_transcoder()
+-> Result<Option<std::sync::Arc<dyn livepeer_core::transcode::Transcoder>>> {
+    let Some(decoder) = livepeer_transcode::H264Decoding::default().alternate() else {
+        return Ok(None);
+    };
+    let t = tokio::task::spawn_blocking(move || {
+        let mut c = livepeer_transcode::SoftwareConfig::default();
+        c.decoder = decoder;
+        livepeer_transcode::SoftwareTranscoder::new(c)
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    Ok(Some(std::sync::Arc::new(t)))
+}

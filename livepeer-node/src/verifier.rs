@@ -187,14 +187,22 @@ impl<M: Middleware + 'static> VerifierBuilder<M> {
                     .into(),
             ));
         }
+        let alternate = match self.reencoder {
+            Some(_) => None,
+            None => crate::alternate_software_transcoder().await?,
+        };
         let reencoder: Arc<dyn Transcoder> = match self.reencoder {
             Some(t) => t,
             None => crate::software_transcoder().await?,
         };
-        // The trusted verifier decides with its own re-encode, never a hired one.
-        let checker = Checker::new(self.config)
+        // The trusted verifier decides with its own re-encode, never a hired one; the
+        // default one tries both decoders on sources with B slices.
+        let mut checker = Checker::new(self.config)
             .with_decoder(Arc::new(SoftwareDecoder::new()), Arc::new(SoftwareScaler))
             .with_reencoder(reencoder);
+        if let Some(t) = alternate {
+            checker = checker.with_alternate_reencoder(t);
+        }
         let node = Arc::new(livepeer_verify::VerifierNode::new(
             self.chain.clone(),
             Arc::new(EvidenceSources(self.sources)),

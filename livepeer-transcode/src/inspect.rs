@@ -9,6 +9,7 @@ use crate::decode::{H264Decoder, InputLimits, Output};
 use crate::error::Result;
 use crate::frame::{Frame, TIMESCALE};
 use crate::pipeline::{self, Prepared};
+use crate::software::H264Decoding;
 
 /// What a segment holds, found by demuxing and decoding every picture.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,12 +50,39 @@ fn prepared(segment: &Segment) -> Result<Prepared> {
     pipeline::prepare(&job)
 }
 
+/// Whether the pictures a software transcoder decodes from `segment` depend on which
+/// [`crate::software::H264Decoding`] it runs: true when the segment's H.264 holds B slices,
+/// where OpenH264 and libavcodec differ slightly (OpenH264's B-slice deblocking deviates
+/// from the standard). Without B slices both decode the same pictures, so any re-encode
+/// compares exactly. Segments that do not parse are `false`: they fail the re-encode the
+/// same way whatever decodes them.
+pub fn pictures_depend_on_decoder(segment: &Segment) -> bool {
+    prepared(segment).is_ok_and(|p| {
+        !p.interlaced
+            && p.media
+                .video
+                .iter()
+                .any(|a| livepeer_bitstream::h264::has_b_slice(&a.data))
+    })
+}
+
 /// Decodes every picture of an H.264 segment with the decoder the software transcoder uses
-/// ([`crate::decode::software_decoder`]: OpenH264, or libavcodec for interlaced sources),
-/// which a verifier must use too: OpenH264 is not bit-exact with libavcodec on B-frames.
+/// by default ([`crate::decode::software_decoder`]: OpenH264, or libavcodec for interlaced
+/// sources). OpenH264 is not bit-exact with libavcodec on B slices
+/// ([`pictures_depend_on_decoder`]).
 pub fn decode_segment(segment: &Segment, limits: InputLimits) -> Result<Vec<Frame>> {
+    decode_segment_with(segment, limits, H264Decoding::OpenH264)
+}
+
+/// Decodes every picture of an H.264 segment as a software transcoder configured with
+/// `decoding` does (interlaced sources: libavcodec, deinterlaced, whatever `decoding` says).
+pub fn decode_segment_with(
+    segment: &Segment,
+    limits: InputLimits,
+    decoding: H264Decoding,
+) -> Result<Vec<Frame>> {
     let prep = prepared(segment)?;
-    let mut dec = prep.decoder(&|l| Ok(Box::new(H264Decoder::new(l)?)), limits)?;
+    let mut dec = prep.decoder(decoding.factory()?.as_ref(), limits)?;
     let mut out = Vec::new();
     for au in &prep.media.video {
         dec.send_packet(&au.data, au.pts)?;

@@ -41,7 +41,9 @@ pub use decode::{H264Decoder, InputLimits, Output, VideoDecoder, software_decode
 pub use encode::{Av1Encoder, Av1Settings, H264Encoder, VideoEncoder};
 pub use error::{Result, TranscodeError};
 pub use frame::{Frame, Packet, TIMESCALE};
-pub use inspect::{SegmentInfo, decode_segment, inspect};
+pub use inspect::{
+    SegmentInfo, decode_segment, decode_segment_with, inspect, pictures_depend_on_decoder,
+};
 #[cfg(feature = "libav")]
 pub use libav::LibavDecoder;
 pub use livepeer_core::transcode::{
@@ -50,4 +52,4 @@ pub use livepeer_core::transcode::{
 pub use pipeline::StageTimes;
 pub use scale::Scaler;
 pub use segmenter::{Segmenter, SegmenterConfig};
-pub use software::{SoftwareConfig, SoftwareTranscoder};
+pub use software::{H264Decoding, SoftwareConfig, SoftwareTranscoder};

@@ -4,15 +4,22 @@
 //! Same push/pull contract as every [`VideoDecoder`]. Pictures come out progressive and
 //! tightly packed I420: an interlaced picture (two fields woven into one frame) is
 //! deinterlaced by [`deinterlace`], a fixed vertical [1 2 1] blend, so a transcoder and a
-//! verifier that both decode here see the very same pictures. One decoding thread, so the
-//! output does not depend on the machine. FFmpeg's own log is set to fatal errors only
-//! (process-wide, as the hardware backend does): failures come back as typed errors.
+//! verifier that both decode here see the very same pictures. FFmpeg's own log is set to
+//! fatal errors only (process-wide, as the hardware backend does): failures come back as
+//! typed errors.
+//!
+//! [`LibavDecoder::h264`] is the fast decoder of progressive H.264 (frame-threaded, which
+//! libavcodec's H.264 decoder does without changing a pixel), strict the way OpenH264 is: a
+//! picture libavcodec had to conceal is an error, not a guess; timestamps are handed out in
+//! display order exactly as [`crate::H264Decoder`] does.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use ffmpeg_next::codec::{self, Id};
 use ffmpeg_next::format::Pixel;
 use ffmpeg_next::{Dictionary, Packet, ffi, frame};
+use livepeer_bitstream::h264::{self, nal};
 use livepeer_core::VideoCodec;
 
 use crate::decode::{InputLimits, Output, VideoDecoder};
@@ -27,6 +34,16 @@ pub struct LibavDecoder {
     picture: frame::Video,
     ready: VecDeque<Frame>,
     flushed: bool,
+    /// Progressive H.264 mode: the timestamps sent and not yet handed out (each picture
+    /// takes the smallest), and whether an SPS was seen.
+    strict: Option<Strict>,
+}
+
+/// What [`LibavDecoder::h264`] adds: OpenH264's timestamp rule and strictness.
+#[derive(Default)]
+struct Strict {
+    pending_pts: BinaryHeap<Reverse<i64>>,
+    sps_seen: bool,
 }
 
 impl std::fmt::Debug for LibavDecoder {
@@ -43,6 +60,24 @@ impl LibavDecoder {
     /// is told the pixel ceiling, so an oversized stream fails before its pictures are
     /// allocated.
     pub fn new(codec: VideoCodec, limits: InputLimits) -> Result<Self> {
+        Self::open(codec, limits, 1)
+    }
+
+    /// The fast decoder of progressive H.264, on `threads` frame threads (0: one per
+    /// core): the same pictures as one thread, as OpenH264 gives for sources without B
+    /// slices, and as the H.264 standard defines for every source (OpenH264 deviates in
+    /// B-slice deblocking). Like [`crate::H264Decoder`] it wants an SPS before the first
+    /// picture ([`crate::TranscodeError::NoKeyframe`]), checks every SPS against `limits`,
+    /// fails on a picture it would have to conceal, and stamps pictures with the smallest
+    /// timestamp sent and not yet handed out. Interlaced streams are refused: decode those
+    /// with [`Self::new`], which deinterlaces.
+    pub fn h264(limits: InputLimits, threads: usize) -> Result<Self> {
+        let mut d = Self::open(VideoCodec::H264, limits, threads)?;
+        d.strict = Some(Strict::default());
+        Ok(d)
+    }
+
+    fn open(codec: VideoCodec, limits: InputLimits, threads: usize) -> Result<Self> {
         ffmpeg_next::init().map_err(|e| backend(format!("FFmpeg: {e}")))?;
         // FFmpeg writes its decoders' complaints to stderr; every failure that matters comes
         // back here as a typed error, so a library's host keeps a quiet terminal.
@@ -56,9 +91,13 @@ impl LibavDecoder {
         }
         .ok_or_else(|| unsupported(format!("this FFmpeg has no software {codec} decoder")))?;
         let mut ctx = codec::context::Context::new_with_codec(found);
-        ctx.set_threading(ffmpeg_next::threading::Config::count(1));
+        ctx.set_threading(ffmpeg_next::threading::Config {
+            kind: ffmpeg_next::threading::Type::Frame,
+            count: threads,
+            ..Default::default()
+        });
         let mut options = Dictionary::new();
-        options.set("threads", "1");
+        options.set("threads", &threads.to_string());
         options.set("max_pixels", &limits.max_pixels.to_string());
         let dec = ctx
             .decoder()
@@ -72,6 +111,7 @@ impl LibavDecoder {
             picture: frame::Video::empty(),
             ready: VecDeque::new(),
             flushed: false,
+            strict: None,
         })
     }
 
@@ -92,8 +132,34 @@ impl LibavDecoder {
             )));
         }
         let interlaced = self.picture.is_interlaced();
-        i420_from(&self.picture, &self.limits, interlaced)
+        let Some(strict) = self.strict.as_mut() else {
+            return i420_from(&self.picture, &self.limits, interlaced);
+        };
+        if interlaced {
+            return Err(unsupported(
+                "an interlaced picture in the progressive H.264 decoder",
+            ));
+        }
+        if self.picture.flags().contains(frame::Flags::CORRUPT)
+            || decode_error_flags(&self.picture) != 0
+        {
+            return Err(invalid(
+                "H.264 decode: a picture with missing or damaged data (concealed)",
+            ));
+        }
+        let mut f = i420_from(&self.picture, &self.limits, false)?;
+        f.pts = strict.pending_pts.pop().map_or(0, |Reverse(p)| p);
+        Ok(f)
     }
+}
+
+/// `decode_error_flags` of a decoded picture: non-zero where libavcodec met damaged data or
+/// a missing reference, or concealed part of the picture.
+#[allow(unsafe_code)] // ffmpeg-next has no accessor for this field.
+fn decode_error_flags(picture: &frame::Video) -> i32 {
+    // SAFETY: `as_ptr` points at the AVFrame `picture` owns; the field is a plain integer
+    // libavcodec sets on every picture it outputs.
+    unsafe { (*picture.as_ptr()).decode_error_flags }
 }
 
 /// Sends one access or temporal unit, stamped `pts`, to an opened libavcodec decoder.
@@ -185,6 +251,23 @@ impl VideoDecoder for LibavDecoder {
         }
         if unit.is_empty() {
             return Ok(());
+        }
+        if let Some(strict) = self.strict.as_mut() {
+            for sps in h264::nal_units(unit).filter(|n| h264::nal_type(n) == nal::SPS) {
+                let info = h264::parse_sps(sps)?;
+                self.limits.check(info.width, info.height)?;
+                if info.interlaced() {
+                    return Err(unsupported(
+                        "interlaced H.264 in the progressive decoder (decode it with \
+                         LibavDecoder::new, which deinterlaces)",
+                    ));
+                }
+                strict.sps_seen = true;
+            }
+            if !strict.sps_seen {
+                return Err(crate::error::TranscodeError::NoKeyframe);
+            }
+            strict.pending_pts.push(Reverse(pts));
         }
         send(&mut self.dec, unit, pts, self.codec)?;
         self.drain()

@@ -163,6 +163,7 @@ pub struct Checker {
     decoder: Option<Arc<dyn FrameDecoder>>,
     scaler: Arc<dyn PictureScaler>,
     reencoder: Option<Arc<dyn Transcoder>>,
+    alternates: Vec<Arc<dyn Transcoder>>,
     reference: Option<Arc<dyn Transcoder>>,
 }
 
@@ -183,6 +184,7 @@ impl Checker {
             decoder: None,
             scaler: Arc::new(crate::decode::BilinearScaler),
             reencoder: None,
+            alternates: Vec::new(),
             reference: None,
         }
     }
@@ -210,6 +212,16 @@ impl Checker {
         self
     }
 
+    /// Adds a re-encoder on another decoder than the first's (livepeer-transcode's
+    /// `H264Decoding`): honest orchestrators may decode with OpenH264 or libavcodec, whose
+    /// pictures differ on B slices, so a mismatch on such a source is a fault only if no
+    /// alternate matches either ([`crate::reencode::settle`]). Without one, such a mismatch
+    /// is inconclusive.
+    pub fn with_alternate_reencoder(mut self, transcoder: Arc<dyn Transcoder>) -> Self {
+        self.alternates.push(transcoder);
+        self
+    }
+
     /// Adds an honest reference encoder for content too hard for the absolute thresholds:
     /// when a rendition scores below them, the segment is encoded with it, and the rendition
     /// is at fault only if it also scores clearly below what that honest encode scores
@@ -226,6 +238,7 @@ impl Checker {
     pub fn without_reencoder(&self) -> Self {
         let mut c = self.clone();
         c.reencoder = None;
+        c.alternates.clear();
         c
     }
 
@@ -300,13 +313,14 @@ impl Checker {
             && let Some(t) = self.reencoder.as_deref()
             && t.capabilities().deterministic
         {
-            report.finding = match &reference {
+            let first = match &reference {
                 // The reference was this very deterministic transcoder: no second encode.
                 Some(ours) if self.reference_is_reencoder() => {
                     crate::reencode::compare_with(ours, &job)?
                 }
                 _ => crate::reencode::compare(t, &job).await?,
             };
+            report.finding = crate::reencode::settle(first, &self.alternates, &job).await?;
         }
         Ok(report)
     }

@@ -2,11 +2,14 @@
 //! compare the video elementary streams bit for bit (blake3). The elementary stream, not the
 //! container, so two honest multiplexers that differ only in packetisation still agree.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+use livepeer_bitstream::{h264, mp4};
 
 use livepeer_core::transcode::{TranscodeJob, Transcoder};
 use livepeer_core::verify::FaultKind;
-use livepeer_core::{Address, Ladder, Segment, StreamId};
+use livepeer_core::{Address, Container, Ladder, Segment, StreamId, VideoCodec};
 
 use crate::bitstream::elementary_stream;
 use crate::checker::{CheckError, CheckJob};
@@ -104,4 +107,62 @@ pub fn compare_with(ours: &[Bytes], job: &CheckJob) -> Result<Option<Finding>, C
         }
     }
     Ok(None)
+}
+
+/// Whether the pictures an honest software transcoder decodes from `job`'s source depend on
+/// which of its decoders ran: H.264 with B slices, where OpenH264's deblocking deviates
+/// from libavcodec's (see livepeer-transcode's `H264Decoding`). Without B slices both give
+/// the same pictures, so one re-encode settles the check. A source it cannot read counts as
+/// depending (no accusation rests on what could not be read).
+pub fn decoders_may_differ(job: &CheckJob) -> bool {
+    if job.codec != VideoCodec::H264 {
+        return false;
+    }
+    match job.container {
+        Container::MpegTs | Container::AnnexB => {
+            elementary_stream(&job.segment, job.container).map_or(true, |es| h264::has_b_slice(&es))
+        }
+        Container::Mp4 | Container::Fmp4 => mp4::read_video(&job.segment).map_or(true, |v| {
+            let len_size = usize::from(v.config.get(4).map_or(3, |b| b & 3)) + 1;
+            let mut au = Vec::new();
+            v.samples.iter().any(|s| {
+                au.clear();
+                h264::avcc_to_annexb(s.data, len_size, &mut au).is_err() || h264::has_b_slice(&au)
+            })
+        }),
+        _ => true,
+    }
+}
+
+/// Settles a re-encode finding: a mismatch on a source whose pictures depend on the decoder
+/// ([`decoders_may_differ`]) stands only if no deterministic `alternate` (a transcoder on
+/// the other decoder) matches either; with no alternate to try it is inconclusive, not a
+/// fault. Any other finding, and a mismatch on a source every decoder reads alike, stands.
+pub async fn settle(
+    finding: Option<Finding>,
+    alternates: &[Arc<dyn Transcoder>],
+    job: &CheckJob,
+) -> Result<Option<Finding>, CheckError> {
+    let Some(f) = finding else {
+        return Ok(None);
+    };
+    if f.kind != FaultKind::ReencodeMismatch || !decoders_may_differ(job) {
+        return Ok(Some(f));
+    }
+    let mut tried = 0;
+    for t in alternates.iter().filter(|t| t.capabilities().deterministic) {
+        tried += 1;
+        if compare_with(&encode(t.as_ref(), job).await?, job)?.is_none() {
+            return Ok(None);
+        }
+    }
+    if tried == 0 {
+        tracing::info!(
+            detail = %f.detail,
+            "re-encode mismatch on a source with B slices and no re-encoder on the other \
+             decoder: inconclusive, not a fault"
+        );
+        return Ok(None);
+    }
+    Ok(Some(f))
 }

@@ -3,6 +3,8 @@
 
 mod conformance;
 mod containers;
+#[cfg(feature = "libav")]
+mod decoders;
 mod determinism;
 mod fuzz_corpus;
 #[cfg(feature = "hw")]

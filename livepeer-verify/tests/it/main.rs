@@ -11,6 +11,8 @@
 mod checks;
 mod corpus;
 mod corpus_tamper;
+#[cfg(feature = "libav")]
+mod decoders;
 mod flow;
 mod honest_matrix;
 mod media;
