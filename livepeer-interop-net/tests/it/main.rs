@@ -1,0 +1,8 @@
+//! Integration tests: Rust clients against Rust servers over real sockets, bad input, and
+//! Livepeer's Python SDK against our servers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod discovery;
+mod python;
+mod signer;
+mod util;
