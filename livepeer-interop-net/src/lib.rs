@@ -11,6 +11,7 @@
 
 pub mod connector;
 pub mod error;
+pub mod fuzz_entry;
 pub mod grpc;
 pub mod orchestrator;
 pub mod remote_signer;

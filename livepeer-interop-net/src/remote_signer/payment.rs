@@ -28,7 +28,7 @@ pub const MAX_TICKETS: u64 = 100;
 /// The auth token is refreshed in the last tenth of its 30-minute validity.
 pub const AUTH_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(180);
 /// Seconds paid for on the first `live` payment.
-const LIVE_FIRST_SECS_MS: u64 = 10_000;
+const LIVE_FIRST_MS: u64 = 10_000;
 /// Seconds paid for on the first `lv2v` payment.
 const LV2V_FIRST_MS: u64 = 60_000;
 /// Pixels per second of the `lv2v` estimate: 1280×720 at 30 fps.
@@ -194,7 +194,7 @@ pub fn generate_live_payment(
         }
         "live" => {
             let ms = if elapsed_ms == 0 {
-                LIVE_FIRST_SECS_MS
+                LIVE_FIRST_MS
             } else {
                 elapsed_ms
             };
@@ -303,6 +303,14 @@ fn seal_state(
     state: &PaymentState,
 ) -> Result<SignedState, SignerServiceError> {
     let bytes = serde_json::to_vec(state).map_err(|_| SignerServiceError::InvalidState)?;
+    seal_bytes(signer, bytes)
+}
+
+/// Signs state bytes as the signer signs its state (for tests and fuzzing).
+pub(crate) fn seal_bytes(
+    signer: &dyn Signer,
+    bytes: Vec<u8>,
+) -> Result<SignedState, SignerServiceError> {
     let sig = signer.sign_message_hash(&H256::from(keccak256(&bytes)))?;
     Ok(SignedState {
         state: bytes,

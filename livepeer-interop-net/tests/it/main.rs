@@ -2,6 +2,7 @@
 //! Livepeer's Python SDK against our servers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod corpus;
 mod discovery;
 mod python;
 mod signer;
