@@ -39,6 +39,13 @@ pub enum SignerServiceError {
     /// mismatch`, `app mismatch`, `job type mismatch`).
     #[error("{0} mismatch")]
     StateMismatch(&'static str),
+    /// The orchestrator's ticket params are unacceptable (expiration block 0, EV not below
+    /// the face value, EV above the signer's limits), in go-livepeer's words.
+    #[error("{0}")]
+    BadTicketParams(String),
+    /// The chain could not be read (HTTP 503).
+    #[error("chain unavailable: {0}")]
+    Chain(String),
     /// The job type is none of `live`, `lv2v`, `fixed` (`invalid job type`).
     #[error("invalid job type")]
     InvalidJobType,
@@ -66,6 +73,9 @@ pub enum SignerServiceError {
     /// The credit already covers the request: no tickets this cycle (HTTP 482).
     #[error("no tickets")]
     NoTickets,
+    /// The client did not send its request in time (HTTP 408).
+    #[error("request timed out")]
+    Timeout,
     /// The request lacks the credentials the server requires (HTTP 401).
     #[error("unauthorized")]
     Unauthorized,
@@ -103,9 +113,11 @@ impl SignerServiceError {
             SignerServiceError::PriceExceeded(_) => 481,
             SignerServiceError::NoTickets => 482,
             SignerServiceError::Unauthorized => 401,
+            SignerServiceError::Timeout => 408,
             SignerServiceError::NotFound => 404,
             SignerServiceError::MethodNotAllowed => 405,
             SignerServiceError::Signer(_) => 500,
+            SignerServiceError::Chain(_) => 503,
             SignerServiceError::Rejected { status, .. } => *status,
             SignerServiceError::Transport(_) | SignerServiceError::BadAnswer(_) => 502,
             _ => 400,
@@ -116,9 +128,12 @@ impl SignerServiceError {
     pub fn fault(&self) -> Fault {
         match self {
             SignerServiceError::RefreshSession { .. }
+            | SignerServiceError::BadTicketParams(_)
             | SignerServiceError::PriceExceeded(_)
             | SignerServiceError::NoTickets => Fault::Incompatible,
-            SignerServiceError::Signer(_) | SignerServiceError::Transport(_) => Fault::Backend,
+            SignerServiceError::Signer(_)
+            | SignerServiceError::Chain(_)
+            | SignerServiceError::Transport(_) => Fault::Backend,
             SignerServiceError::BadAnswer(_) => Fault::Peer,
             SignerServiceError::Rejected { status, .. } if *status >= 500 => Fault::Backend,
             _ => Fault::Misuse,

@@ -8,8 +8,10 @@ pub mod server;
 pub mod wire;
 
 pub use client::{RemoteSignerClient, SignerMaterial};
-pub use payment::{generate_live_payment, orch_info_signature};
-pub use server::RemoteSignerServer;
+pub use payment::{
+    PaymentPolicy, generate_live_payment, generate_live_payment_with, orch_info_signature,
+};
+pub use server::{DangerousSignerConfig, RemoteSignerServer};
 pub use wire::{
     LivePaymentRequest, LivePaymentResponse, MaxPrice, OrchInfoSigResponse, SignedState,
 };

@@ -75,14 +75,49 @@ pub fn orch_info_signature(
     })
 }
 
+/// The limits a remote signer holds orchestrators' ticket params to, and what it knows of
+/// the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PaymentPolicy {
+    /// The largest EV of one ticket accepted (go-livepeer's `-maxTicketEV`, 3e12 wei).
+    pub max_ev: Wei,
+    /// The largest EV of the tickets of one payment (`-maxTotalEV`, 2e13 wei).
+    pub max_total_ev: Wei,
+    /// The latest L1 block, if known: params expiring within one block of it ask for a
+    /// refresh (HTTP 480), as go-livepeer's sender does. Unknown, expiry is not checked.
+    pub l1_block: Option<u64>,
+}
+
+impl Default for PaymentPolicy {
+    fn default() -> Self {
+        PaymentPolicy {
+            max_ev: Wei::from_u128(3_000_000_000_000),
+            max_total_ev: Wei::from_u128(20_000_000_000_000),
+            l1_block: None,
+        }
+    }
+}
+
 /// Answers one `generate-live-payment` request for `signer` at `now` (since the Unix
-/// epoch). `fresh` is 32 random bytes, used for the state id and, on a first request
-/// without one, the manifest id.
+/// epoch) under the default [`PaymentPolicy`]. `fresh` is 32 random bytes, used for the
+/// state id and, on a first request without one, the manifest id.
 pub fn generate_live_payment(
     signer: &dyn Signer,
     request: &LivePaymentRequest,
     now: Duration,
     fresh: [u8; 32],
+) -> Result<LivePaymentResponse, SignerServiceError> {
+    generate_live_payment_with(signer, request, now, fresh, &PaymentPolicy::default())
+}
+
+/// [`generate_live_payment`] under `policy`.
+pub fn generate_live_payment_with(
+    signer: &dyn Signer,
+    request: &LivePaymentRequest,
+    now: Duration,
+    fresh: [u8; 32],
+    policy: &PaymentPolicy,
 ) -> Result<LivePaymentResponse, SignerServiceError> {
     if request.orchestrator.is_empty() {
         return Err(SignerServiceError::Missing("missing orchestrator"));
@@ -170,10 +205,35 @@ pub fn generate_live_payment(
     let refresh_at = token
         .expiration
         .saturating_sub(AUTH_TOKEN_REFRESH_MARGIN.as_secs() as i64);
+    let refresh = || SignerServiceError::RefreshSession {
+        orchestrator_url: Some(info.transcoder.clone()).filter(|t| !t.is_empty()),
+    };
     if i128::from(refresh_at) < now.as_secs() as i128 {
-        return Err(SignerServiceError::RefreshSession {
-            orchestrator_url: Some(info.transcoder.clone()).filter(|t| !t.is_empty()),
-        });
+        return Err(refresh());
+    }
+    // go-livepeer's validateTicketParams, but for the sender's funds (a chain read).
+    if params.expiration_block == 0 {
+        return Err(SignerServiceError::BadTicketParams(
+            "ticketParams expiration block is 0".into(),
+        ));
+    }
+    if let Some(block) = policy.l1_block
+        && params.expiration_block <= block.saturating_add(1)
+    {
+        return Err(refresh());
+    }
+    let ev = params.ev();
+    if !ev.is_zero() && ev >= Wei(params.face_value) {
+        return Err(SignerServiceError::BadTicketParams(format!(
+            "ticket faceValue too low faceValue={}",
+            params.face_value
+        )));
+    }
+    if ev > policy.max_ev {
+        return Err(SignerServiceError::BadTicketParams(format!(
+            "ticket EV {ev} > max ticket EV {}",
+            policy.max_ev
+        )));
     }
 
     let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
@@ -220,7 +280,6 @@ pub fn generate_live_payment(
     let ppx = U256::from(state.initial_pixels_per_unit.max(1) as u64);
     let (q, r) = U256::from(units).saturating_mul(ppu).div_mod(ppx);
     let fee = Wei(if r.is_zero() { q } else { q + 1 });
-    let ev = params.ev();
     let existing = parse_wei(&state.balance)?;
     let min_credit = fee.max(ev);
     if existing >= min_credit || ev.is_zero() {
@@ -234,6 +293,13 @@ pub fn generate_live_payment(
             count: count.low_u64(),
             max: MAX_TICKETS,
         });
+    }
+    let total = Wei(ev.0.saturating_mul(count));
+    if total > policy.max_total_ev {
+        return Err(SignerServiceError::BadTicketParams(format!(
+            "total ticket EV {total} for {count} tickets > max total ticket EV {}",
+            policy.max_total_ev
+        )));
     }
     let count = count.low_u32();
 

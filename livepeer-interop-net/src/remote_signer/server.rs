@@ -11,7 +11,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use livepeer_core::chain::RoundInfo;
+use livepeer_core::clock::Clock;
 use livepeer_core::entropy::{EntropySource, OsEntropy, random_32};
 use livepeer_core::{Signer, SignerError};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -20,7 +22,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
-use super::payment::{generate_live_payment, orch_info_signature};
+use super::payment::{PaymentPolicy, generate_live_payment_with, orch_info_signature};
 use super::wire::{ErrorBody, ErrorMessage, LivePaymentRequest, OrchInfoSigResponse};
 use crate::error::{NetError, SignerServiceError};
 use crate::orchestrator::ServerHandle;
@@ -46,8 +48,40 @@ struct Inner {
     signer: Arc<dyn Signer>,
     orch_sig: OrchInfoSigResponse,
     max_body: usize,
+    body_timeout: Duration,
     bearer: Option<String>,
+    allow_public_unauthenticated: bool,
     entropy: Arc<dyn EntropySource>,
+    clock: Arc<dyn Clock>,
+    rounds: Option<Arc<dyn RoundInfo>>,
+    policy: PaymentPolicy,
+}
+
+/// The wall clock.
+struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+    fn unix_time(&self) -> Duration {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+    }
+}
+
+/// The risky settings of a [`RemoteSignerServer`].
+#[derive(Debug)]
+pub struct DangerousSignerConfig<'a>(&'a mut RemoteSignerServer);
+
+impl DangerousSignerConfig<'_> {
+    /// Serves without a bearer token on addresses other than loopback. Anyone who reaches
+    /// the port can then spend the key's deposit.
+    pub fn allow_unauthenticated_public(&mut self) -> &mut Self {
+        Arc::make_mut(&mut self.0.inner).allow_public_unauthenticated = true;
+        self
+    }
 }
 
 impl std::fmt::Debug for RemoteSignerServer {
@@ -73,8 +107,13 @@ impl RemoteSignerServer {
                 signer,
                 orch_sig,
                 max_body: DEFAULT_MAX_BODY,
+                body_timeout: Duration::from_secs(10),
                 bearer: None,
+                allow_public_unauthenticated: false,
                 entropy: Arc::new(OsEntropy),
+                clock: Arc::new(SystemClock),
+                rounds: None,
+                policy: PaymentPolicy::default(),
             }),
         })
     }
@@ -90,6 +129,37 @@ impl RemoteSignerServer {
     pub fn with_bearer_token(mut self, token: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.inner).bearer = Some(token.into());
         self
+    }
+
+    /// Sets the time a client has to send a request body (10 s by default; 408 after).
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.inner).body_timeout = timeout;
+        self
+    }
+
+    /// Holds orchestrators' ticket params to `policy` (its `l1_block` is replaced by the
+    /// chain's when [`RemoteSignerServer::with_round_info`] is set).
+    pub fn with_policy(mut self, policy: PaymentPolicy) -> Self {
+        Arc::make_mut(&mut self.inner).policy = policy;
+        self
+    }
+
+    /// Reads the current block from `rounds` for every payment, so expiring ticket params
+    /// ask for a refresh (480) as in go-livepeer. A failed read answers 503.
+    pub fn with_round_info(mut self, rounds: Arc<dyn RoundInfo>) -> Self {
+        Arc::make_mut(&mut self.inner).rounds = Some(rounds);
+        self
+    }
+
+    /// Reads the time from `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        Arc::make_mut(&mut self.inner).clock = clock;
+        self
+    }
+
+    /// Settings that weaken the server's protections.
+    pub fn dangerous(&mut self) -> DangerousSignerConfig<'_> {
+        DangerousSignerConfig(self)
     }
 
     /// Draws state ids and manifest ids from `entropy` instead of the OS.
@@ -132,7 +202,12 @@ impl RemoteSignerServer {
         }
         self.authorize(request.headers())?;
         let sign_info = path == SIGN_ORCHESTRATOR_INFO;
-        let body = read_bounded(request.into_body(), self.inner.max_body).await?;
+        let body = tokio::time::timeout(
+            self.inner.body_timeout,
+            read_bounded(request.into_body(), self.inner.max_body),
+        )
+        .await
+        .map_err(|_| SignerServiceError::Timeout)??;
         if sign_info {
             return json(&self.inner.orch_sig);
         }
@@ -140,10 +215,17 @@ impl RemoteSignerServer {
             .map_err(|e| SignerServiceError::MalformedJson(e.to_string()))?;
         let fresh =
             random_32(self.inner.entropy.as_ref()).map_err(|e| SignerError::Backend(e.0))?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        let resp = generate_live_payment(self.inner.signer.as_ref(), &req, now, fresh)?;
+        let mut policy = self.inner.policy.clone();
+        if let Some(rounds) = &self.inner.rounds {
+            let block = rounds
+                .current_block()
+                .await
+                .map_err(|e| SignerServiceError::Chain(e.to_string()))?;
+            policy.l1_block = Some(block);
+        }
+        let now = self.inner.clock.unix_time();
+        let resp =
+            generate_live_payment_with(self.inner.signer.as_ref(), &req, now, fresh, &policy)?;
         json(&resp)
     }
 
@@ -186,6 +268,14 @@ impl RemoteSignerServer {
         let addr = listener
             .local_addr()
             .map_err(|e| NetError::Setup(e.to_string()))?;
+        if !addr.ip().is_loopback()
+            && self.inner.bearer.is_none()
+            && !self.inner.allow_public_unauthenticated
+        {
+            return Err(NetError::Setup(format!(
+                "refusing to serve a remote signer on {addr} without a bearer token"
+            )));
+        }
         let server = self.clone();
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
@@ -231,7 +321,12 @@ impl RemoteSignerServer {
             let server = server.clone();
             async move { Ok::<_, Infallible>(server.handle(req).await) }
         });
-        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        // Slow clients get 10 s to send their headers.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(10));
         if let Err(e) = builder.serve_connection(TokioIo::new(io), service).await {
             debug!(%peer, error = %e, "connection ended with an error");
         }

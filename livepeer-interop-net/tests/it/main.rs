@@ -6,4 +6,5 @@ mod corpus;
 mod discovery;
 mod python;
 mod signer;
+mod signer_policy;
 mod util;
