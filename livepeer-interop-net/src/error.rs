@@ -193,6 +193,15 @@ pub enum NetError {
         /// The status message.
         message: String,
     },
+    /// The orchestrator answered an HTTP request with an error status (go-livepeer writes
+    /// its error as the body's text).
+    #[error("orchestrator answered HTTP {status}: {error}")]
+    HttpRefused {
+        /// The HTTP status.
+        status: u16,
+        /// The error, named where go-livepeer's string is known.
+        error: livepeer_interop::RemoteError,
+    },
     /// The answer is not a valid `OrchestratorInfo`.
     #[error("bad OrchestratorInfo: {0}")]
     BadInfo(#[from] InteropError),
@@ -236,7 +245,7 @@ impl NetError {
             NetError::CertificateChanged { .. }
             | NetError::BadInfo(_)
             | NetError::AddressMismatch { .. } => Fault::Peer,
-            NetError::Refused { .. } => Fault::Incompatible,
+            NetError::Refused { .. } | NetError::HttpRefused { .. } => Fault::Incompatible,
             NetError::InvalidUri { .. } | NetError::Setup(_) => Fault::Misuse,
             NetError::RemoteSigner(e) => e.fault(),
             _ => Fault::Backend,

@@ -20,8 +20,9 @@ pub mod tls;
 pub use connector::{PinnedConnector, parse_target};
 pub use error::{NetError, SignerServiceError};
 pub use orchestrator::{
-    HttpRoutes, InfoRefusal, InfoSource, OrchestratorClient, OrchestratorServer, RequestCheck,
-    RequestSigner, ServerHandle, StaticInfo,
+    HttpRoutes, InfoRefusal, InfoSource, OrchestratorClient, OrchestratorHttpClient,
+    OrchestratorServer, PaymentRoute, PaymentSink, RequestCheck, RequestSigner, ServerHandle,
+    StaticInfo,
 };
 pub use remote_signer::{RemoteSignerClient, RemoteSignerServer};
 pub use tls::{CertPins, Fingerprint, SelfSignedCert};

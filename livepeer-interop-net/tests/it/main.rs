@@ -4,6 +4,7 @@
 
 mod corpus;
 mod discovery;
+mod payment;
 mod python;
 mod signer;
 mod signer_policy;

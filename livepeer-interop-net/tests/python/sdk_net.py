@@ -3,9 +3,9 @@
 Reads {"orchestrator": "https://host:port", "signer": "http://host:port"} on stdin, lets
 the SDK discover the orchestrator (its gRPC GetOrchestrator over TLS, trusting the
 certificate on first use, with the signature from the remote signer), then asks the
-remote signer for two live payments through the SDK's PaymentSession (the second carrying
-the state the first returned). Prints what the SDK got as JSON. Exits 3 when the SDK is
-not installed.
+remote signer for a live payment through the SDK's PaymentSession, and lets the session
+send a second one (carrying the state the first returned) to the orchestrator's
+`POST /payment`. Prints what the SDK got as JSON. Exits 3 when the SDK is not installed.
 """
 
 import base64
@@ -26,10 +26,9 @@ def main() -> None:
     info = get_orch_info(args["orchestrator"], signer_url=args["signer"])
     session = PaymentSession(args["signer"], info, type="live")
     session.set_manifest_id("python-manifest")
-    payments = []
-    for _ in range(2):
-        p = session.get_payment()
-        payments.append({"payment": p.payment, "segCreds": p.seg_creds})
+    p = session.get_payment()
+    payments = [{"payment": p.payment, "segCreds": p.seg_creds}]
+    session.send_payment()
     print(
         json.dumps(
             {

@@ -1,0 +1,120 @@
+//! A gateway's HTTP/2 requests to an orchestrator's port over the pinned connector (the
+//! certificate pinned for discovery is the one expected here): `POST /payment`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Uri;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioExecutor;
+use livepeer_interop::codec::MAX_ORCHESTRATOR_INFO_LEN;
+use livepeer_interop::messages::PaymentResult;
+use livepeer_interop::{PAYMENT_HEADER, RemoteError, SEGMENT_HEADER, decode_payment_result};
+
+use super::payment_route::PAYMENT_PATH;
+use crate::connector::{PinnedConnector, target_of};
+use crate::error::NetError;
+use crate::tls::CertPins;
+
+/// Sends HTTP requests to orchestrators. Cloning shares the pins.
+#[derive(Clone, Debug)]
+pub struct OrchestratorHttpClient {
+    connector: PinnedConnector,
+    timeout: Duration,
+}
+
+impl OrchestratorHttpClient {
+    /// A client verifying through `pins` (share them with the
+    /// [`OrchestratorClient`](super::OrchestratorClient) that discovered the orchestrator).
+    pub fn new(pins: CertPins) -> Self {
+        OrchestratorHttpClient {
+            connector: PinnedConnector::new(pins),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets the time allowed per request.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// `POST {transcoder}/payment` with the two headers' values (as a remote signer
+    /// returns them), answered with the orchestrator's `PaymentResult`. A refusal is
+    /// [`NetError::HttpRefused`] with go-livepeer's error named.
+    pub async fn payment(
+        &self,
+        transcoder: &str,
+        payment_header: &str,
+        segment_header: &str,
+    ) -> Result<PaymentResult, NetError> {
+        let (host, port) = origin(transcoder)?;
+        let target = target_of(&host, port);
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("https://{target}{PAYMENT_PATH}"))
+            .header(PAYMENT_HEADER, payment_header)
+            .header(SEGMENT_HEADER, segment_header)
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| NetError::InvalidUri {
+                uri: transcoder.to_owned(),
+                reason: if e.is::<http::header::InvalidHeaderValue>() {
+                    "a header value is not valid"
+                } else {
+                    "not a valid request URI"
+                },
+            })?;
+        let exchange = async {
+            let io = self.connector.connect(&host, port).await?;
+            let connect_err = |e: hyper::Error| NetError::Connect {
+                target: target.clone(),
+                reason: e.to_string(),
+            };
+            let (mut send, conn) = hyper::client::conn::http2::handshake(
+                TokioExecutor::new(),
+                hyper_util::rt::TokioIo::new(io),
+            )
+            .await
+            .map_err(connect_err)?;
+            tokio::spawn(conn);
+            let response = send.send_request(request).await.map_err(connect_err)?;
+            let status = response.status();
+            let body = Limited::new(response.into_body(), MAX_ORCHESTRATOR_INFO_LEN)
+                .collect()
+                .await
+                .map_err(|e| NetError::Connect {
+                    target: target.clone(),
+                    reason: e.to_string(),
+                })?
+                .to_bytes();
+            Ok::<_, NetError>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| NetError::Timeout {
+                target: target.clone(),
+            })??;
+        if !status.is_success() {
+            let message = String::from_utf8_lossy(&body[..body.len().min(1024)]);
+            return Err(NetError::HttpRefused {
+                status: status.as_u16(),
+                error: RemoteError::parse(message.trim()),
+            });
+        }
+        Ok(decode_payment_result(&body)?)
+    }
+}
+
+/// The host and port of a transcoder URI (`https://host:port[/path]`; a path is ignored).
+fn origin(uri: &str) -> Result<(String, u16), NetError> {
+    let bad = |reason| NetError::InvalidUri {
+        uri: uri.to_owned(),
+        reason,
+    };
+    let parsed: Uri = uri.parse().map_err(|_| bad("not a URI"))?;
+    if parsed.scheme_str() != Some("https") {
+        return Err(bad("only https:// orchestrators are supported"));
+    }
+    let host = parsed.host().ok_or(bad("no host"))?.to_owned();
+    Ok((host, parsed.port_u16().unwrap_or(443)))
+}
