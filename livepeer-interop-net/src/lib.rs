@@ -21,8 +21,8 @@ pub use connector::{PinnedConnector, parse_target};
 pub use error::{NetError, SignerServiceError};
 pub use orchestrator::{
     HttpRoutes, InfoRefusal, InfoSource, OrchestratorClient, OrchestratorHttpClient,
-    OrchestratorServer, PaymentRoute, PaymentSink, RequestCheck, RequestSigner, ServerHandle,
-    StaticInfo,
+    OrchestratorServer, PaymentRoute, PaymentSink, RequestCheck, RequestSigner, SegmentHandler,
+    SegmentRoute, ServerHandle, StaticInfo,
 };
 pub use remote_signer::{RemoteSignerClient, RemoteSignerServer};
 pub use tls::{CertPins, Fingerprint, SelfSignedCert};

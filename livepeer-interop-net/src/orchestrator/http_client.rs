@@ -1,17 +1,22 @@
 //! A gateway's HTTP/2 requests to an orchestrator's port over the pinned connector (the
-//! certificate pinned for discovery is the one expected here): `POST /payment`.
+//! certificate pinned for discovery is the one expected here): `POST /payment` and
+//! `POST /segment`.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::Uri;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioExecutor;
-use livepeer_interop::codec::MAX_ORCHESTRATOR_INFO_LEN;
+use livepeer_interop::codec::{MAX_ORCHESTRATOR_INFO_LEN, MAX_TRANSCODE_RESULT_LEN};
 use livepeer_interop::messages::PaymentResult;
-use livepeer_interop::{PAYMENT_HEADER, RemoteError, SEGMENT_HEADER, decode_payment_result};
+use livepeer_interop::{
+    PAYMENT_HEADER, RemoteError, SEGMENT_HEADER, SegmentResponse, decode_payment_result,
+    read_transcode_result,
+};
 
 use super::payment_route::PAYMENT_PATH;
+use super::segment_route::SEGMENT_PATH;
 use crate::connector::{PinnedConnector, target_of};
 use crate::error::NetError;
 use crate::tls::CertPins;
@@ -21,6 +26,7 @@ use crate::tls::CertPins;
 pub struct OrchestratorHttpClient {
     connector: PinnedConnector,
     timeout: Duration,
+    segment_timeout: Duration,
 }
 
 impl OrchestratorHttpClient {
@@ -30,12 +36,20 @@ impl OrchestratorHttpClient {
         OrchestratorHttpClient {
             connector: PinnedConnector::new(pins),
             timeout: Duration::from_secs(5),
+            segment_timeout: Duration::from_secs(8),
         }
     }
 
     /// Sets the time allowed per request.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets the time allowed for a segment, upload and transcoding together (8 s by
+    /// default, go-livepeer's floor; it allows four times the segment's duration).
+    pub fn with_segment_timeout(mut self, timeout: Duration) -> Self {
+        self.segment_timeout = timeout;
         self
     }
 
@@ -48,21 +62,73 @@ impl OrchestratorHttpClient {
         payment_header: &str,
         segment_header: &str,
     ) -> Result<PaymentResult, NetError> {
+        let body = self
+            .post(
+                transcoder,
+                PAYMENT_PATH,
+                &[
+                    (PAYMENT_HEADER, payment_header),
+                    (SEGMENT_HEADER, segment_header),
+                ],
+                Bytes::new(),
+                MAX_ORCHESTRATOR_INFO_LEN,
+                self.timeout,
+            )
+            .await?;
+        Ok(decode_payment_result(&body)?)
+    }
+
+    /// `POST {transcoder}/segment` with an MPEG-TS segment, its `Livepeer-Segment` and
+    /// `Livepeer-Payment` headers' values, for `renditions` renditions: the renditions'
+    /// locations and signature, or the orchestrator's named error. A refusal before
+    /// transcoding is [`NetError::HttpRefused`].
+    pub async fn segment(
+        &self,
+        transcoder: &str,
+        segment_header: &str,
+        payment_header: &str,
+        body: Bytes,
+        renditions: usize,
+    ) -> Result<SegmentResponse, NetError> {
+        let answer = self
+            .post(
+                transcoder,
+                SEGMENT_PATH,
+                &[
+                    (SEGMENT_HEADER, segment_header),
+                    (PAYMENT_HEADER, payment_header),
+                    ("content-type", "video/MP2T"),
+                ],
+                body,
+                MAX_TRANSCODE_RESULT_LEN,
+                self.segment_timeout,
+            )
+            .await?;
+        Ok(read_transcode_result(&answer, renditions)?)
+    }
+
+    async fn post(
+        &self,
+        transcoder: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        max_answer: usize,
+        timeout: Duration,
+    ) -> Result<Bytes, NetError> {
         let (host, port) = origin(transcoder)?;
         let target = target_of(&host, port);
-        let request = http::Request::builder()
+        let mut builder = http::Request::builder()
             .method(http::Method::POST)
-            .uri(format!("https://{target}{PAYMENT_PATH}"))
-            .header(PAYMENT_HEADER, payment_header)
-            .header(SEGMENT_HEADER, segment_header)
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| NetError::InvalidUri {
+            .uri(format!("https://{target}{path}"));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|_| NetError::InvalidUri {
                 uri: transcoder.to_owned(),
-                reason: if e.is::<http::header::InvalidHeaderValue>() {
-                    "a header value is not valid"
-                } else {
-                    "not a valid request URI"
-                },
+                reason: "not a valid request (URI or header value)",
             })?;
         let exchange = async {
             let io = self.connector.connect(&host, port).await?;
@@ -79,7 +145,7 @@ impl OrchestratorHttpClient {
             tokio::spawn(conn);
             let response = send.send_request(request).await.map_err(connect_err)?;
             let status = response.status();
-            let body = Limited::new(response.into_body(), MAX_ORCHESTRATOR_INFO_LEN)
+            let body = Limited::new(response.into_body(), max_answer)
                 .collect()
                 .await
                 .map_err(|e| NetError::Connect {
@@ -89,7 +155,7 @@ impl OrchestratorHttpClient {
                 .to_bytes();
             Ok::<_, NetError>((status, body))
         };
-        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+        let (status, body) = tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| NetError::Timeout {
                 target: target.clone(),
@@ -101,7 +167,7 @@ impl OrchestratorHttpClient {
                 error: RemoteError::parse(message.trim()),
             });
         }
-        Ok(decode_payment_result(&body)?)
+        Ok(body)
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use livepeer_core::Address;
 use livepeer_interop::messages::{OrchestratorInfo, OrchestratorRequest};
 use livepeer_interop::verify_orchestrator_request;
@@ -248,7 +248,12 @@ impl OrchestratorServer {
             let server = server.clone();
             async move { Ok::<_, Infallible>(server.route(req).await) }
         });
-        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        // HTTP/1 clients get 10 s to send their headers.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(10));
         if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
             span.in_scope(|| debug!(error = %e, "connection ended with an error"));
         }

@@ -6,6 +6,7 @@ mod corpus;
 mod discovery;
 mod payment;
 mod python;
+mod segment;
 mod signer;
 mod signer_policy;
 mod util;
