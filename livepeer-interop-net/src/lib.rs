@@ -15,6 +15,7 @@ pub mod fuzz_entry;
 pub mod grpc;
 pub mod orchestrator;
 pub mod remote_signer;
+pub mod serve;
 pub mod tls;
 
 pub use connector::{PinnedConnector, parse_target};
@@ -22,9 +23,10 @@ pub use error::{NetError, SignerServiceError};
 pub use orchestrator::{
     HttpRoutes, InfoRefusal, InfoSource, OrchestratorClient, OrchestratorHttpClient,
     OrchestratorServer, PaymentRoute, PaymentSink, RequestCheck, RequestSigner, SegmentHandler,
-    SegmentRoute, ServerHandle, StaticInfo,
+    SegmentRoute, StaticInfo,
 };
 pub use remote_signer::{RemoteSignerClient, RemoteSignerServer};
+pub use serve::ServerHandle;
 pub use tls::{CertPins, Fingerprint, SelfSignedCert};
 
 /// The go-livepeer commit whose `server/rpc.go`, `server/remote_signer.go`,

@@ -2,6 +2,8 @@
 //! certificate pinned for discovery is the one expected here): `POST /payment` and
 //! `POST /segment`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,12 +23,24 @@ use crate::connector::{PinnedConnector, target_of};
 use crate::error::NetError;
 use crate::tls::CertPins;
 
-/// Sends HTTP requests to orchestrators. Cloning shares the pins.
-#[derive(Clone, Debug)]
+/// Sends HTTP requests to orchestrators, one HTTP/2 connection per orchestrator kept open
+/// between requests. Cloning shares the pins and the connections.
+#[derive(Clone)]
 pub struct OrchestratorHttpClient {
     connector: PinnedConnector,
     timeout: Duration,
     segment_timeout: Duration,
+    connections: Arc<Mutex<HashMap<String, Sender>>>,
+}
+
+impl std::fmt::Debug for OrchestratorHttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrchestratorHttpClient")
+            .field("connector", &self.connector)
+            .field("timeout", &self.timeout)
+            .field("segment_timeout", &self.segment_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OrchestratorHttpClient {
@@ -37,6 +51,7 @@ impl OrchestratorHttpClient {
             connector: PinnedConnector::new(pins),
             timeout: Duration::from_secs(5),
             segment_timeout: Duration::from_secs(8),
+            connections: Arc::default(),
         }
     }
 
@@ -118,32 +133,38 @@ impl OrchestratorHttpClient {
     ) -> Result<Bytes, NetError> {
         let (host, port) = origin(transcoder)?;
         let target = target_of(&host, port);
-        let mut builder = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(format!("https://{target}{path}"));
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
-        }
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|_| NetError::InvalidUri {
-                uri: transcoder.to_owned(),
-                reason: "not a valid request (URI or header value)",
-            })?;
+        let request = || {
+            let mut builder = http::Request::builder()
+                .method(http::Method::POST)
+                .uri(format!("https://{target}{path}"));
+            for (name, value) in headers {
+                builder = builder.header(*name, *value);
+            }
+            builder
+                .body(Full::new(body.clone()))
+                .map_err(|_| NetError::InvalidUri {
+                    uri: transcoder.to_owned(),
+                    reason: "not a valid request (URI or header value)",
+                })
+        };
+        request()?;
         let exchange = async {
-            let io = self.connector.connect(&host, port).await?;
             let connect_err = |e: hyper::Error| NetError::Connect {
                 target: target.clone(),
                 reason: e.to_string(),
             };
-            let (mut send, conn) = hyper::client::conn::http2::handshake(
-                TokioExecutor::new(),
-                hyper_util::rt::TokioIo::new(io),
-            )
-            .await
-            .map_err(connect_err)?;
-            tokio::spawn(conn);
-            let response = send.send_request(request).await.map_err(connect_err)?;
+            let (mut send, fresh) = self.sender(&host, port, &target).await?;
+            let response = match send.send_request(request()?).await {
+                Ok(r) => r,
+                // A kept connection the orchestrator closed before taking the request: once
+                // more on a new one.
+                Err(e) if !fresh && (e.is_canceled() || e.is_closed()) => {
+                    self.lock().remove(&target);
+                    let (mut send, _) = self.sender(&host, port, &target).await?;
+                    send.send_request(request()?).await.map_err(connect_err)?
+                }
+                Err(e) => return Err(connect_err(e)),
+            };
             let status = response.status();
             let body = Limited::new(response.into_body(), max_answer)
                 .collect()
@@ -170,6 +191,47 @@ impl OrchestratorHttpClient {
         Ok(body)
     }
 }
+
+impl OrchestratorHttpClient {
+    /// A ready HTTP/2 connection to `target`: the open one, or a new one (verified through
+    /// the pins; `true` beside it) when there is none or it has closed.
+    async fn sender(
+        &self,
+        host: &str,
+        port: u16,
+        target: &str,
+    ) -> Result<(Sender, bool), NetError> {
+        let cached = self.lock().get(target).cloned();
+        if let Some(mut send) = cached {
+            if send.ready().await.is_ok() {
+                return Ok((send, false));
+            }
+            self.lock().remove(target);
+        }
+        let io = self.connector.connect(host, port).await?;
+        let (send, conn) = hyper::client::conn::http2::handshake(
+            TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(io),
+        )
+        .await
+        .map_err(|e| NetError::Connect {
+            target: target.to_owned(),
+            reason: e.to_string(),
+        })?;
+        tokio::spawn(conn);
+        self.lock().insert(target.to_owned(), send.clone());
+        Ok((send, true))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Sender>> {
+        // The map holds handles only, so a poisoned lock still holds a usable map.
+        self.connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+type Sender = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
 
 /// The host and port of a transcoder URI (`https://host:port[/path]`; a path is ignored).
 fn origin(uri: &str) -> Result<(String, u16), NetError> {

@@ -13,4 +13,4 @@ pub use http_client::OrchestratorHttpClient;
 pub use info::{InfoRefusal, InfoSource, StaticInfo};
 pub use payment_route::{PaymentRoute, PaymentSink};
 pub use segment_route::{SegmentHandler, SegmentRefusal, SegmentRequest, SegmentRoute};
-pub use server::{HttpFuture, HttpRoutes, OrchestratorServer, RequestCheck, ServerHandle};
+pub use server::{HttpFuture, HttpRoutes, OrchestratorServer, RequestCheck};

@@ -17,17 +17,17 @@ use livepeer_core::Address;
 use livepeer_interop::messages::{OrchestratorInfo, OrchestratorRequest};
 use livepeer_interop::verify_orchestrator_request;
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tonic::body::Body;
 use tonic::server::{Grpc, UnaryService};
 use tonic::{Request, Response, Status};
 use tonic_prost::ProstCodec;
-use tracing::{debug, info_span, warn};
+use tracing::{debug, info_span};
 
 use super::info::{InfoRefusal, InfoSource};
 use crate::error::NetError;
 use crate::grpc::{GET_ORCHESTRATOR, MAX_REQUEST_LEN, is_grpc};
+use crate::serve::{DEFAULT_MAX_CONNECTIONS, ServerHandle, spawn_accept_loop};
 
 /// How the server treats the gateway's signature in `GetOrchestrator`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +67,7 @@ struct Inner {
     check: RequestCheck,
     http: Option<Arc<dyn HttpRoutes>>,
     handshake_timeout: Duration,
+    max_connections: usize,
 }
 
 impl std::fmt::Debug for OrchestratorServer {
@@ -100,6 +101,7 @@ impl OrchestratorServer {
                 check: RequestCheck::Signature,
                 http: None,
                 handshake_timeout: Duration::from_secs(10),
+                max_connections: DEFAULT_MAX_CONNECTIONS,
             }),
         }
     }
@@ -107,6 +109,12 @@ impl OrchestratorServer {
     /// Serves `routes` for every request that is not gRPC.
     pub fn with_http_routes(mut self, routes: Arc<dyn HttpRoutes>) -> Self {
         self.inner_mut().http = Some(routes);
+        self
+    }
+
+    /// Sets the bound on open connections ([`DEFAULT_MAX_CONNECTIONS`] by default).
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.inner_mut().max_connections = max;
         self
     }
 
@@ -196,31 +204,13 @@ impl OrchestratorServer {
         listener: TcpListener,
         tls: Arc<rustls::ServerConfig>,
     ) -> Result<ServerHandle, NetError> {
-        let addr = listener
-            .local_addr()
-            .map_err(|e| NetError::Setup(e.to_string()))?;
         let server = self.clone();
         let acceptor = TlsAcceptor::from(tls);
-        let task = tokio::spawn(async move {
-            let mut connections = JoinSet::new();
-            loop {
-                let (tcp, peer) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // Reap finished connections so the set does not grow.
-                while connections.try_join_next().is_some() {}
-                let server = server.clone();
-                let acceptor = acceptor.clone();
-                connections
-                    .spawn(async move { server.serve_connection(tcp, peer, acceptor).await });
-            }
-        });
-        Ok(ServerHandle { addr, task })
+        spawn_accept_loop(listener, self.inner.max_connections, move |tcp, peer| {
+            let server = server.clone();
+            let acceptor = acceptor.clone();
+            async move { server.serve_connection(tcp, peer, acceptor).await }
+        })
     }
 
     async fn serve_connection(
@@ -277,28 +267,4 @@ fn not_found() -> http::Response<Body> {
     ))));
     *resp.status_mut() = http::StatusCode::NOT_FOUND;
     resp
-}
-
-/// A running server: its address, and the means to stop it.
-#[derive(Debug)]
-pub struct ServerHandle {
-    addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl ServerHandle {
-    pub(crate) fn new(addr: SocketAddr, task: JoinHandle<()>) -> Self {
-        ServerHandle { addr, task }
-    }
-
-    /// The address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Stops accepting and closes every open connection.
-    pub async fn shutdown(self) {
-        self.task.abort();
-        let _ = self.task.await;
-    }
 }

@@ -18,14 +18,13 @@ use livepeer_core::entropy::{EntropySource, OsEntropy, random_32};
 use livepeer_core::{Signer, SignerError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::payment::{PaymentPolicy, generate_live_payment_with, orch_info_signature};
 use super::wire::{ErrorBody, ErrorMessage, LivePaymentRequest, OrchInfoSigResponse};
 use crate::error::{NetError, SignerServiceError};
-use crate::orchestrator::ServerHandle;
+use crate::serve::{DEFAULT_MAX_CONNECTIONS, ServerHandle, spawn_accept_loop};
 
 /// `POST /sign-orchestrator-info`.
 pub const SIGN_ORCHESTRATOR_INFO: &str = "/sign-orchestrator-info";
@@ -55,6 +54,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     rounds: Option<Arc<dyn RoundInfo>>,
     policy: PaymentPolicy,
+    max_connections: usize,
 }
 
 /// The wall clock.
@@ -114,6 +114,7 @@ impl RemoteSignerServer {
                 clock: Arc::new(SystemClock),
                 rounds: None,
                 policy: PaymentPolicy::default(),
+                max_connections: DEFAULT_MAX_CONNECTIONS,
             }),
         })
     }
@@ -128,6 +129,12 @@ impl RemoteSignerServer {
     /// reachable by others must require it.
     pub fn with_bearer_token(mut self, token: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.inner).bearer = Some(token.into());
+        self
+    }
+
+    /// Sets the bound on open connections ([`DEFAULT_MAX_CONNECTIONS`] by default).
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        Arc::make_mut(&mut self.inner).max_connections = max;
         self
     }
 
@@ -277,39 +284,23 @@ impl RemoteSignerServer {
             )));
         }
         let server = self.clone();
-        let task = tokio::spawn(async move {
-            let mut connections = JoinSet::new();
-            loop {
-                let (tcp, peer) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                while connections.try_join_next().is_some() {}
-                let server = server.clone();
-                let tls = tls.clone();
-                connections.spawn(async move {
-                    match tls {
-                        None => server.serve_io(tcp, peer).await,
-                        Some(acceptor) => {
-                            match tokio::time::timeout(
-                                Duration::from_secs(10),
-                                acceptor.accept(tcp),
-                            )
+        spawn_accept_loop(listener, self.inner.max_connections, move |tcp, peer| {
+            let server = server.clone();
+            let tls = tls.clone();
+            async move {
+                match tls {
+                    None => server.serve_io(tcp, peer).await,
+                    Some(acceptor) => {
+                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
                             .await
-                            {
-                                Ok(Ok(io)) => server.serve_io(io, peer).await,
-                                _ => debug!(%peer, "TLS handshake failed"),
-                            }
+                        {
+                            Ok(Ok(io)) => server.serve_io(io, peer).await,
+                            _ => debug!(%peer, "TLS handshake failed"),
                         }
                     }
-                });
+                }
             }
-        });
-        Ok(ServerHandle::new(addr, task))
+        })
     }
 
     async fn serve_io<I>(&self, io: I, peer: SocketAddr)

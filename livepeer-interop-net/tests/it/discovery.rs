@@ -324,3 +324,26 @@ async fn unreachable_and_bad_uris_are_typed() {
     );
     let _ = key(1).address();
 }
+
+#[tokio::test]
+async fn connections_beyond_the_bound_wait() {
+    let source = recording(key(2).address(), "https://127.0.0.1:1");
+    let cert = SelfSignedCert::generate(&["localhost"]).unwrap();
+    let server = OrchestratorServer::new(source).with_max_connections(1);
+    let handle = spawn_orchestrator(&server, &cert).await;
+    let uri = handle.local_addr().to_string();
+    // One idle connection holds the only slot.
+    let idle = tokio::net::TcpStream::connect(handle.local_addr())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let client =
+        OrchestratorClient::default().with_connect_timeout(std::time::Duration::from_millis(300));
+    let gw = RequestSigner::Local(signer(1));
+    let err = client.discover(&uri, &gw, None, None).await.unwrap_err();
+    assert!(matches!(err, NetError::Timeout { .. }), "{err:?}");
+    drop(idle);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    client.discover(&uri, &gw, None, None).await.unwrap();
+    handle.shutdown().await;
+}

@@ -165,3 +165,46 @@ async fn refusals_are_named() {
     );
     orch.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_restarted_orchestrator_is_reconnected() {
+    let (orch, sink, info, cert) = orchestrator_with_sink(None).await;
+    let addr = orch.local_addr();
+    let gw = key(1);
+    let info = info.info().clone();
+    let seg = livepeer_interop::build_seg_data(
+        b"m",
+        0,
+        b"",
+        Vec::new(),
+        std::time::Duration::ZERO,
+        info.auth_token.clone().unwrap(),
+        &gw,
+    )
+    .unwrap();
+    let seg = livepeer_interop::encode_segment_header(&seg);
+    let payment = livepeer_interop::encode_payment_header(
+        &livepeer_interop::payment_without_tickets(gw.address(), info.price_info.as_ref().unwrap()),
+    );
+    let client = OrchestratorHttpClient::new(CertPins::new());
+    client
+        .payment(&info.transcoder, &payment, &seg)
+        .await
+        .unwrap();
+    client
+        .payment(&info.transcoder, &payment, &seg)
+        .await
+        .unwrap();
+    orch.shutdown().await;
+    // Same port, same certificate: the closed connection is replaced.
+    let server = OrchestratorServer::new(Arc::new(StaticInfo::from_info(info.clone())))
+        .with_http_routes(Arc::new(PaymentRoute::new(sink.clone())));
+    let l = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let orch = server.spawn(l, cert.server_config().unwrap()).unwrap();
+    client
+        .payment(&info.transcoder, &payment, &seg)
+        .await
+        .unwrap();
+    assert_eq!(sink.got.lock().unwrap().len(), 3);
+    orch.shutdown().await;
+}
