@@ -1,6 +1,7 @@
-//! Entry points shared by the fuzz target and the corpus-replay test. Not a stable API.
+//! Entry points shared by the fuzz targets and the corpus-replay test. Not a stable API.
 //!
-//! [`remote_signer`] feeds outside bytes to the remote signer's request decoding and
+//! [`routes`] feeds outside headers and bodies to the orchestrator's `/segment` and
+//! `/payment` checks. [`remote_signer`] feeds outside bytes to the remote signer's request decoding and
 //! payment logic, and checks what comes out: a typed refusal, or a payment whose headers
 //! decode, whose tickets are consecutive and at most [`MAX_TICKETS`], and whose state the
 //! signer takes back.
@@ -160,4 +161,129 @@ fn check_answer(resp: &LivePaymentResponse, signer: &LocalSigner, after: u32) ->
         "the answer round-trips through JSON"
     );
     nonces.last().copied().unwrap_or(0)
+}
+
+/// Splits route input: two length-prefixed (u16, big-endian) header values, then the body.
+fn split_route_input(data: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let take = |d: &'_ [u8]| -> Option<(usize, usize)> {
+        let len = usize::from(u16::from_be_bytes([*d.first()?, *d.get(1)?]));
+        (d.len() >= 2 + len).then_some((2, 2 + len))
+    };
+    let (a0, a1) = take(data)?;
+    let (payment, rest) = (&data[a0..a1], &data[a1..]);
+    let (b0, b1) = take(rest)?;
+    Some((payment, &rest[b0..b1], &rest[b1..]))
+}
+
+fn route_input(mode: u8, payment: &[u8], segment: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut v = vec![mode];
+    for h in [payment, segment] {
+        v.extend_from_slice(&(h.len() as u16).to_be_bytes());
+        v.extend_from_slice(h);
+    }
+    v.extend_from_slice(body);
+    v
+}
+
+/// Inputs the routes accept: a segment for `/segment` (mode 0), a payment for `/payment`
+/// (mode 1).
+pub fn route_seeds() -> Vec<Vec<u8>> {
+    let (Some(signer), Some(info)) = (signer(), valid_info()) else {
+        return Vec::new();
+    };
+    let (Some(price), Some(token)) = (info.price_info.as_ref(), info.auth_token.clone()) else {
+        return Vec::new();
+    };
+    let payment = livepeer_interop::encode_payment_header(
+        &livepeer_interop::payment_without_tickets(signer.address(), price),
+    );
+    let seg = |body: &[u8]| {
+        livepeer_interop::build_seg_data(
+            b"m",
+            1,
+            body,
+            Vec::new(),
+            Duration::from_secs(2),
+            token.clone(),
+            &signer,
+        )
+        .ok()
+        .map(|s| livepeer_interop::encode_segment_header(&s))
+    };
+    let (Some(seg_body), Some(seg_empty)) = (seg(b"segment"), seg(b"")) else {
+        return Vec::new();
+    };
+    vec![
+        route_input(0, payment.as_bytes(), seg_body.as_bytes(), b"segment"),
+        route_input(1, payment.as_bytes(), seg_empty.as_bytes(), b""),
+    ]
+}
+
+struct AcceptAll(OrchestratorInfo);
+
+impl crate::orchestrator::PaymentSink for AcceptAll {
+    fn process_payment(
+        &self,
+        _sender: livepeer_core::Address,
+        _payment: &livepeer_interop::messages::Payment,
+        _seg: &livepeer_interop::messages::SegData,
+    ) -> Result<OrchestratorInfo, String> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The orchestrator's HTTP routes on outside headers and bodies. The first byte picks:
+/// even, `/segment`'s checks; odd, `/payment`'s answer (with a sink that accepts). Then two
+/// length-prefixed header values (`Livepeer-Payment`, `Livepeer-Segment`) and the body.
+/// A refusal must carry go-livepeer's status for it; returns whether the request passed.
+pub fn routes(data: &[u8]) -> bool {
+    let Some(info) = valid_info() else {
+        return false;
+    };
+    let (mode, rest) = data.split_first().map_or((0, data), |(m, r)| (*m, r));
+    let Some((payment, segment, body)) = split_route_input(rest) else {
+        return false;
+    };
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in [
+        (livepeer_interop::PAYMENT_HEADER, payment),
+        (livepeer_interop::SEGMENT_HEADER, segment),
+    ] {
+        match http::HeaderValue::from_bytes(value) {
+            Ok(v) => {
+                headers.insert(name, v);
+            }
+            Err(_) => return false,
+        }
+    }
+    if mode % 2 == 0 {
+        match crate::orchestrator::SegmentRoute::check(
+            &headers,
+            bytes::Bytes::copy_from_slice(body),
+        ) {
+            Ok(request) => {
+                assert_eq!(request.body.as_ref(), body);
+                assert!(request.seg.auth_token.is_some());
+                true
+            }
+            Err((status, _)) => {
+                assert!([400, 402, 403].contains(&status.as_u16()), "{status}");
+                false
+            }
+        }
+    } else {
+        let route = crate::orchestrator::PaymentRoute::new(std::sync::Arc::new(AcceptAll(info)));
+        let (status, answer) = route.answer(&headers);
+        match status.as_u16() {
+            200 => {
+                let result = livepeer_interop::decode_payment_result(&answer);
+                assert!(result.is_ok_and(|r| r.info.is_some_and(|i| i.auth_token.is_some())));
+                true
+            }
+            s => {
+                assert!([402, 403].contains(&s), "{s}");
+                false
+            }
+        }
+    }
 }

@@ -1,21 +1,22 @@
-//! The remote signer's fuzz entry point: the committed corpus
-//! (`fuzz/corpus/interop_net_signer`) replays, its seeds reach a payment, and random or
-//! mutated inputs never panic.
+//! The fuzz entry points: the committed corpora (`fuzz/corpus/interop_net_signer`,
+//! `fuzz/corpus/interop_net_routes`) replay, their seeds get through, and random or mutated
+//! inputs never panic.
 
 use std::path::PathBuf;
 
 use livepeer_interop_net::fuzz_entry;
 use proptest::prelude::*;
 
-fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/interop_net_signer")
+fn corpus_dir(target: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target)
 }
 
-#[test]
-fn seeds_are_committed_and_replay() {
-    let dir = corpus_dir();
-    let seeds = fuzz_entry::seeds();
-    assert_eq!(seeds.len(), 3);
+/// Checks that `seeds` are committed in `target`'s corpus (or writes them with
+/// `LIVEPEER_WRITE_CORPUS=1`) and replays every file of it through `entry`.
+fn committed(target: &str, seeds: &[Vec<u8>], entry: fn(&[u8]) -> bool) {
+    let dir = corpus_dir(target);
     if std::env::var_os("LIVEPEER_WRITE_CORPUS").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
         for (i, s) in seeds.iter().enumerate() {
@@ -34,8 +35,30 @@ fn seeds_are_committed_and_replay() {
         .collect();
     files.sort();
     for f in files {
-        fuzz_entry::remote_signer(&std::fs::read(f).unwrap());
+        entry(&std::fs::read(f).unwrap());
     }
+}
+
+#[test]
+fn seeds_are_committed_and_replay() {
+    let seeds = fuzz_entry::seeds();
+    assert_eq!(seeds.len(), 3);
+    committed("interop_net_signer", &seeds, fuzz_entry::remote_signer);
+    let routes = fuzz_entry::route_seeds();
+    assert_eq!(routes.len(), 2);
+    committed("interop_net_routes", &routes, fuzz_entry::routes);
+}
+
+#[test]
+fn route_seeds_pass_and_bad_headers_do_not() {
+    for (i, seed) in fuzz_entry::route_seeds().iter().enumerate() {
+        assert!(fuzz_entry::routes(seed), "route seed {i} passes");
+    }
+    // The segment seed with another body fails the hash check.
+    let mut other = fuzz_entry::route_seeds()[0].clone();
+    *other.last_mut().unwrap() ^= 1;
+    assert!(!fuzz_entry::routes(&other));
+    assert!(!fuzz_entry::routes(&[0, 0, 0, 0, 0]));
 }
 
 #[test]
@@ -55,6 +78,24 @@ proptest! {
     #[test]
     fn random_inputs_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
         fuzz_entry::remote_signer(&data);
+    }
+
+    #[test]
+    fn random_route_inputs_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        fuzz_entry::routes(&data);
+    }
+
+    #[test]
+    fn mutated_route_seeds_never_panic(
+        which in 0usize..2,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+    ) {
+        let mut data = fuzz_entry::route_seeds()[which].clone();
+        for (at, byte) in edits {
+            let i = at.index(data.len());
+            data[i] = byte;
+        }
+        fuzz_entry::routes(&data);
     }
 
     #[test]
