@@ -325,6 +325,7 @@ impl<M: Middleware + 'static> LivepeerChain<M> {
         &self,
         call: ContractCall<M, D>,
     ) -> Result<(TxOutcome, ethers::types::TransactionReceipt), ChainError> {
+        let tx = call.tx.clone();
         let pending = call.send().await.map_err(contract_error)?;
         let hash = pending.tx_hash();
         let receipt = PendingTransaction::new(hash, self.client.provider())
@@ -337,12 +338,32 @@ impl<M: Middleware + 'static> LivepeerChain<M> {
             gas_used: receipt.gas_used.map_or(0, |g| g.low_u64()),
         };
         if receipt.status.map(|s| s.as_u64()) != Some(1) {
-            return Err(ChainError::Reverted {
-                name: "unknown".into(),
-                data: Vec::new(),
-            });
+            return Err(self.mined_revert(&tx, outcome.block).await);
         }
         Ok((outcome, receipt))
+    }
+
+    /// The reason of a transaction that was mined and reverted (sent with a fixed gas limit,
+    /// so no estimate caught it): the same call replayed on the state before its block.
+    async fn mined_revert(
+        &self,
+        tx: &ethers::types::transaction::eip2718::TypedTransaction,
+        block: u64,
+    ) -> ChainError {
+        let at = ethers::types::BlockId::from(block.saturating_sub(1));
+        match self.client.call(tx, Some(at)).await {
+            Err(e) => match middleware_error(e) {
+                revert @ ChainError::Reverted { .. } => revert,
+                _ => ChainError::Reverted {
+                    name: "unknown".into(),
+                    data: Vec::new(),
+                },
+            },
+            Ok(_) => ChainError::Reverted {
+                name: "unknown".into(),
+                data: Vec::new(),
+            },
+        }
     }
 }
 

@@ -11,3 +11,4 @@
 mod harness;
 mod network;
 mod payments;
+mod pm_e2e;

@@ -9,7 +9,9 @@ use livepeer_core::chain::{
 };
 use livepeer_core::{U256, Wei};
 
-use crate::harness::{BROADCASTER, Net, ORCHESTRATOR, winning_ticket};
+use livepeer_contracts_lp::bindings::controller::Controller;
+
+use crate::harness::{BROADCASTER, DEPLOYER, Net, ORCHESTRATOR, winning_ticket};
 
 fn eth(milli: u64) -> Wei {
     Wei(U256::exp10(15) * milli)
@@ -193,4 +195,40 @@ async fn unlock_and_withdraw_after_the_unlock_period() {
         matches!(&e, ChainError::Reverted { name, .. } if name == "sender deposit and reserve are zero"),
         "{e:?}"
     );
+}
+
+#[tokio::test]
+async fn a_paused_protocol_reverts_with_its_reason() {
+    let Some(net) = Net::start().await else {
+        return;
+    };
+    let o = net.orchestrator("https://o.example:8935").await;
+    let b = net.chain(BROADCASTER).await;
+    b.fund_deposit_and_reserve(eth(100), eth(100))
+        .await
+        .unwrap();
+    let sender = net.signer(BROADCASTER);
+    let recipient = net.address(ORCHESTRATOR);
+    let batch = vec![
+        winning_ticket(&o, &sender, recipient, 1, U256::exp10(15)).await,
+        winning_ticket(&o, &sender, recipient, 2, U256::exp10(15)).await,
+    ];
+
+    let controller = Controller::new(
+        net.deployment.addresses.controller,
+        net.middleware(DEPLOYER),
+    );
+    controller.pause().send().await.unwrap().await.unwrap();
+    assert!(o.paused().await.unwrap());
+    // Refused at estimation.
+    let e = b.fund_deposit(eth(1)).await.unwrap_err();
+    assert!(e.is_revert("system is paused"), "{e:?}");
+    // A batch goes out with a fixed gas budget, so it is mined and reverts; the reason is
+    // read back by replaying it.
+    let e = o.batch_redeem_winning_tickets(&batch).await.unwrap_err();
+    assert!(e.is_revert("system is paused"), "{e:?}");
+
+    controller.unpause().send().await.unwrap().await.unwrap();
+    let r = o.batch_redeem_winning_tickets(&batch).await.unwrap();
+    assert_eq!(r.redeemed, 2);
 }
