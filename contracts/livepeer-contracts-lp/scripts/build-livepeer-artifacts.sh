@@ -54,6 +54,11 @@ const WANT = {
     LivepeerToken: ["contracts/token/LivepeerToken.sol", "LivepeerToken", null, "Controller"],
 };
 
+// Further deployments of the same code from the same input, checked too.
+const ALSO = {
+    ManagerProxy: ["BondingManagerProxy", "RoundsManagerProxy", "ServiceRegistryProxy"],
+};
+
 const stripMeta = (hex) => {
     hex = hex.replace(/^0x/, "");
     const n = parseInt(hex.slice(-4), 16);
@@ -102,6 +107,14 @@ for (const [hash, items] of Object.entries(groups)) {
                 process.exit(1);
             }
             check = fullEqual ? "identical, metadata included" : "identical apart from the metadata hash";
+            for (const other of ALSO[it.name] || []) {
+                const o = dep(other);
+                if (o.solcInputHash !== hash || stripMeta(o.deployedBytecode.toLowerCase()) !== ours) {
+                    console.error(`MISMATCH ${it.name} against ${other}`);
+                    process.exit(1);
+                }
+                check += `; also ${other}`;
+            }
         }
         const artifact = {
             contractName: it.contract,
