@@ -62,7 +62,7 @@ pub struct DeployConfig {
 }
 
 impl Default for DeployConfig {
-    /// The gas-anchor parameters: 100-block rounds, unlock and validity of 2 rounds, 100
+    /// The parameters Livepeer's gas figures were measured with: 100-block rounds, unlock and validity of 2 rounds, 100
     /// active transcoders; the Minter's mainnet arguments; 10 million LPT to the deployer.
     fn default() -> Self {
         DeployConfig {

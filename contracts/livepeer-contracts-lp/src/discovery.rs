@@ -1,5 +1,5 @@
 //! Rounds, the transcoder pool and service URIs: discovery the way go-livepeer does it
-//! (`eth/client.go TranscoderPool`), and the orchestrator's own staking calls.
+//! (`eth/client.go TranscoderPool`).
 //!
 //! Where Livepeer differs from the core registry:
 //! - There are no service offers or regions on chain: entries carry no [`ServiceOffer`]s and
@@ -109,45 +109,6 @@ impl<M: Middleware + 'static> LivepeerChain<M> {
         let mut out = self.orchestrators().await?;
         out.retain(|e| e.active);
         Ok(out)
-    }
-
-    /// Approves BondingManager to take `amount` LPT and bonds it to `to` (`bond`).
-    pub async fn approve_and_bond(
-        &self,
-        amount: U256,
-        to: Address,
-    ) -> Result<TxOutcome, ChainError> {
-        self.send(self.token.approve(self.addresses.bonding_manager, amount))
-            .await?;
-        self.send(self.bonding.bond(amount, to)).await
-    }
-
-    /// Sets the caller's reward cut and fee share, in parts per million (`transcoder`); the
-    /// caller must be bonded to itself. Joins the pool from the next round if there is room.
-    pub async fn set_transcoder_rates(
-        &self,
-        reward_cut_ppm: u32,
-        fee_share_ppm: u32,
-    ) -> Result<TxOutcome, ChainError> {
-        self.send(
-            self.bonding
-                .transcoder(U256::from(reward_cut_ppm), U256::from(fee_share_ppm)),
-        )
-        .await
-    }
-
-    /// LPT balance of `who`.
-    pub async fn lpt_balance(&self, who: Address) -> Result<U256, ChainError> {
-        self.token
-            .balance_of(who)
-            .call()
-            .await
-            .map_err(contract_error)
-    }
-
-    /// Transfers LPT from the caller.
-    pub async fn transfer_lpt(&self, to: Address, amount: U256) -> Result<TxOutcome, ChainError> {
-        self.send(self.token.transfer(to, amount)).await
     }
 }
 

@@ -7,6 +7,7 @@ pub mod deploy;
 mod discovery;
 mod error;
 mod payments;
+mod staking;
 
 pub use chain::{
     ARBITRUM_ONE_CHAIN_ID, ARBITRUM_ONE_CONTROLLER, BlockSource, LivepeerAddresses, LivepeerChain,

@@ -138,6 +138,28 @@ impl<M: Middleware + 'static> LivepeerChain<M> {
         self.send(self.broker.fund_reserve().value(amount.0)).await
     }
 
+    /// Adds to `sender`'s deposit and reserve, paid by the caller
+    /// (`fundDepositAndReserveFor`).
+    pub async fn fund_deposit_and_reserve_for(
+        &self,
+        sender: Address,
+        deposit: Wei,
+        reserve: Wei,
+    ) -> Result<TxOutcome, ChainError> {
+        let total = deposit
+            .checked_add(reserve)
+            .ok_or_else(|| ChainError::Reverted {
+                name: "AmountOverflow".into(),
+                data: Vec::new(),
+            })?;
+        self.send(
+            self.broker
+                .fund_deposit_and_reserve_for(sender, deposit.0, reserve.0)
+                .value(total.0),
+        )
+        .await
+    }
+
     /// The TicketBroker's own hash of a ticket (`getTicketHash`), for checking ours.
     pub async fn ticket_hash(&self, ticket: &livepeer_core::Ticket) -> Result<H256, ChainError> {
         self.broker

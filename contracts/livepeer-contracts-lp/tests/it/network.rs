@@ -188,6 +188,15 @@ async fn discovery_lists_the_orchestrator() {
     assert_eq!(chain.min_active_stake().await.unwrap(), U256::zero());
     assert_eq!(chain.reserve_pool_size().await.unwrap(), 1);
 
+    // Rewards: the orchestrator mints its round's inflation once.
+    o.reward().await.unwrap();
+    assert!(o.pending_stake(me).await.unwrap() > U256::exp10(21));
+    let e = o.reward().await.unwrap_err();
+    assert!(
+        e.is_revert("caller has already called reward for the current round"),
+        "{e:?}"
+    );
+
     // The orchestrator can move its URI.
     o.set_service_uri("https://elsewhere.example:8935")
         .await

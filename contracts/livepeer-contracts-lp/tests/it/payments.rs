@@ -50,13 +50,23 @@ async fn broadcaster_funds_deposit_and_reserve() {
     assert_eq!(info.withdraw_round, 0);
     assert_eq!(info.reserve_claimed_this_round, Wei::ZERO);
 
+    // Anyone may fund a sender.
+    let other = net.chain(DEPLOYER).await;
+    other
+        .fund_deposit_and_reserve_for(me, eth(1), eth(2))
+        .await
+        .unwrap();
+    let info = b.sender_info(me).await.unwrap();
+    assert_eq!(info.deposit, eth(2001));
+    assert_eq!(info.reserve_remaining, eth(1252));
+
     // The Minter holds the ETH.
     let held = net
         .provider
         .get_balance(b.addresses().minter, None)
         .await
         .unwrap();
-    assert_eq!(Wei(held), eth(3250));
+    assert_eq!(Wei(held), eth(3253));
 }
 
 #[tokio::test]
@@ -148,6 +158,14 @@ async fn winning_tickets_are_redeemed() {
             .unwrap(),
         Wei(face)
     );
+
+    // The orchestrator, its own only delegator, earned every fee and withdraws them.
+    let paid = face * 4 + big;
+    let fees = o.pending_fees(recipient).await.unwrap();
+    assert!(paid - fees.0 <= U256::from(10), "fees {fees}, paid {paid}");
+    let to = ethers::types::Address::repeat_byte(0x77);
+    o.withdraw_fees(to, fees).await.unwrap();
+    assert_eq!(net.provider.get_balance(to, None).await.unwrap(), fees.0);
 
     // Tickets expire after the validity period.
     let old = winning_ticket(&o, &sender, recipient, 6, face).await;
