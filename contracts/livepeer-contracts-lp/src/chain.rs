@@ -158,7 +158,8 @@ impl<M: Middleware + 'static> LivepeerChain<M> {
     /// Connects through the Controller at `controller`: checks it holds code, then resolves
     /// every name of [`LivepeerAddresses::NAMES`] with `getContract(keccak256(name))` and
     /// checks each holds code. Sends nothing. Transactions go from the middleware's default
-    /// sender (a `SignerMiddleware`'s wallet).
+    /// sender (a `SignerMiddleware`'s wallet); over a plain provider the chain is read-only
+    /// and [`LivepeerChain::account`] is the zero address.
     pub async fn connect(client: Arc<M>, controller: Address) -> Result<Self, LpError> {
         require_code(&client, "Controller", controller).await?;
         let mut resolved = [Address::zero(); 6];
