@@ -1,0 +1,91 @@
+//! An orchestrator's own calls on Livepeer's BondingManager and LivepeerToken: bonding,
+//! rates, rewards and fees. Livepeer's staking differs from the core `Staking` trait
+//! (unbonding locks, hints, fees withdrawn by amount), so these are inherent methods.
+
+use ethers::providers::Middleware;
+use ethers::types::{Address, U256};
+use livepeer_core::Wei;
+use livepeer_core::chain::{ChainError, RoundInfo, TxOutcome};
+
+use crate::chain::LivepeerChain;
+use crate::error::contract_error;
+
+impl<M: Middleware + 'static> LivepeerChain<M> {
+    /// Approves BondingManager to take `amount` LPT and bonds it to `to` (`bond`).
+    pub async fn approve_and_bond(
+        &self,
+        amount: U256,
+        to: Address,
+    ) -> Result<TxOutcome, ChainError> {
+        self.send(self.token.approve(self.addresses.bonding_manager, amount))
+            .await?;
+        self.send(self.bonding.bond(amount, to)).await
+    }
+
+    /// Sets the caller's reward cut and fee share, in parts per million (`transcoder`); the
+    /// caller must be bonded to itself. Joins the pool from the next round if there is room.
+    pub async fn set_transcoder_rates(
+        &self,
+        reward_cut_ppm: u32,
+        fee_share_ppm: u32,
+    ) -> Result<TxOutcome, ChainError> {
+        self.send(
+            self.bonding
+                .transcoder(U256::from(reward_cut_ppm), U256::from(fee_share_ppm)),
+        )
+        .await
+    }
+
+    /// LPT balance of `who`.
+    pub async fn lpt_balance(&self, who: Address) -> Result<U256, ChainError> {
+        self.token
+            .balance_of(who)
+            .call()
+            .await
+            .map_err(contract_error)
+    }
+
+    /// Transfers LPT from the caller.
+    pub async fn transfer_lpt(&self, to: Address, amount: U256) -> Result<TxOutcome, ChainError> {
+        self.send(self.token.transfer(to, amount)).await
+    }
+
+    /// Calls `reward()`: mints this round's inflation for the caller (an active transcoder,
+    /// once per round).
+    pub async fn reward(&self) -> Result<TxOutcome, ChainError> {
+        self.send(self.bonding.reward()).await
+    }
+
+    /// Fees `delegator` can withdraw as of the current round (`pendingFees`), redeemed
+    /// tickets included.
+    pub async fn pending_fees(&self, delegator: Address) -> Result<Wei, ChainError> {
+        let round = self.current_round().await?;
+        self.bonding
+            .pending_fees(delegator, U256::from(round))
+            .call()
+            .await
+            .map(Wei)
+            .map_err(contract_error)
+    }
+
+    /// Stake of `delegator` with its rewards as of the current round (`pendingStake`).
+    pub async fn pending_stake(&self, delegator: Address) -> Result<U256, ChainError> {
+        let round = self.current_round().await?;
+        self.bonding
+            .pending_stake(delegator, U256::from(round))
+            .call()
+            .await
+            .map_err(contract_error)
+    }
+
+    /// Withdraws `amount` of the caller's fees to `recipient` (`withdrawFees`; the Minter
+    /// sends the ETH).
+    pub async fn withdraw_fees(
+        &self,
+        recipient: Address,
+        amount: Wei,
+    ) -> Result<TxOutcome, ChainError> {
+        self.send(self.bonding.withdraw_fees(recipient, amount.0))
+            .await
+    }
+}
