@@ -200,24 +200,20 @@ pub(crate) fn i420_from(
     let (w, h) = (src.width() & !1, src.height() & !1);
     limits.check(w, h)?;
     let pts = src.timestamp().or(src.pts()).unwrap_or(0);
-    let (wu, hu) = (w as usize, h as usize);
-    let mut out = Frame::black(w, h, pts);
-    let planes: [(&mut Vec<u8>, usize, usize); 3] = [
-        (&mut out.y, wu, hu),
-        (&mut out.u, wu / 2, hu / 2),
-        (&mut out.v, wu / 2, hu / 2),
-    ];
-    for (i, (dst, pw, ph)) in planes.into_iter().enumerate() {
-        let (data, stride) = (src.data(i), src.stride(i));
-        for row in 0..ph {
-            let line = data
-                .get(row * stride..row * stride + pw)
-                .ok_or_else(|| backend("decoded plane shorter than its stride says"))?;
-            dst[row * pw..(row + 1) * pw].copy_from_slice(line);
-        }
-        if interlaced {
-            deinterlace(dst, pw, ph);
-        }
+    // Copied row by row straight into packed planes (no zero fill first).
+    let mut out = Frame::from_strided(
+        w,
+        h,
+        pts,
+        [src.data(0), src.data(1), src.data(2)],
+        [src.stride(0), src.stride(1), src.stride(2)],
+    )
+    .ok_or_else(|| backend("decoded plane shorter than its stride says"))?;
+    if interlaced {
+        let (wu, hu) = (w as usize, h as usize);
+        deinterlace(&mut out.y, wu, hu);
+        deinterlace(&mut out.u, wu / 2, hu / 2);
+        deinterlace(&mut out.v, wu / 2, hu / 2);
     }
     Ok(out)
 }
