@@ -9,6 +9,8 @@
     clippy::print_stderr
 )]
 
+#[cfg(feature = "livepeer")]
+mod livepeer;
 mod net;
 
 use std::sync::Arc;
