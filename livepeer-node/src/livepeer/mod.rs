@@ -1,7 +1,8 @@
 //! go-livepeer's protocol beside QUIC (feature `livepeer`): the orchestrator's TLS port
 //! answering go-livepeer gateways' `GetOrchestrator` with this node's info (its ticket
-//! params, price, address and an auth token) and their `POST /segment` with the node's
-//! payments, winners' queue and transcoder pool, and serving the renditions for `GET`.
+//! params, price, address and an auth token), their `POST /segment` with the node's
+//! payments, winners' queue and transcoder pool, and their `POST /payment` with its
+//! payments alone, and serving the renditions for `GET`.
 //!
 //! Started by [`crate::OrchestratorBuilder::livepeer`]; stopped when the node closes.
 
@@ -14,10 +15,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use livepeer_core::{Address, PixelPrice, Signer};
-use livepeer_interop::messages::{OrchestratorInfo, OrchestratorRequest};
+use livepeer_core::{Address, PixelPrice, Signer, Wei};
+use livepeer_interop::messages::{OrchestratorInfo, OrchestratorRequest, Payment, SegData};
 use livepeer_interop::payment::{price_to_info, ticket_params_to_wire};
-use livepeer_interop_net::orchestrator::{InfoFuture, SegmentRoute};
+use livepeer_interop_net::orchestrator::{
+    InfoFuture, PaymentFuture, PaymentRoute, PaymentSink, SegmentRoute,
+};
 use livepeer_interop_net::{InfoRefusal, InfoSource, OrchestratorServer, SelfSignedCert};
 use livepeer_interop_net::{ServerHandle, tls::Fingerprint};
 use livepeer_negotiate::payment::PaymentValidator as _;
@@ -133,6 +136,39 @@ impl InfoSource for Source {
     }
 }
 
+/// `POST /payment`: tickets without a segment (live gateways and Livepeer's Python SDK top
+/// up a session's credit with it), checked and credited as a segment's are.
+struct Payments(Arc<Shared>);
+
+impl PaymentSink for Payments {
+    fn process_payment(
+        &self,
+        _sender: Address,
+        _payment: &Payment,
+        _seg: &SegData,
+    ) -> Result<OrchestratorInfo, String> {
+        // Crediting may persist winners, which is awaited: only the route's asynchronous
+        // call is served.
+        Err("payments are processed through the asynchronous route".into())
+    }
+
+    fn process_payment_async<'a>(
+        &'a self,
+        sender: Address,
+        payment: &'a Payment,
+        seg: &'a SegData,
+    ) -> PaymentFuture<'a> {
+        Box::pin(async move {
+            let token = seg.auth_token.as_ref().ok_or("missing auth token")?;
+            self.0.tokens.check(token)?;
+            segment::credit(&self.0, sender, payment, &token.session_id, Wei::ZERO)
+                .await
+                .map_err(|r| r.message)?;
+            self.0.info(sender).await.map_err(|r| format!("{r:?}"))
+        })
+    }
+}
+
 /// The running go-livepeer port of an orchestrator node.
 pub struct LivepeerPort {
     shared: Arc<Shared>,
@@ -191,9 +227,11 @@ impl LivepeerPort {
             tokens: Tokens::new().map_err(NodeError::Config)?,
             renditions: renditions.clone(),
         });
-        let routes = SegmentRoute::new(Arc::new(segment::Handler(shared.clone())))
+        let segments = SegmentRoute::new(Arc::new(segment::Handler(shared.clone())))
             .with_max_body(config.max_segment)
             .with_next(Arc::new(RenditionRoute::new(renditions)));
+        let routes =
+            PaymentRoute::new(Arc::new(Payments(shared.clone()))).with_next(Arc::new(segments));
         let handle = OrchestratorServer::new(Arc::new(Source(shared.clone())))
             .with_http_routes(Arc::new(routes))
             .spawn(listener, tls)

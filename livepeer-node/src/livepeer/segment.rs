@@ -12,7 +12,7 @@ use livepeer_core::transcode::TranscodeJob;
 use livepeer_core::{Ladder, Wei};
 use livepeer_interop::messages::video_profile::{Format, Profile, VideoCodec as WireCodec};
 use livepeer_interop::messages::{
-    TranscodeData, TranscodeResult, TranscodedSegmentData, VideoProfile as WireProfile,
+    Payment, TranscodeData, TranscodeResult, TranscodedSegmentData, VideoProfile as WireProfile,
     transcode_result,
 };
 use livepeer_interop::{estimate_fee, payment_to_batch, price_from_info, profile_sign_name};
@@ -63,28 +63,11 @@ async fn handle(shared: &Shared, req: SegmentRequest) -> Result<TranscodeResult,
         return Ok(failed(seq, "OrchestratorCapped"));
     }
     let price = shared.price();
-    let received = payment_to_batch(&req.payment).map_err(|e| refuse(400, e.to_string()))?;
-    // go-livepeer refuses a payment that expects less than the price asked.
-    if let Some(expected) = req.payment.expected_price.as_ref() {
-        let expected = price_from_info(expected).map_err(|e| refuse(400, e.to_string()))?;
-        if expected.wei.full_mul(price.pixels) < price.wei.full_mul(expected.pixels) {
-            return Err(refuse(400, "invalid expected price"));
-        }
-    }
     let wire = req.seg.renditions();
     let ladder = ladder_of(wire).map_err(|m| refuse(400, m))?;
     let seq_u = u64::try_from(seq).map_err(|_| refuse(400, "invalid seq"))?;
     let fee = estimate_fee(wire, req.duration, &price).map_err(|e| refuse(400, e.to_string()))?;
-    // Balances are kept per session, as go-livepeer keys them.
-    let stream = StreamId::from_name(&token.session_id);
-    shared
-        .payments
-        .accept(received.batch.as_ref(), req.sender, stream, fee)
-        .await
-        .map_err(|e| match e {
-            PaymentError::Backend(_) => refuse(500, e.to_string()),
-            e => refuse(400, e.to_string()),
-        })?;
+    let stream = credit(shared, req.sender, &req.payment, &token.session_id, fee).await?;
     let job = TranscodeJob {
         stream_id: stream,
         segment: Segment {
@@ -133,6 +116,38 @@ async fn handle(shared: &Shared, req: SegmentRequest) -> Result<TranscodeResult,
         })),
         info,
     })
+}
+
+/// Checks `payment` from `sender` for `session` (its expected price, its tickets, with the
+/// risk policy first; winners persisted before this returns) and credits the session;
+/// refuses unless the credit then covers `fee`. Balances are kept per session, as
+/// go-livepeer keys them.
+pub(crate) async fn credit(
+    shared: &Shared,
+    sender: livepeer_core::Address,
+    payment: &Payment,
+    session: &str,
+    fee: Wei,
+) -> Result<StreamId, SegmentRefusal> {
+    let price = shared.price();
+    let received = payment_to_batch(payment).map_err(|e| refuse(400, e.to_string()))?;
+    // go-livepeer refuses a payment that expects less than the price asked.
+    if let Some(expected) = payment.expected_price.as_ref() {
+        let expected = price_from_info(expected).map_err(|e| refuse(400, e.to_string()))?;
+        if expected.wei.full_mul(price.pixels) < price.wei.full_mul(expected.pixels) {
+            return Err(refuse(400, "invalid expected price"));
+        }
+    }
+    let stream = StreamId::from_name(session);
+    shared
+        .payments
+        .accept(received.batch.as_ref(), sender, stream, fee)
+        .await
+        .map_err(|e| match e {
+            PaymentError::Backend(_) => refuse(500, e.to_string()),
+            e => refuse(400, e.to_string()),
+        })?;
+    Ok(stream)
 }
 
 /// Our ladder for go-livepeer's profiles, in the same order; named as the gateway signed

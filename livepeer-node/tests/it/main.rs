@@ -11,6 +11,8 @@
 
 #[cfg(feature = "livepeer")]
 mod livepeer;
+#[cfg(feature = "livepeer")]
+mod livepeer_python;
 mod net;
 
 use std::sync::Arc;
