@@ -62,6 +62,14 @@ async fn handle(shared: &Shared, req: SegmentRequest) -> Result<TranscodeResult,
     if shared.health.is_draining() {
         return Ok(failed(seq, "OrchestratorCapped"));
     }
+    // A URL to fetch the segment from (`application/vnd+livepeer.uri`) is not served:
+    // refused before any payment.
+    if !req.content_type.is_empty() && !req.content_type.eq_ignore_ascii_case("video/MP2T") {
+        return Err(refuse(
+            400,
+            format!("unsupported content type {:?}", req.content_type),
+        ));
+    }
     let price = shared.price();
     let wire = req.seg.renditions();
     let ladder = ladder_of(wire).map_err(|m| refuse(400, m))?;

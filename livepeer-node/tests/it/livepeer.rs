@@ -102,22 +102,33 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     let mut config = LivepeerConfig::new(([127, 0, 0, 1], 0).into());
     config.max_segment = 2 * body.len();
     let orch = net
-        .orchestrator_with(1, super::software(false), |b| {
+        .orchestrator_with(4, super::software(false), |b| {
             b.livepeer(config).params_validity_blocks(25)
         })
         .await;
+    let ops = orch.ops;
     let node = orch.node;
     let port = node.livepeer().expect("the go-livepeer port");
     let uri = port.uri().to_owned();
     assert!(uri.starts_with("https://127.0.0.1:"), "{uri}");
 
-    let (gw, chain) = net.account(2).await;
+    let (gw, chain) = net.account(5).await;
+    let pins = CertPins::new();
+    let client = OrchestratorClient::new(pins.clone());
+    // A gateway with nothing deposited gets no ticket params.
+    let (broke, _) = net.account(8).await;
+    let unfunded = client
+        .discover(&uri, &RequestSigner::Local(Arc::new(broke)), None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        unfunded.to_string().contains("insufficient sender reserve"),
+        "{unfunded}"
+    );
     let eth = Wei(U256::exp10(19));
     chain.fund_deposit_and_reserve(eth, eth).await.unwrap();
 
     // Discovery: signed request, certificate pinned, the node's own info.
-    let pins = CertPins::new();
-    let client = OrchestratorClient::new(pins.clone());
     let signer: Arc<dyn Signer> = Arc::new(gw.clone());
     let info = client
         .discover(
@@ -270,6 +281,28 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     );
     assert_eq!((status, error), (400, RemoteError::InsufficientBalance));
     unchanged("no tickets");
+    // Segment credentials that do not decode, and an auth token this node did not issue.
+    let (status, _) = refused(
+        http.segment(&uri, "%%", &payment, body.clone(), 1)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 403);
+    let mut stranger = info.clone();
+    stranger.auth_token.as_mut().unwrap().token[0] ^= 1;
+    let (status, error) = refused(
+        http.segment(
+            &uri,
+            &seg_header(&stranger, &gw, 1, &body),
+            &payment,
+            body.clone(),
+            1,
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!((status, error), (403, RemoteError::AuthToken));
+    unchanged("bad credentials");
     // A malformed payment header.
     let (status, _) = refused(
         http.segment(&uri, &seg1, "%%", body.clone(), 1)
@@ -308,6 +341,20 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     );
     assert_eq!((status, error), (400, RemoteError::TicketParamsExpired));
     unchanged("expired params");
+
+    // The segment counts in the node's metrics as a QUIC one does.
+    let (code, metrics) = crate::net::http_get(ops, "/metrics").await;
+    assert_eq!(code, 200);
+    let addr = format!("{:?}", node.address()).to_lowercase();
+    let out = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("livepeer_segments_out_total")
+                && l.contains("role=\"orchestrator\"")
+                && l.to_lowercase().contains(&addr)
+        })
+        .unwrap_or_else(|| panic!("no orchestrator segment count:\n{metrics}"));
+    assert_eq!(out.rsplit(' ').next().unwrap(), "1", "{out}");
 
     // Drain: the port stops with the node; every winner is redeemed.
     node.drain().await.unwrap();

@@ -75,13 +75,13 @@ async fn python_sdk_discovers_and_pays_the_node() {
     }
     let net = Net::start().await;
     let orch = net
-        .orchestrator_with(1, super::software(false), |b| {
+        .orchestrator_with(6, super::software(false), |b| {
             b.livepeer_listen(([127, 0, 0, 1], 0).into())
         })
         .await;
     let node = orch.node;
     let uri = node.livepeer().unwrap().uri().to_owned();
-    let (gw, chain) = net.account(2).await;
+    let (gw, chain) = net.account(7).await;
     let eth = Wei(U256::exp10(19));
     chain.fund_deposit_and_reserve(eth, eth).await.unwrap();
 
