@@ -114,8 +114,12 @@ async fn handle(shared: &Shared, req: SegmentRequest) -> Result<TranscodeResult,
         .map_err(|e| refuse(500, format!("signing the result: {e}")))?;
     let fee: Wei = price.fee(out.total_pixels());
     shared.payments.debit(req.sender, stream, fee);
-    // A refreshed info carries new ticket params for the next payment.
-    let info = shared.info(req.sender).await.ok();
+    // A refreshed info carries new ticket params for the next payment, and the session's
+    // own token, so its credit stays where it is (go-livepeer keeps the token too).
+    let info = shared.info(req.sender).await.ok().map(|mut i| {
+        i.auth_token = Some(token.clone());
+        i
+    });
     Ok(TranscodeResult {
         seq,
         result: Some(transcode_result::Result::Data(TranscodeData {

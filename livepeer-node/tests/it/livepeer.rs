@@ -170,6 +170,10 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     };
     let next = resp.info.expect("refreshed info");
     assert_eq!(next.transcoder, uri);
+    assert_eq!(
+        next.auth_token, info.auth_token,
+        "the session's token is kept"
+    );
 
     // The renditions: downloaded through the same pins, signed, at the asked size.
     let mut renditions = Vec::new();
@@ -198,6 +202,27 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
         "{missing:?}"
     );
 
+    // The next segment of the session, paid from the credit left, under the refreshed info.
+    let from_credit = encode_payment_header(&payment_without_tickets(
+        gw.address(),
+        next.price_info.as_ref().unwrap(),
+    ));
+    let resp = http
+        .segment(
+            &uri,
+            &seg_header(&next, &gw, 1, &body),
+            &from_credit,
+            body.clone(),
+            1,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(resp.outcome, TranscodeOutcome::Transcoded(_)),
+        "{:?}",
+        resp.outcome
+    );
+
     // Paid: a winner persisted before the answer, and credit left for the session.
     let won = node.winners().winners().len();
     assert!(won >= 1, "{count} tickets at p={p}: none won");
@@ -222,7 +247,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
         NetError::HttpRefused { status, error } => (status, error),
         e => panic!("a refusal: {e:?}"),
     };
-    let seg1 = seg_header(&info, &gw, 1, &body);
+    let seg2 = seg_header(&info, &gw, 2, &body);
     // A forged ticket signature.
     let (_, mut forged) = pay(&info, &gw, 1 + count, 1);
     forged.tickets[0].sig[5] ^= 1;
@@ -230,7 +255,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
         &payment_from_batch(&forged, info.price_info.as_ref().unwrap()).unwrap(),
     );
     let (status, error) = refused(
-        http.segment(&uri, &seg1, &forged, body.clone(), 1)
+        http.segment(&uri, &seg2, &forged, body.clone(), 1)
             .await
             .unwrap_err(),
     );
@@ -248,7 +273,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     foreign.ticket_params.as_mut().unwrap().recipient = vec![7u8; 20];
     let (wrong, _) = pay(&foreign, &gw, 1 + count, 1);
     let (status, _) = refused(
-        http.segment(&uri, &seg1, &wrong, body.clone(), 1)
+        http.segment(&uri, &seg2, &wrong, body.clone(), 1)
             .await
             .unwrap_err(),
     );
@@ -293,7 +318,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     let (status, error) = refused(
         http.segment(
             &uri,
-            &seg_header(&stranger, &gw, 1, &body),
+            &seg_header(&stranger, &gw, 2, &body),
             &payment,
             body.clone(),
             1,
@@ -305,7 +330,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     unchanged("bad credentials");
     // A malformed payment header.
     let (status, _) = refused(
-        http.segment(&uri, &seg1, "%%", body.clone(), 1)
+        http.segment(&uri, &seg2, "%%", body.clone(), 1)
             .await
             .unwrap_err(),
     );
@@ -316,7 +341,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     let (status, _) = refused(
         http.segment(
             &uri,
-            &seg_header(&info, &gw, 1, &big),
+            &seg_header(&info, &gw, 2, &big),
             &payment,
             big.clone(),
             1,
@@ -335,7 +360,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     }
     let (late, _) = pay(&expiring, &gw, 1 + count, 1);
     let (status, error) = refused(
-        http.segment(&uri, &seg1, &late, body.clone(), 1)
+        http.segment(&uri, &seg2, &late, body.clone(), 1)
             .await
             .unwrap_err(),
     );
@@ -354,7 +379,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
                 && l.to_lowercase().contains(&addr)
         })
         .unwrap_or_else(|| panic!("no orchestrator segment count:\n{metrics}"));
-    assert_eq!(out.rsplit(' ').next().unwrap(), "1", "{out}");
+    assert_eq!(out.rsplit(' ').next().unwrap(), "2", "{out}");
 
     // Drain: the port stops with the node; every winner is redeemed.
     node.drain().await.unwrap();
