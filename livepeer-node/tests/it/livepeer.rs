@@ -115,10 +115,15 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     let (gw, chain) = net.account(5).await;
     let pins = CertPins::new();
     let client = OrchestratorClient::new(pins.clone());
-    // A gateway with nothing deposited gets no ticket params.
-    let (broke, _) = net.account(8).await;
+    // A gateway with nothing deposited gets no ticket params; once it has deposited, it
+    // does (its funds are read again).
     let unfunded = client
-        .discover(&uri, &RequestSigner::Local(Arc::new(broke)), None, None)
+        .discover(
+            &uri,
+            &RequestSigner::Local(Arc::new(gw.clone())),
+            None,
+            None,
+        )
         .await
         .unwrap_err();
     assert!(
@@ -127,6 +132,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     );
     let eth = Wei(U256::exp10(19));
     chain.fund_deposit_and_reserve(eth, eth).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
 
     // Discovery: signed request, certificate pinned, the node's own info.
     let signer: Arc<dyn Signer> = Arc::new(gw.clone());
