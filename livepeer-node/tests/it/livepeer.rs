@@ -387,7 +387,30 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
         .unwrap_or_else(|| panic!("no orchestrator segment count:\n{metrics}"));
     assert_eq!(out.rsplit(' ').next().unwrap(), "2", "{out}");
 
-    // Drain: the port stops with the node; every winner is redeemed.
+    // Drain: no new sessions while it drains, the port stops with the node, and every
+    // winner is redeemed.
+    // (What drain sets first; here before the drain, which may end at once when the
+    // follower has already redeemed every winner.)
+    node.health().set_draining();
+    let e = client
+        .discover(
+            &uri,
+            &RequestSigner::Local(Arc::new(gw.clone())),
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("OrchestratorCapped"), "{e}");
+    let resp = http
+        .segment(&uri, &seg2, &payment, body.clone(), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.outcome,
+        TranscodeOutcome::Refused(RemoteError::OrchestratorCapped)
+    );
+    unchanged("draining");
     node.drain().await.unwrap();
     assert!(node.pending().is_zero(), "winners left after the drain");
     let redeemed = node
