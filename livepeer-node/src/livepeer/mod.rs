@@ -18,8 +18,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use livepeer_core::chain::TicketBrokerReader;
-use livepeer_pm::monitor::fetch_funds;
-
 use livepeer_core::{Address, PixelPrice, Signer, Wei};
 use livepeer_interop::messages::{OrchestratorInfo, OrchestratorRequest, Payment, SegData};
 use livepeer_interop::payment::{price_to_info, ticket_params_to_wire};
@@ -31,6 +29,7 @@ use livepeer_interop_net::{ServerHandle, tls::Fingerprint};
 use livepeer_negotiate::payment::PaymentValidator as _;
 use livepeer_negotiate::quinn::Pool;
 use livepeer_negotiate::{PaymentError, PmValidator};
+use livepeer_pm::monitor::fetch_funds;
 use tracing::info;
 
 use crate::error::{NodeError, Result};
@@ -70,7 +69,7 @@ pub(crate) struct Shared {
     pub(crate) signer: Arc<dyn Signer>,
     pub(crate) payments: Arc<PmValidator>,
     pub(crate) broker: Arc<dyn TicketBrokerReader>,
-    /// When each gateway refused for its funds had them read again.
+    /// When each gateway refused for its funds was last refused or had them read again.
     pub(crate) reread: Mutex<HashMap<Address, Instant>>,
     pub(crate) pool: Arc<Pool>,
     pub(crate) health: Arc<Health>,
@@ -118,9 +117,7 @@ impl Shared {
             ..OrchestratorInfo::default()
         })
     }
-}
 
-impl Shared {
     /// Whether `gateway`'s funds should be read again after a refusal: not at its first
     /// refusal (the validator has just read them), then at most every [`REREAD_EVERY`].
     fn may_reread(&self, gateway: Address) -> bool {
