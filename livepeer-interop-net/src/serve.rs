@@ -72,6 +72,12 @@ impl ServerHandle {
         self.addr
     }
 
+    /// Stops accepting and closes every open connection, without waiting (for callers
+    /// outside async code; [`Self::shutdown`] waits).
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
     /// Stops accepting and closes every open connection.
     pub async fn shutdown(self) {
         self.task.abort();

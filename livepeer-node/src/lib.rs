@@ -10,6 +10,8 @@ pub mod chain;
 pub mod error;
 pub mod follow;
 pub mod hired;
+#[cfg(feature = "livepeer")]
+pub mod livepeer;
 pub mod meter;
 pub mod metered;
 pub mod ops;

@@ -66,6 +66,8 @@ pub struct OrchestratorBuilder<C> {
     keep_rounds: bool,
     ops: Option<SocketAddr>,
     drain_timeout: Duration,
+    #[cfg(feature = "livepeer")]
+    livepeer: Option<crate::livepeer::LivepeerConfig>,
 }
 
 impl<C> std::fmt::Debug for OrchestratorBuilder<C> {
@@ -204,6 +206,20 @@ impl<C: OrchestratorChain> OrchestratorBuilder<C> {
         self
     }
 
+    /// Also serves go-livepeer gateways on go-livepeer's protocol (gRPC discovery and
+    /// `POST /segment` over TLS) at `at`, beside QUIC, for the node's lifetime.
+    #[cfg(feature = "livepeer")]
+    pub fn livepeer_listen(self, at: SocketAddr) -> Self {
+        self.livepeer(crate::livepeer::LivepeerConfig::new(at))
+    }
+
+    /// As [`Self::livepeer_listen`], with its bounds.
+    #[cfg(feature = "livepeer")]
+    pub fn livepeer(mut self, config: crate::livepeer::LivepeerConfig) -> Self {
+        self.livepeer = Some(config);
+        self
+    }
+
     fn check(&self) -> Result<Arc<dyn Signer>> {
         let signer = self.signer.clone().ok_or(NodeError::MissingSigner)?;
         let account = self.chain.account();
@@ -312,6 +328,8 @@ impl<C: OrchestratorChain> OrchestratorBuilder<C> {
         }
         let in_flight = InFlight::default();
         let domain = chain.signing_domain();
+        #[cfg(feature = "livepeer")]
+        let signer_for_port = signer.clone();
         let mut builder =
             Orchestrator::builder(signer, domain, payments.clone(), self.price).with_config(config);
         let mut remote = Vec::new();
@@ -351,6 +369,22 @@ impl<C: OrchestratorChain> OrchestratorBuilder<C> {
             }
         }
         let health = Arc::new(Health::default());
+        #[cfg(feature = "livepeer")]
+        let livepeer = match &self.livepeer {
+            Some(config) => Some(
+                crate::livepeer::LivepeerPort::start(
+                    config,
+                    signer_for_port,
+                    payments.clone(),
+                    chain.clone(),
+                    orchestrator.pool().clone(),
+                    health.clone(),
+                    self.price,
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let ops = match self.ops {
             Some(at) => Some(
                 OpsServer::start(at, health.clone())
@@ -381,6 +415,8 @@ impl<C: OrchestratorChain> OrchestratorBuilder<C> {
             drain_timeout: self.drain_timeout,
             _follower: follower,
             ops,
+            #[cfg(feature = "livepeer")]
+            livepeer,
         })
     }
 }
@@ -475,6 +511,8 @@ pub struct OrchestratorNode<C> {
     drain_timeout: Duration,
     _follower: Follower,
     ops: Option<OpsServer>,
+    #[cfg(feature = "livepeer")]
+    livepeer: Option<crate::livepeer::LivepeerPort>,
 }
 
 impl<C> std::fmt::Debug for OrchestratorNode<C> {
@@ -506,6 +544,8 @@ impl<C: OrchestratorChain> OrchestratorNode<C> {
             keep_rounds: true,
             ops: None,
             drain_timeout: Duration::from_secs(60),
+            #[cfg(feature = "livepeer")]
+            livepeer: None,
         }
     }
 
@@ -525,6 +565,21 @@ impl<C: OrchestratorChain> OrchestratorNode<C> {
     /// The QUIC orchestrator (price changes, connection counts).
     pub fn orchestrator(&self) -> &Orchestrator {
         &self.orchestrator
+    }
+
+    /// Changes the base price, on QUIC and on the go-livepeer port alike.
+    pub fn set_price(&self, price: PixelPrice) {
+        self.orchestrator.set_price(price);
+        #[cfg(feature = "livepeer")]
+        if let Some(port) = &self.livepeer {
+            port.set_price(price);
+        }
+    }
+
+    /// The go-livepeer port, when [`OrchestratorBuilder::livepeer_listen`] started one.
+    #[cfg(feature = "livepeer")]
+    pub fn livepeer(&self) -> Option<&crate::livepeer::LivepeerPort> {
+        self.livepeer.as_ref()
     }
 
     /// Its ticket validator.
@@ -592,10 +647,15 @@ impl<C: OrchestratorChain> OrchestratorNode<C> {
         self.drain().await
     }
 
-    /// Stops serving at once and leaves the pool (winners stay persisted).
+    /// Stops serving at once (QUIC and, when started, the go-livepeer port) and leaves the
+    /// pool (winners stay persisted).
     pub fn close(&self) {
         for r in &self.remote {
             r.close();
+        }
+        #[cfg(feature = "livepeer")]
+        if let Some(port) = &self.livepeer {
+            port.close();
         }
         self.orchestrator.close();
     }

@@ -1,6 +1,6 @@
 //! A gateway's HTTP/2 requests to an orchestrator's port over the pinned connector (the
-//! certificate pinned for discovery is the one expected here): `POST /payment` and
-//! `POST /segment`.
+//! certificate pinned for discovery is the one expected here): `POST /payment`,
+//! `POST /segment`, and `GET` of the renditions.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -78,7 +78,8 @@ impl OrchestratorHttpClient {
         segment_header: &str,
     ) -> Result<PaymentResult, NetError> {
         let body = self
-            .post(
+            .exchange(
+                http::Method::POST,
                 transcoder,
                 PAYMENT_PATH,
                 &[
@@ -106,7 +107,8 @@ impl OrchestratorHttpClient {
         renditions: usize,
     ) -> Result<SegmentResponse, NetError> {
         let answer = self
-            .post(
+            .exchange(
+                http::Method::POST,
                 transcoder,
                 SEGMENT_PATH,
                 &[
@@ -122,8 +124,34 @@ impl OrchestratorHttpClient {
         Ok(read_transcode_result(&answer, renditions)?)
     }
 
-    async fn post(
+    /// `GET` of a rendition's URL from a `TranscodeResult` (`https://host:port/path`, on
+    /// the orchestrator's port, through the same pins), at most `max` bytes. A refusal is
+    /// [`NetError::HttpRefused`].
+    pub async fn download(&self, url: &str, max: usize) -> Result<Bytes, NetError> {
+        let parsed: Uri = url.parse().map_err(|_| NetError::InvalidUri {
+            uri: url.to_owned(),
+            reason: "not a URI",
+        })?;
+        let path = parsed
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        self.exchange(
+            http::Method::GET,
+            url,
+            &path,
+            &[],
+            Bytes::new(),
+            max,
+            self.timeout,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
         &self,
+        method: http::Method,
         transcoder: &str,
         path: &str,
         headers: &[(&str, &str)],
@@ -135,7 +163,7 @@ impl OrchestratorHttpClient {
         let target = target_of(&host, port);
         let request = || {
             let mut builder = http::Request::builder()
-                .method(http::Method::POST)
+                .method(method.clone())
                 .uri(format!("https://{target}{path}"));
             for (name, value) in headers {
                 builder = builder.header(*name, *value);

@@ -1,6 +1,9 @@
 //! What an orchestrator answers to `GetOrchestrator`: an [`InfoSource`] the caller provides,
 //! and [`StaticInfo`], fixed answers built from the orchestrator's own pieces.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use livepeer_core::{Address, PixelPrice};
 use livepeer_interop::InteropError;
 use livepeer_interop::messages::{AuthToken, OrchestratorInfo, OrchestratorRequest};
@@ -18,12 +21,19 @@ pub enum InfoRefusal {
     Unavailable(String),
 }
 
+/// The future [`InfoSource::orchestrator_info_async`] answers with.
+pub type InfoFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<OrchestratorInfo, InfoRefusal>> + Send + 'a>>;
+
 /// Builds the `OrchestratorInfo` answered to one gateway.
 ///
 /// Contract: called on the server's tasks for every `GetOrchestrator` request, after the
 /// requester's signature was checked (`gateway` is its address; zero when unsigned
-/// requests are accepted and none was given). It must be quick and must not block: read
-/// cached ticket params and prices, do not call the chain.
+/// requests are accepted and none was given). [`Self::orchestrator_info`] must be quick and
+/// must not block: read cached ticket params and prices, do not call the chain. The server
+/// calls [`Self::orchestrator_info_async`], which answers the same by default; a source that
+/// must read something first (the funds of a gateway seen for the first time) overrides it,
+/// and should still answer within the gateway's timeout.
 pub trait InfoSource: Send + Sync {
     /// The answer for `gateway`, which sent `request`.
     fn orchestrator_info(
@@ -31,6 +41,15 @@ pub trait InfoSource: Send + Sync {
         gateway: Address,
         request: &OrchestratorRequest,
     ) -> Result<OrchestratorInfo, InfoRefusal>;
+
+    /// The answer for `gateway`, possibly after awaiting a read; what the server calls.
+    fn orchestrator_info_async<'a>(
+        &'a self,
+        gateway: Address,
+        request: &'a OrchestratorRequest,
+    ) -> InfoFuture<'a> {
+        Box::pin(std::future::ready(self.orchestrator_info(gateway, request)))
+    }
 }
 
 /// The same answer for every gateway: transcoder URI, ticket params, price, address and

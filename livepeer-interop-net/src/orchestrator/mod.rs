@@ -10,7 +10,7 @@ pub mod server;
 
 pub use client::{OrchestratorClient, RequestSigner};
 pub use http_client::OrchestratorHttpClient;
-pub use info::{InfoRefusal, InfoSource, StaticInfo};
-pub use payment_route::{PaymentRoute, PaymentSink};
+pub use info::{InfoFuture, InfoRefusal, InfoSource, StaticInfo};
+pub use payment_route::{PaymentFuture, PaymentRoute, PaymentSink};
 pub use segment_route::{SegmentHandler, SegmentRefusal, SegmentRequest, SegmentRoute};
 pub use server::{HttpFuture, HttpRoutes, OrchestratorServer, RequestCheck};

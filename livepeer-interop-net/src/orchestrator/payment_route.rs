@@ -3,6 +3,8 @@
 //! `Livepeer-Segment` headers, no body, answered with a `PaymentResult`. Live AI gateways
 //! and Livepeer's Python SDK (`PaymentSession.send_payment`) top up their credit with it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -28,7 +30,9 @@ pub const PAYMENT_PATH: &str = "/payment";
 ///
 /// Contract: called on the server's tasks, once per request; it checks the auth token
 /// (the orchestrator's own secret), the tickets (with [`livepeer_pm`]) and credits the
-/// session, and must not block for long.
+/// session, and must not block for long. The route calls
+/// [`Self::process_payment_async`], which answers [`Self::process_payment`] by default; a
+/// sink that awaits (a store persisting winning tickets, a chain read) overrides it.
 pub trait PaymentSink: Send + Sync {
     /// Processes `payment` from `sender` for the session of `seg` and returns the
     /// orchestrator's refreshed info (its auth token is replaced by the segment's, as
@@ -39,7 +43,23 @@ pub trait PaymentSink: Send + Sync {
         payment: &Payment,
         seg: &SegData,
     ) -> Result<OrchestratorInfo, String>;
+
+    /// As [`Self::process_payment`], possibly awaiting; what the route calls.
+    fn process_payment_async<'a>(
+        &'a self,
+        sender: Address,
+        payment: &'a Payment,
+        seg: &'a SegData,
+    ) -> PaymentFuture<'a> {
+        Box::pin(std::future::ready(
+            self.process_payment(sender, payment, seg),
+        ))
+    }
 }
+
+/// The future [`PaymentSink::process_payment_async`] answers with.
+pub type PaymentFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<OrchestratorInfo, String>> + Send + 'a>>;
 
 /// Routes `POST /payment` to a [`PaymentSink`] and every other request to `next` (404
 /// without one).
@@ -73,27 +93,57 @@ impl PaymentRoute {
     /// credentials that do not decode, lack an auth token or are not the sender's, 400 when
     /// the sink refuses, 200 with a `PaymentResult` otherwise.
     pub fn answer(&self, headers: &http::HeaderMap) -> (StatusCode, Vec<u8>) {
+        match Self::check(headers) {
+            Ok((sender, payment, seg)) => {
+                let r = self.sink.process_payment(sender, &payment, &seg);
+                Self::result(sender, seg, r)
+            }
+            Err(refusal) => refusal,
+        }
+    }
+
+    /// As [`Self::answer`], through [`PaymentSink::process_payment_async`]: what the route
+    /// does on the port.
+    pub async fn answer_async(&self, headers: &http::HeaderMap) -> (StatusCode, Vec<u8>) {
+        match Self::check(headers) {
+            Ok((sender, payment, seg)) => {
+                let r = self
+                    .sink
+                    .process_payment_async(sender, &payment, &seg)
+                    .await;
+                Self::result(sender, seg, r)
+            }
+            Err(refusal) => refusal,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn check(
+        headers: &http::HeaderMap,
+    ) -> Result<(Address, Payment, SegData), (StatusCode, Vec<u8>)> {
         let header = |name| headers.get(name).map(|v| v.as_bytes()).unwrap_or_default();
-        let payment = match decode_payment_header(header(PAYMENT_HEADER)) {
-            Ok(p) => p,
-            Err(e) => return (StatusCode::PAYMENT_REQUIRED, text(e)),
-        };
+        let payment = decode_payment_header(header(PAYMENT_HEADER))
+            .map_err(|e| (StatusCode::PAYMENT_REQUIRED, text(e)))?;
         let sender = if payment.sender.len() == 20 {
             Address::from_slice(&payment.sender)
         } else {
             Address::zero()
         };
-        let seg = match decode_segment_header(header(SEGMENT_HEADER)) {
-            Ok(s) => s,
-            Err(e) => return (StatusCode::FORBIDDEN, text(e)),
-        };
+        let seg = decode_segment_header(header(SEGMENT_HEADER))
+            .map_err(|e| (StatusCode::FORBIDDEN, text(e)))?;
         if seg.auth_token.is_none() {
-            return (StatusCode::FORBIDDEN, b"missing auth token\n".to_vec());
+            return Err((StatusCode::FORBIDDEN, b"missing auth token\n".to_vec()));
         }
-        if let Err(e) = verify_seg_data(&seg, &sender) {
-            return (StatusCode::FORBIDDEN, text(e));
-        }
-        match self.sink.process_payment(sender, &payment, &seg) {
+        verify_seg_data(&seg, &sender).map_err(|e| (StatusCode::FORBIDDEN, text(e)))?;
+        Ok((sender, payment, seg))
+    }
+
+    fn result(
+        sender: Address,
+        seg: SegData,
+        r: Result<OrchestratorInfo, String>,
+    ) -> (StatusCode, Vec<u8>) {
+        match r {
             Ok(mut info) => {
                 info.auth_token = seg.auth_token;
                 let result = PaymentResult { info: Some(info) };
@@ -119,12 +169,17 @@ impl HttpRoutes for PaymentRoute {
                 None => Box::pin(async { status_response(StatusCode::NOT_FOUND, Vec::new()) }),
             };
         }
-        let (status, body) = if request.method() == http::Method::POST {
-            self.answer(request.headers())
-        } else {
-            (StatusCode::METHOD_NOT_ALLOWED, Vec::new())
+        if request.method() != http::Method::POST {
+            return Box::pin(async { status_response(StatusCode::METHOD_NOT_ALLOWED, Vec::new()) });
+        }
+        let route = PaymentRoute {
+            sink: self.sink.clone(),
+            next: None,
         };
-        Box::pin(async move { status_response(status, body) })
+        Box::pin(async move {
+            let (status, body) = route.answer_async(request.headers()).await;
+            status_response(status, body)
+        })
     }
 }
 

@@ -140,34 +140,44 @@ impl OrchestratorServer {
     }
 
     /// Answers one `GetOrchestrator` request: checks the signature (per
-    /// [`RequestCheck`]) and asks the source.
+    /// [`RequestCheck`]) and asks the source ([`InfoSource::orchestrator_info`]).
     pub fn answer(&self, request: &OrchestratorRequest) -> Result<OrchestratorInfo, Status> {
-        let gateway = match self.inner.check {
+        let gateway = self.requester(request)?;
+        self.inner
+            .source
+            .orchestrator_info(gateway, request)
+            .map_err(refusal_status)
+    }
+
+    /// As [`Self::answer`], asking the source through
+    /// [`InfoSource::orchestrator_info_async`]: what the server does on its port.
+    pub async fn answer_async(
+        &self,
+        request: &OrchestratorRequest,
+    ) -> Result<OrchestratorInfo, Status> {
+        let gateway = self.requester(request)?;
+        self.inner
+            .source
+            .orchestrator_info_async(gateway, request)
+            .await
+            .map_err(refusal_status)
+    }
+
+    fn requester(&self, request: &OrchestratorRequest) -> Result<Address, Status> {
+        match self.inner.check {
             RequestCheck::Signature => verify_orchestrator_request(request).map_err(|e| {
                 debug!(error = %e, "GetOrchestrator: bad request signature");
                 // go-livepeer's wording, so Go and Python gateways show the same error.
                 Status::unknown(format!(
                     "Invalid orchestrator request: orchestrator req sig check failed ({e})"
                 ))
-            })?,
-            RequestCheck::AcceptUnsigned => {
-                if request.address.len() == 20 {
-                    Address::from_slice(&request.address)
-                } else {
-                    Address::zero()
-                }
-            }
-        };
-        self.inner
-            .source
-            .orchestrator_info(gateway, request)
-            .map_err(|refusal| match refusal {
-                InfoRefusal::Capped => {
-                    Status::unknown("Invalid orchestrator request: OrchestratorCapped")
-                }
-                InfoRefusal::Refused(m) => Status::permission_denied(m),
-                InfoRefusal::Unavailable(m) => Status::unavailable(m),
-            })
+            }),
+            RequestCheck::AcceptUnsigned => Ok(if request.address.len() == 20 {
+                Address::from_slice(&request.address)
+            } else {
+                Address::zero()
+            }),
+        }
     }
 
     /// Answers one HTTP request (gRPC or not) as the server does on its port; for tests and
@@ -254,10 +264,24 @@ struct GetOrchestratorService(OrchestratorServer);
 
 impl UnaryService<OrchestratorRequest> for GetOrchestratorService {
     type Response = OrchestratorInfo;
-    type Future = std::future::Ready<Result<Response<OrchestratorInfo>, Status>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<OrchestratorInfo>, Status>> + Send>>;
 
     fn call(&mut self, request: Request<OrchestratorRequest>) -> Self::Future {
-        std::future::ready(self.0.answer(request.get_ref()).map(Response::new))
+        let server = self.0.clone();
+        Box::pin(async move {
+            server
+                .answer_async(request.get_ref())
+                .await
+                .map(Response::new)
+        })
+    }
+}
+
+fn refusal_status(refusal: InfoRefusal) -> Status {
+    match refusal {
+        InfoRefusal::Capped => Status::unknown("Invalid orchestrator request: OrchestratorCapped"),
+        InfoRefusal::Refused(m) => Status::permission_denied(m),
+        InfoRefusal::Unavailable(m) => Status::unavailable(m),
     }
 }
 

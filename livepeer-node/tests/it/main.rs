@@ -9,6 +9,10 @@
     clippy::print_stderr
 )]
 
+#[cfg(feature = "livepeer")]
+mod livepeer;
+#[cfg(feature = "livepeer")]
+mod livepeer_python;
 mod net;
 
 use std::sync::Arc;

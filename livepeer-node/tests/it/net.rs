@@ -15,7 +15,7 @@ use livepeer_contracts::{
 };
 use livepeer_core::chain::ServiceOffer;
 use livepeer_core::{LocalSigner, PixelPrice, Region, ServiceId, U256, Wei};
-use livepeer_node::{FollowConfig, OrchestratorNode};
+use livepeer_node::{FollowConfig, OrchestratorBuilder, OrchestratorNode};
 use livepeer_pm::{QueueConfig, RecipientConfig};
 use livepeer_transcode::SoftwareTranscoder;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -96,6 +96,16 @@ impl Net {
     /// An orchestrator on dev account `i`, built with the builder (metrics and health
     /// served), staked, registered and active.
     pub(crate) async fn orchestrator(&self, i: usize, t: Arc<SoftwareTranscoder>) -> Orch {
+        self.orchestrator_with(i, t, |b| b).await
+    }
+
+    /// As [`Net::orchestrator`], with more settings made by `more`.
+    pub(crate) async fn orchestrator_with(
+        &self,
+        i: usize,
+        t: Arc<SoftwareTranscoder>,
+        more: impl FnOnce(OrchestratorBuilder<DevClient>) -> OrchestratorBuilder<DevClient>,
+    ) -> Orch {
         let (key, client) = self.account(i).await;
         let stake = U256::exp10(19);
         self.deployer
@@ -111,7 +121,7 @@ impl Net {
         let mut follow = FollowConfig::default();
         follow.every = BLOCK;
         let state = tempfile::tempdir().unwrap();
-        let node = OrchestratorNode::builder(client.clone())
+        let builder = OrchestratorNode::builder(client.clone())
             .key(key)
             .price(PixelPrice::per_pixel(10_000_000))
             .tickets(rc)
@@ -121,10 +131,8 @@ impl Net {
             .follow(follow)
             .keep_rounds(false)
             .ops(([127, 0, 0, 1], 0).into())
-            .drain_timeout(Duration::from_secs(60))
-            .build()
-            .await
-            .unwrap();
+            .drain_timeout(Duration::from_secs(60));
+        let node = more(builder).build().await.unwrap();
         client
             .join_as_orchestrator(&OrchestratorSetup {
                 stake,
