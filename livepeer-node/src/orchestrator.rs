@@ -376,7 +376,6 @@ impl<C: OrchestratorChain> OrchestratorBuilder<C> {
                     config,
                     signer_for_port,
                     payments.clone(),
-                    chain.clone(),
                     orchestrator.pool().clone(),
                     health.clone(),
                     self.price,

@@ -22,7 +22,7 @@ pub use livepeer_pm::{
     ExpirationParams, MAX_TICKETS_PER_BATCH, TicketBatch, TicketParams, TicketSig, Winner,
 };
 pub use source::PmSource;
-pub use validator::{PmValidator, WinnerSink};
+pub use validator::{FUNDS_FRESH_FOR, FUNDS_RETRY_AFTER, PmValidator, WinnerSink};
 
 /// The orchestrator's side of payments: issue params, take tickets, charge for work.
 ///

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use livepeer_core::chain::TicketBrokerReader;
@@ -57,7 +57,18 @@ struct State<P> {
     /// The face value of the tickets each sender last paid with: what the risk policy
     /// weighs a segment paid from credit alone against.
     face_values: HashMap<Address, Wei>,
+    /// When each sender's funds were last read from the broker.
+    fetched: HashMap<Address, Instant>,
 }
+
+/// How long funds read from the broker are trusted before a request reads them again.
+pub const FUNDS_FRESH_FOR: Duration = Duration::from_secs(60);
+
+/// The least time between two reads of a sender's funds prompted by a refusal.
+pub const FUNDS_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Senders whose last reading time is kept (older readings are dropped past it).
+const MAX_FETCHED: usize = 4096;
 
 /// Payments for an orchestrator with real tickets: issues params through
 /// [`Recipient::issue_params`], validates batches (signatures, win draw, nonces, expiry),
@@ -66,7 +77,10 @@ struct State<P> {
 ///
 /// The chain state is told, not read: call [`PmValidator::handle_block`],
 /// [`PmValidator::handle_round`] and [`PmValidator::handle_funds`] as the chain moves. With
-/// [`PmValidator::with_broker`], the funds of a sender seen for the first time are fetched.
+/// [`PmValidator::with_broker`], a sender's funds are read when it is first seen, again when
+/// it asks and they were read over [`FUNDS_FRESH_FOR`] ago, and again (at most every
+/// [`FUNDS_RETRY_AFTER`]) when they would refuse it: a deposit made after a refusal is seen
+/// at the next request, and funds others' redemptions drained are not trusted for long.
 pub struct PmValidator<P = DefaultRiskPolicy> {
     state: Mutex<State<P>>,
     sink: Arc<dyn WinnerSink>,
@@ -122,6 +136,7 @@ impl<P: RiskPolicy + Send> PmValidator<P> {
                 gas_price,
                 expiration,
                 face_values: HashMap::new(),
+                fetched: HashMap::new(),
             }),
             sink,
             entropy: Arc::new(OsEntropy),
@@ -163,7 +178,9 @@ impl<P: RiskPolicy + Send> PmValidator<P> {
 
     /// The latest funds of `sender` (deposit, reserve, this orchestrator's claims).
     pub fn handle_funds(&self, sender: Address, funds: SenderFunds) {
-        self.lock().monitor.handle_funds(sender, funds);
+        let mut s = self.lock();
+        s.monitor.handle_funds(sender, funds);
+        s.fetched.insert(sender, Instant::now());
     }
 
     /// The credit `sender` holds for `stream`.
@@ -176,15 +193,27 @@ impl<P: RiskPolicy + Send> PmValidator<P> {
         self.lock().block
     }
 
-    /// Fetches `sender`'s funds when they are unknown and a broker is set.
-    async fn learn(&self, sender: Address) -> Result<(), PaymentError> {
+    /// Reads `sender`'s funds from the broker (when one is set) if they are unknown or were
+    /// read longer than `max_age` ago. Whether it read them.
+    async fn learn(&self, sender: Address, max_age: Duration) -> Result<bool, PaymentError> {
         let Some(broker) = &self.broker else {
-            return Ok(());
+            return Ok(false);
         };
         let (me, block) = {
-            let s = self.lock();
-            if s.monitor.funds(sender).is_some() {
-                return Ok(());
+            let mut s = self.lock();
+            let fresh = s
+                .fetched
+                .get(&sender)
+                .is_some_and(|t| t.elapsed() < max_age);
+            if fresh && s.monitor.funds(sender).is_some() {
+                return Ok(false);
+            }
+            // Bounded: readings older than the freshness window are forgotten first.
+            if s.fetched.len() >= MAX_FETCHED {
+                s.fetched.retain(|_, t| t.elapsed() < FUNDS_FRESH_FOR);
+                if s.fetched.len() >= MAX_FETCHED {
+                    s.fetched.clear();
+                }
             }
             (s.recipient.address(), s.block)
         };
@@ -192,19 +221,13 @@ impl<P: RiskPolicy + Send> PmValidator<P> {
             .await
             .map_err(|e| PaymentError::Backend(e.to_string()))?;
         debug!(?sender, "sender funds fetched");
-        self.lock().monitor.handle_funds(sender, funds);
-        Ok(())
+        let mut s = self.lock();
+        s.monitor.handle_funds(sender, funds);
+        s.fetched.insert(sender, Instant::now());
+        Ok(true)
     }
-}
 
-#[async_trait]
-impl<P: RiskPolicy + Send + 'static> PaymentValidator for PmValidator<P> {
-    async fn quote_params(
-        &self,
-        broadcaster: Address,
-        price: PixelPrice,
-    ) -> Result<TicketParams, PaymentError> {
-        self.learn(broadcaster).await?;
+    fn issue(&self, broadcaster: Address, price: PixelPrice) -> Result<TicketParams, PaymentError> {
         let s = self.lock();
         let max_float = s.monitor.max_float(broadcaster).unwrap_or_default();
         let ctx = IssueContext::new(s.block, s.gas_price, s.expiration, max_float);
@@ -216,6 +239,37 @@ impl<P: RiskPolicy + Send + 'static> PaymentValidator for PmValidator<P> {
             })
     }
 
+    /// The risk policy's verdict on `sender` paying with `batch` (or from credit).
+    fn assess(&self, sender: Address, batch: Option<&TicketBatch>) -> Risk {
+        let s = self.lock();
+        let face_value = match batch {
+            Some(b) => Wei(b.params.face_value),
+            None => s.face_values.get(&sender).copied().unwrap_or(Wei::ZERO),
+        };
+        s.monitor.assess(sender, face_value)
+    }
+}
+
+#[async_trait]
+impl<P: RiskPolicy + Send + 'static> PaymentValidator for PmValidator<P> {
+    async fn quote_params(
+        &self,
+        broadcaster: Address,
+        price: PixelPrice,
+    ) -> Result<TicketParams, PaymentError> {
+        self.learn(broadcaster, FUNDS_FRESH_FOR).await?;
+        match self.issue(broadcaster, price) {
+            // Funds read before a deposit refuse a sender that has since paid in: read them
+            // again (at most every FUNDS_RETRY_AFTER) and ask once more.
+            Err(PaymentError::SenderFunds(_))
+                if self.learn(broadcaster, FUNDS_RETRY_AFTER).await? =>
+            {
+                self.issue(broadcaster, price)
+            }
+            r => r,
+        }
+    }
+
     async fn accept(
         &self,
         batch: Option<&TicketBatch>,
@@ -223,22 +277,20 @@ impl<P: RiskPolicy + Send + 'static> PaymentValidator for PmValidator<P> {
         stream: StreamId,
         fee_estimate: Wei,
     ) -> Result<Wei, PaymentError> {
-        self.learn(sender).await?;
+        self.learn(sender, FUNDS_FRESH_FOR).await?;
         // The risk policy decides before any work, with or without new tickets: a sender
         // whose funds no longer back its winners (or that is unlocking) gets no more work,
-        // not even on credit it already holds.
-        {
-            let s = self.lock();
-            let face_value = match batch {
-                Some(b) => Wei(b.params.face_value),
-                None => s.face_values.get(&sender).copied().unwrap_or(Wei::ZERO),
-            };
-            if let Risk::Stop(reason) = s.monitor.assess(sender, face_value) {
-                debug!(?sender, ?reason, "risk policy stops work");
-                return Err(PaymentError::SenderFunds(format!(
-                    "risk policy: {reason:?}"
-                )));
-            }
+        // not even on credit it already holds. A stop on funds read a while ago is checked
+        // against the chain once more.
+        let mut risk = self.assess(sender, batch);
+        if matches!(risk, Risk::Stop(_)) && self.learn(sender, FUNDS_RETRY_AFTER).await? {
+            risk = self.assess(sender, batch);
+        }
+        if let Risk::Stop(reason) = risk {
+            debug!(?sender, ?reason, "risk policy stops work");
+            return Err(PaymentError::SenderFunds(format!(
+                "risk policy: {reason:?}"
+            )));
         }
         if let Some(batch) = batch {
             if batch.sender != sender {

@@ -462,6 +462,36 @@ async fn the_risk_policy_stops_work_before_it_starts() {
     assert_eq!(v.credit(b_key.address(), stream), credit, "nothing taken");
 }
 
+/// A broadcaster that asks before its deposit lands is refused, and served once it has paid
+/// in: the refusal reads its funds again (at most every `FUNDS_RETRY_AFTER`), no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_made_after_a_refusal_is_seen_without_a_restart() {
+    use livepeer_core::PixelPrice;
+    use livepeer_negotiate::payment::FUNDS_RETRY_AFTER;
+    use livepeer_negotiate::{PaymentError, PaymentValidator};
+    trace();
+    let (v, _) = validator(key(52).address(), false);
+    let late = key(53).address();
+    let price = PixelPrice::per_pixel(1);
+    match v.quote_params(late, price).await {
+        Err(PaymentError::SenderFunds(_)) => {}
+        other => panic!("an unfunded sender was quoted: {other:?}"),
+    }
+    pm().fund(late);
+    // Refusals in quick succession do not read the chain each time...
+    assert!(matches!(
+        v.quote_params(late, price).await,
+        Err(PaymentError::SenderFunds(_))
+    ));
+    // ...but the next one after the retry interval does, and sees the deposit.
+    tokio::time::sleep(FUNDS_RETRY_AFTER + std::time::Duration::from_millis(100)).await;
+    let params = v
+        .quote_params(late, price)
+        .await
+        .expect("funded sender quoted");
+    assert_eq!(params.recipient, key(52).address());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_open_handshakes_do_not_lock_out_a_paying_broadcaster() {
     trace();

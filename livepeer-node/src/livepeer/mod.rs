@@ -10,14 +10,11 @@ mod auth;
 pub mod renditions;
 mod segment;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
-use livepeer_core::chain::TicketBrokerReader;
 use livepeer_core::{Address, PixelPrice, Signer, Wei};
 use livepeer_interop::messages::{OrchestratorInfo, OrchestratorRequest, Payment, SegData};
 use livepeer_interop::payment::{price_to_info, ticket_params_to_wire};
@@ -29,7 +26,6 @@ use livepeer_interop_net::{ServerHandle, tls::Fingerprint};
 use livepeer_negotiate::payment::PaymentValidator as _;
 use livepeer_negotiate::quinn::Pool;
 use livepeer_negotiate::{PaymentError, PmValidator};
-use livepeer_pm::monitor::fetch_funds;
 use tracing::info;
 
 use crate::error::{NodeError, Result};
@@ -68,9 +64,6 @@ impl LivepeerConfig {
 pub(crate) struct Shared {
     pub(crate) signer: Arc<dyn Signer>,
     pub(crate) payments: Arc<PmValidator>,
-    pub(crate) broker: Arc<dyn TicketBrokerReader>,
-    /// When each gateway refused for its funds was last refused or had them read again.
-    pub(crate) reread: Mutex<HashMap<Address, Instant>>,
     pub(crate) pool: Arc<Pool>,
     pub(crate) health: Arc<Health>,
     pub(crate) price: Mutex<PixelPrice>,
@@ -91,20 +84,16 @@ impl Shared {
             return Err(InfoRefusal::Capped);
         }
         let price = self.price();
-        let params = match self.payments.quote_params(gateway, price).await {
-            // The funds the validator knows may predate a deposit: read them again (not at
-            // the first refusal, then at most every two seconds per gateway) and ask once
-            // more.
-            Err(PaymentError::SenderFunds(_)) if self.may_reread(gateway) => {
-                self.reread_funds(gateway).await?;
-                self.payments.quote_params(gateway, price).await
-            }
-            r => r,
-        }
-        .map_err(|e| match e {
-            PaymentError::Backend(m) => InfoRefusal::Unavailable(m),
-            other => InfoRefusal::Refused(other.to_string()),
-        })?;
+        // A gateway refused for its funds has them read again by the validator (at most
+        // every FUNDS_RETRY_AFTER), so a deposit made after a first refusal is seen.
+        let params = self
+            .payments
+            .quote_params(gateway, price)
+            .await
+            .map_err(|e| match e {
+                PaymentError::Backend(m) => InfoRefusal::Unavailable(m),
+                other => InfoRefusal::Refused(other.to_string()),
+            })?;
         let unrepresentable = |e: livepeer_interop::InteropError| {
             InfoRefusal::Unavailable(format!("ticket params or price: {e}"))
         };
@@ -117,50 +106,7 @@ impl Shared {
             ..OrchestratorInfo::default()
         })
     }
-
-    /// Whether `gateway`'s funds should be read again after a refusal: not at its first
-    /// refusal (the validator has just read them), then at most every [`REREAD_EVERY`].
-    fn may_reread(&self, gateway: Address) -> bool {
-        let mut m = self.reread.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        // Bounded: refusals older than ten minutes are forgotten.
-        if m.len() >= REREAD_KEPT {
-            m.retain(|_, t| now.duration_since(*t) < Duration::from_secs(600));
-            if m.len() >= REREAD_KEPT {
-                m.clear();
-            }
-        }
-        match m.get(&gateway) {
-            Some(t) if now.duration_since(*t) < REREAD_EVERY => false,
-            Some(_) => {
-                m.insert(gateway, now);
-                true
-            }
-            None => {
-                m.insert(gateway, now);
-                false
-            }
-        }
-    }
-
-    async fn reread_funds(&self, gateway: Address) -> Result<(), InfoRefusal> {
-        let funds = fetch_funds(
-            self.broker.as_ref(),
-            gateway,
-            self.signer.address(),
-            self.payments.block(),
-        )
-        .await
-        .map_err(|e| InfoRefusal::Unavailable(format!("reading the sender's funds: {e}")))?;
-        self.payments.handle_funds(gateway, funds);
-        Ok(())
-    }
 }
-
-/// How often a gateway refused for its funds has them read again.
-const REREAD_EVERY: Duration = Duration::from_secs(2);
-/// Gateways whose refusals are remembered at most.
-const REREAD_KEPT: usize = 10_000;
 
 struct Source(Arc<Shared>);
 
@@ -249,7 +195,6 @@ impl LivepeerPort {
         config: &LivepeerConfig,
         signer: Arc<dyn Signer>,
         payments: Arc<PmValidator>,
-        broker: Arc<dyn TicketBrokerReader>,
         pool: Arc<Pool>,
         health: Arc<Health>,
         price: PixelPrice,
@@ -277,8 +222,6 @@ impl LivepeerPort {
         let shared = Arc::new(Shared {
             signer,
             payments,
-            broker,
-            reread: Mutex::default(),
             pool,
             health,
             price: Mutex::new(price),
