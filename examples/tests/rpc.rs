@@ -17,6 +17,8 @@ use livepeer_core::{
 };
 
 mod common;
+#[cfg(feature = "livepeer")]
+use common::free_tcp_port;
 use common::{BCAST, DEVNET, Kill, ORCH, TRANSCODER, VERIFIER, anvil_path, free_udp_port, ok};
 
 struct Net {
@@ -119,8 +121,8 @@ fn the_binaries_run_a_stream_on_anvil() {
     );
 
     let state = net.path("orch-state");
-    let child = Command::new(ORCH)
-        .args(["--rpc", &net.rpc, "--chain-id", "31337", "--contracts"])
+    let mut orch = Command::new(ORCH);
+    orch.args(["--rpc", &net.rpc, "--chain-id", "31337", "--contracts"])
         .arg(&contracts)
         .args(orch_key)
         .args([
@@ -132,7 +134,15 @@ fn the_binaries_run_a_stream_on_anvil() {
         ])
         .arg("--state-dir")
         .arg(&state)
-        .args(["--ticket-ev", "0.001eth"])
+        .args(["--ticket-ev", "0.001eth"]);
+    // The go-livepeer port beside QUIC, where the binary has it.
+    #[cfg(feature = "livepeer")]
+    let go_port = {
+        let p = free_tcp_port();
+        orch.args(["--livepeer-listen", &format!("127.0.0.1:{p}")]);
+        p
+    };
+    let child = orch
         .env("LIVEPEER_PASSWORD", "correct horse")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -206,6 +216,25 @@ fn the_binaries_run_a_stream_on_anvil() {
         "{streamed}"
     );
     assert!(out.join("index.m3u8").exists());
+    // A go-livepeer gateway on the broadcaster's funded key discovers the same node on its
+    // go-livepeer port: certificate pinned, the node's address, ticket params for it.
+    #[cfg(feature = "livepeer")]
+    {
+        use livepeer_interop_net::{CertPins, OrchestratorClient, RequestSigner};
+        let gateway: std::sync::Arc<dyn livepeer_core::Signer> =
+            std::sync::Arc::new(LocalSigner::from_hex(DEV_KEYS[1]).unwrap());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let info = rt
+            .block_on(OrchestratorClient::new(CertPins::new()).discover(
+                &format!("https://127.0.0.1:{go_port}"),
+                &RequestSigner::Local(gateway),
+                None,
+                Some(orch_wallet.address()),
+            ))
+            .unwrap();
+        assert_eq!(info.transcoder, format!("https://127.0.0.1:{go_port}"));
+        assert!(info.ticket_params.is_some() && info.price_info.is_some());
+    }
     let status = ok(&net.run(BCAST, &b_key, &["status"]), "status");
     assert!(status.contains("deposit:"), "{status}");
 

@@ -86,6 +86,12 @@ struct Start {
     /// Seconds between chain syncs (blocks, rounds, redemptions).
     #[arg(long, default_value_t = 1.0)]
     sync_seconds: f64,
+    /// Also serve go-livepeer gateways (and Livepeer's Python SDK) here, on go-livepeer's
+    /// protocol: gRPC discovery and `POST /segment` over TLS, a self-signed certificate.
+    /// A routable address, not 0.0.0.0.
+    #[cfg(feature = "livepeer")]
+    #[arg(long, env = "LIVEPEER_GO_LISTEN")]
+    livepeer_listen: Option<SocketAddr>,
 }
 
 async fn start(
@@ -120,6 +126,10 @@ async fn start(
     }
     if let Some(at) = s.ops_listen {
         b = b.ops(at);
+    }
+    #[cfg(feature = "livepeer")]
+    if let Some(at) = s.livepeer_listen {
+        b = b.livepeer_listen(at);
     }
     for _ in 0..s.transcoders {
         b = b.transcoder(livepeer_node::software_transcoder().await?);

@@ -33,6 +33,16 @@ pub(crate) fn free_udp_port() -> u16 {
         .port()
 }
 
+/// A TCP port free on the loopback now.
+#[allow(dead_code)] // used by the tests built with the `livepeer` feature
+pub(crate) fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Asserts `o` succeeded (showing its output if not) and returns its standard output.
 pub(crate) fn ok(o: &Output, what: &str) -> String {
     assert!(
