@@ -16,6 +16,8 @@ pub mod grpc;
 pub mod orchestrator;
 pub mod remote_signer;
 pub mod serve;
+#[cfg(any(test, feature = "_test_utils"))]
+pub mod test_utils;
 pub mod tls;
 
 pub use connector::{PinnedConnector, parse_target};

@@ -36,16 +36,12 @@ pub use transcoder::{TranscoderBuilder, TranscoderNode};
 pub use verifier::{Judge, Judged, VerifierBuilder, VerifierNode};
 pub use winners::Winners;
 
-/// The deterministic software transcoder (OpenH264 and rav1e), the default wherever a node
-/// needs one; started off the async threads (its encoders self-test).
+/// The deterministic software transcoder (this build's default H.264 decoder, OpenH264 and
+/// rav1e encoders), the default wherever a node needs one; started off the async threads
+/// (its encoders self-test).
 pub async fn software_transcoder()
 -> Result<std::sync::Arc<dyn livepeer_core::transcode::Transcoder>> {
-    let t = tokio::task::spawn_blocking(|| {
-        livepeer_transcode::SoftwareTranscoder::new(livepeer_transcode::SoftwareConfig::default())
-    })
-    .await
-    .map_err(anyhow::Error::from)??;
-    Ok(std::sync::Arc::new(t))
+    software_on(livepeer_transcode::H264Decoding::default()).await
 }
 
 /// The software transcoder on the other H.264 decoder than [`software_transcoder`]'s, where
@@ -54,9 +50,16 @@ pub async fn software_transcoder()
 /// (`Checker::with_alternate_reencoder`). `None` in a build with one decoder.
 pub async fn alternate_software_transcoder()
 -> Result<Option<std::sync::Arc<dyn livepeer_core::transcode::Transcoder>>> {
-    let Some(decoder) = livepeer_transcode::H264Decoding::default().alternate() else {
-        return Ok(None);
-    };
+    match livepeer_transcode::H264Decoding::default().alternate() {
+        Some(decoder) => software_on(decoder).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The default software transcoder decoding with `decoder`, started off the async threads.
+async fn software_on(
+    decoder: livepeer_transcode::H264Decoding,
+) -> Result<std::sync::Arc<dyn livepeer_core::transcode::Transcoder>> {
     let t = tokio::task::spawn_blocking(move || {
         let mut c = livepeer_transcode::SoftwareConfig::default();
         c.decoder = decoder;
@@ -64,5 +67,5 @@ pub async fn alternate_software_transcoder()
     })
     .await
     .map_err(anyhow::Error::from)??;
-    Ok(Some(std::sync::Arc::new(t)))
+    Ok(std::sync::Arc::new(t))
 }

@@ -6,8 +6,7 @@
 //! install command. `LIVEPEER_INTEROP_SKIP_PYTHON=1` skips it on purpose; `PYTHON` picks
 //! the interpreter (default `python3`).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use livepeer_interop_net::test_utils::{run_sdk, skip_python};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -22,51 +21,9 @@ use crate::payment::Sink;
 use crate::signer::{check_payment, check_seg_creds};
 use crate::util::{key, listener, signer, spawn_signer};
 
-const INSTALL: &str = "pip install --ignore-requires-python --only-binary=av livepeer-gateway";
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/sdk_net.py");
-
-fn run_sdk(input: serde_json::Value) -> serde_json::Value {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut child = Command::new(&python)
-        .arg(SCRIPT)
-        // Outside the SDK's package folder, whose `token.py` would shadow the stdlib.
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run `{python}` ({e}): this test needs Python 3 with Livepeer's SDK: \
-                 `{INSTALL}` (or set LIVEPEER_INTEROP_SKIP_PYTHON=1 to skip it)"
-            )
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(3) {
-        panic!(
-            "Livepeer's Python SDK is not installed for `{python}`: `{INSTALL}` \
-             (or set LIVEPEER_INTEROP_SKIP_PYTHON=1 to skip this test)\n{stderr}"
-        );
-    }
-    assert!(
-        out.status.success(),
-        "sdk_net.py failed ({}):\n{stderr}",
-        out.status
-    );
-    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_discovers_and_pays_through_our_servers() {
-    if std::env::var_os("LIVEPEER_INTEROP_SKIP_PYTHON").is_some_and(|v| v == "1") {
-        eprintln!("LIVEPEER_INTEROP_SKIP_PYTHON=1: skipping the Python SDK transport test");
+    if skip_python("the Python SDK transport test") {
         return;
     }
     let gateway = key(1);
