@@ -306,10 +306,10 @@ impl<C: OrchestratorChain> OrchestratorBuilder<C> {
         let round = chain.last_initialized_round().await?;
         let round_length = chain.round_length().await?;
         let expiration = ExpirationParams::new(round, chain.block_hash_for_round(round).await?);
+        let validity_rounds = chain.ticket_validity_period().await?;
         let mut rc = self.recipient;
-        rc.params_validity_blocks = self
-            .params_validity_blocks
-            .unwrap_or((round_length * 2 / 5).clamp(1, 40));
+        rc.params_validity_blocks =
+            params_validity(self.params_validity_blocks, round_length, validity_rounds)?;
         let recipient = Recipient::new(
             address,
             RecipientSecret::random(&OsEntropy).map_err(anyhow::Error::from)?,
@@ -657,5 +657,68 @@ impl<C: OrchestratorChain> OrchestratorNode<C> {
             port.close();
         }
         self.orchestrator.close();
+    }
+}
+
+/// Blocks quoted params stay valid: `explicit`, or two fifths of a round (at most 40
+/// blocks), never more than half the time a ticket is sure to have left after its params
+/// are issued.
+///
+/// Winners are redeemed only once their params expired (redeeming reveals the recipient's
+/// secret), and a ticket closes `validity_rounds` after its creation round began, so params
+/// quoted in the last block of a round leave `(validity_rounds - 1) * round_length + 1`
+/// blocks in all; at least half of those stay for the redemption.
+fn params_validity(
+    explicit: Option<u64>,
+    round_length: u64,
+    validity_rounds: u64,
+) -> Result<u64, NodeError> {
+    let window = validity_rounds
+        .saturating_sub(1)
+        .saturating_mul(round_length)
+        .saturating_add(1);
+    let most = window / 2;
+    if most == 0 {
+        return Err(NodeError::Config(format!(
+            "tickets stay redeemable {validity_rounds} round(s) of {round_length} blocks: \
+             no time is left to redeem a winner once its params expire"
+        )));
+    }
+    match explicit {
+        Some(0) => Err(NodeError::Config(
+            "params validity must be at least one block".into(),
+        )),
+        Some(n) if n > most => Err(NodeError::Config(format!(
+            "params valid {n} blocks leave too little time to redeem their winners: tickets \
+             stay redeemable {validity_rounds} rounds of {round_length} blocks, so params may \
+             stay valid at most {most} blocks"
+        ))),
+        Some(n) => Ok(n),
+        None => Ok((round_length * 2 / 5).clamp(1, 40).min(most)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::params_validity;
+
+    #[test]
+    fn params_validity_leaves_half_the_window_for_redemption() {
+        // Livepeer's mainnet figures: 5,760-block rounds, two rounds of validity.
+        assert_eq!(params_validity(None, 5_760, 2).unwrap(), 40);
+        assert_eq!(params_validity(Some(100), 5_760, 2).unwrap(), 100);
+        // Short dev rounds: the default shrinks with the round.
+        assert_eq!(params_validity(None, 20, 2).unwrap(), 8);
+        assert_eq!(params_validity(None, 5, 2).unwrap(), 2);
+        assert_eq!(params_validity(Some(10), 20, 2).unwrap(), 10);
+        // Past half of what a ticket quoted at a round's end has left: refused.
+        let e = params_validity(Some(11), 20, 2).unwrap_err().to_string();
+        assert!(e.contains("at most 10 blocks"), "{e}");
+        assert!(params_validity(Some(25), 20, 2).is_err());
+        assert!(params_validity(Some(0), 20, 2).is_err());
+        // One round of validity leaves no time at all.
+        assert!(params_validity(None, 20, 1).is_err());
+        assert_eq!(params_validity(Some(20), 20, 3).unwrap(), 20);
+        assert!(params_validity(Some(21), 20, 3).is_err());
     }
 }

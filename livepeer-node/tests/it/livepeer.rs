@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use livepeer_contracts::DeployConfig;
 use livepeer_core::chain::TicketFunding as _;
 use livepeer_core::{LocalSigner, Signer, StreamId, U256, Wei};
 use livepeer_interop::messages::{OrchestratorInfo, VideoProfile};
@@ -98,7 +99,11 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
         eprintln!("skipped: no ffmpeg to make the segment");
         return;
     };
-    let net = Net::start().await;
+    // Rounds of 100 blocks (20 s): the 25-block params, which outlast the steps below on a
+    // loaded machine, leave their winners at least 15 s to be redeemed once they expire.
+    let mut deploy = DeployConfig::default();
+    deploy.round_length = 100;
+    let net = Net::start_with(&deploy).await;
     let mut config = LivepeerConfig::new(([127, 0, 0, 1], 0).into());
     config.max_segment = 2 * body.len();
     let orch = net
@@ -413,14 +418,12 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     unchanged("draining");
     node.drain().await.unwrap();
     assert!(node.pending().is_zero(), "winners left after the drain");
-    let redeemed = node
-        .winners()
-        .records()
-        .unwrap()
+    let records = node.winners().records().unwrap();
+    let redeemed = records
         .iter()
         .filter(|r| matches!(r.state, livepeer_pm::WinnerState::Redeemed { .. }))
         .count();
-    assert_eq!(redeemed, won, "every winner redeemed");
+    assert_eq!(redeemed, won, "every winner redeemed: {records:#?}");
     let fresh =
         OrchestratorClient::new(CertPins::new()).with_connect_timeout(Duration::from_secs(2));
     assert!(

@@ -46,13 +46,18 @@ const BLOCK: Duration = Duration::from_millis(200);
 impl Net {
     /// Deploys, and moves the chain on: a block each 200 ms, rounds initialized.
     pub(crate) async fn start() -> Net {
+        Net::start_with(&DeployConfig::default()).await
+    }
+
+    /// As [`Net::start`], deployed with `config`.
+    pub(crate) async fn start_with(config: &DeployConfig) -> Net {
         let chain = EmbeddedChain::with_dev_accounts();
         let w = DEV_KEYS[0]
             .parse::<LocalWallet>()
             .unwrap()
             .with_chain_id(chain.chain_id());
         let mw = Arc::new(SignerMiddleware::new(chain.provider(), w));
-        let addrs = deploy(mw.clone(), &DeployConfig::default()).await.unwrap();
+        let addrs = deploy(mw.clone(), config).await.unwrap();
         let deployer = Arc::new(
             ChainClient::connect(mw, addrs, chain.chain_id())
                 .await
