@@ -4,7 +4,9 @@ use clap::Subcommand;
 use livepeer_core::AddressExt;
 use livepeer_core::chain::{TicketBrokerReader, TicketFunding};
 
-use crate::rpc::{RpcClient, parse_amount};
+use livepeer_core::Address;
+
+use crate::rpc::parse_amount;
 
 /// Manage the deposit and reserve that pay for streams.
 #[derive(Debug, Subcommand)]
@@ -30,9 +32,13 @@ pub enum FundsCommand {
 }
 
 impl FundsCommand {
-    /// Sends the command's transaction (if any), then prints the funds.
+    /// Sends the command's transaction (if any) from `me` on `chain` (ours or, with the
+    /// `livepeer` feature, Livepeer's deployed contracts), then prints the funds.
     #[allow(clippy::print_stdout)]
-    pub async fn run(&self, chain: &RpcClient) -> anyhow::Result<()> {
+    pub async fn run<C>(&self, chain: &C, me: Address) -> anyhow::Result<()>
+    where
+        C: TicketFunding + TicketBrokerReader + ?Sized,
+    {
         match self {
             FundsCommand::Fund { deposit, reserve } => {
                 let (d, r) = (parse_amount(deposit)?, parse_amount(reserve)?);
@@ -56,7 +62,6 @@ impl FundsCommand {
             }
             FundsCommand::Status => {}
         }
-        let me = chain.account();
         let info = chain.sender_info(me).await?;
         println!("address: {}", me.checksummed());
         println!("deposit: {} wei", info.deposit.0);

@@ -10,6 +10,8 @@ pub mod devnet;
 pub mod funds;
 pub mod keys;
 pub mod local;
+#[cfg(feature = "livepeer")]
+pub mod lp;
 pub mod operator;
 pub mod rpc;
 pub mod summary;

@@ -234,6 +234,31 @@ fn the_binaries_run_a_stream_on_anvil() {
             .unwrap();
         assert_eq!(info.transcoder, format!("https://127.0.0.1:{go_port}"));
         assert!(info.ticket_params.is_some() && info.price_info.is_some());
+        // Our broadcaster binary streams through that port alone, as a gateway.
+        let lp_out = net.path("out-livepeer");
+        let streamed = ok(
+            &net.run(
+                BCAST,
+                &b_key,
+                &[
+                    "stream",
+                    "--livepeer-orchestrator",
+                    &info.transcoder,
+                    "--out",
+                    lp_out.to_str().unwrap(),
+                    "--profiles",
+                    "240p",
+                    "--pattern-seconds",
+                    "4",
+                ],
+            ),
+            "stream --livepeer-orchestrator",
+        );
+        assert!(
+            streamed.contains("segments: 2 in, 2 out, 0 failed"),
+            "{streamed}"
+        );
+        assert!(lp_out.join("240p").join("index.m3u8").exists());
     }
     let status = ok(&net.run(BCAST, &b_key, &["status"]), "status");
     assert!(status.contains("deposit:"), "{status}");

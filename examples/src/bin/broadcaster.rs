@@ -31,6 +31,10 @@ struct Args {
     /// The broadcaster's key (it pays).
     #[command(flatten)]
     key: KeyArgs,
+    /// Livepeer's deployed contracts, instead of ours.
+    #[cfg(feature = "livepeer")]
+    #[command(flatten)]
+    lp: livepeer_examples::lp::LivepeerArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -84,6 +88,12 @@ struct Stream {
     /// Serve Prometheus metrics (/metrics), /healthz and /readyz here.
     #[arg(long, env = "LIVEPEER_OPS_LISTEN")]
     ops_listen: Option<std::net::SocketAddr>,
+    /// Stream to the go-livepeer orchestrator at this URI (`https://host:port`) on
+    /// go-livepeer's protocol instead of ours over QUIC; repeat for several. With
+    /// --livepeer-controller and none given: the registry's active orchestrators.
+    #[cfg(feature = "livepeer")]
+    #[arg(long = "livepeer-orchestrator", value_name = "URI")]
+    livepeer_orchestrators: Vec<String>,
 }
 
 #[allow(clippy::print_stdout)]
@@ -95,6 +105,10 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     let mut source = SegmentSource::open(s.input.as_deref(), two, (854, 480), pattern)?;
     if !s.resume {
         check_output(&s.out).map_err(|e| anyhow::anyhow!("{e} with --resume"))?;
+    }
+    #[cfg(feature = "livepeer")]
+    if args.lp.livepeer_controller.is_some() || !s.livepeer_orchestrators.is_empty() {
+        return stream_livepeer(args, s, &mut source, &ladder).await;
     }
     let key = args.key.load()?;
     let mut b = BroadcasterNode::builder(args.chain.connect(&key).await?)
@@ -127,10 +141,61 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     summary::check_failed(&st)
 }
 
+/// `stream` through go-livepeer orchestrators: on Livepeer's contracts with
+/// --livepeer-controller, else on ours.
+#[cfg(feature = "livepeer")]
+#[allow(clippy::print_stdout)]
+async fn stream_livepeer(
+    args: &Args,
+    s: &Stream,
+    source: &mut SegmentSource,
+    ladder: &Ladder,
+) -> anyhow::Result<()> {
+    use livepeer_examples::lp;
+    if s.resume {
+        anyhow::bail!("--resume is not available with go-livepeer orchestrators yet");
+    }
+    let max_price = match &s.max_price {
+        Some(p) => Some(PixelPrice::per_pixel(parse_amount(p)?.0.low_u64())),
+        None => None,
+    };
+    let job = lp::GatewayStream {
+        orchestrators: &s.livepeer_orchestrators,
+        max_price,
+        ladder,
+        out: &s.out,
+    };
+    let key = args.key.load()?;
+    let bar = cli::BarProgress::new(false);
+    let r = match args.lp.controller()? {
+        Some(c) => {
+            let chain = lp::connect(&args.chain, &key, c).await?;
+            lp::stream(chain, key.signer, &job, source, &bar).await
+        }
+        None => {
+            let chain = args.chain.connect(&key).await?;
+            lp::stream(chain, key.signer, &job, source, &bar).await
+        }
+    };
+    bar.0.finish_and_clear();
+    let (st, tickets) = r?;
+    summary::print_stream(&st, tickets, 0);
+    summary::check_failed(&st)
+}
+
 async fn run(args: Args) -> anyhow::Result<()> {
     match &args.command {
         Command::Stream(s) => stream(&args, s).await,
-        Command::Funds(c) => c.run(&*args.chain.connect(&args.key.load()?).await?).await,
+        Command::Funds(c) => {
+            let key = args.key.load()?;
+            #[cfg(feature = "livepeer")]
+            if let Some(controller) = args.lp.controller()? {
+                let chain = livepeer_examples::lp::connect(&args.chain, &key, controller).await?;
+                return c.run(&*chain, chain.account()).await;
+            }
+            let chain = args.chain.connect(&key).await?;
+            c.run(&*chain, chain.account()).await
+        }
     }
 }
 

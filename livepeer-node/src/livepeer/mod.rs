@@ -7,6 +7,7 @@
 //! Started by [`crate::OrchestratorBuilder::livepeer`]; stopped when the node closes.
 
 mod auth;
+pub mod gateway;
 pub mod renditions;
 mod segment;
 
@@ -31,6 +32,7 @@ use tracing::info;
 use crate::error::{NodeError, Result};
 use crate::ops::Health;
 use auth::Tokens;
+pub use gateway::{GatewayBuilder, LivepeerGateway};
 pub use renditions::{RenditionRoute, Renditions, Retention};
 
 /// The default bound on a segment's body (go-livepeer's segments are a few MB).

@@ -12,6 +12,8 @@
 #[cfg(feature = "livepeer")]
 mod livepeer;
 #[cfg(feature = "livepeer")]
+mod livepeer_gateway;
+#[cfg(feature = "livepeer")]
 mod livepeer_python;
 mod net;
 

@@ -1,0 +1,147 @@
+//! Our gateway for go-livepeer orchestrators ([`LivepeerGateway`], feature `livepeer`)
+//! streaming a file to two orchestrator nodes through their go-livepeer ports only (the
+//! bytes go-livepeer and the Python SDK read and write), on the embedded chain: the cheaper
+//! one ranked first, every segment written as HLS at the asked size, tickets paid and
+//! winners persisted; when the first starts refusing mid-stream, the rest goes to the
+//! other and no segment is lost.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use livepeer_contracts::DeployConfig;
+use livepeer_core::chain::TicketFunding as _;
+use livepeer_core::verify::FaultReport;
+use livepeer_core::{Address, Ladder, PixelPrice, U256, Wei};
+use livepeer_node::livepeer::{LivepeerConfig, LivepeerGateway};
+use livepeer_node::{Health, NodeError, Progress, SegmentSource};
+use livepeer_transcode::{InputLimits, inspect};
+
+use crate::net::{Net, clip};
+
+/// Drains one node's health after the first segment it did.
+struct DrainAfterFirst {
+    target: Address,
+    health: Arc<Health>,
+    done: AtomicBool,
+    seen: Mutex<Vec<(u64, Address)>>,
+}
+
+impl Progress for DrainAfterFirst {
+    fn stage(&self, _: &str) {}
+    fn total(&self, _: Option<u64>) {}
+    fn segment(&self, seq: u64, orchestrator: Address, _: Duration) {
+        self.seen.lock().unwrap().push((seq, orchestrator));
+        if orchestrator == self.target && !self.done.swap(true, Ordering::SeqCst) {
+            self.health.set_draining();
+        }
+    }
+    fn fault(&self, _: &FaultReport) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_gateway_streams_to_go_livepeer_ports_and_fails_over() {
+    let Some(input) = clip() else {
+        eprintln!("skipped: no ffmpeg to make the input clip");
+        return;
+    };
+    let mut deploy = DeployConfig::default();
+    deploy.round_length = 100;
+    let net = Net::start_with(&deploy).await;
+    let port = || LivepeerConfig::new(([127, 0, 0, 1], 0).into());
+    let cheap = net
+        .orchestrator_with(3, super::software(false), |b| {
+            b.livepeer(port()).price(PixelPrice::per_pixel(5_000_000))
+        })
+        .await;
+    let dear = net
+        .orchestrator_with(4, super::software(false), |b| b.livepeer(port()))
+        .await;
+    let uri = |n: &livepeer_node::OrchestratorNode<_>| n.livepeer().unwrap().uri().to_owned();
+    let uris = [
+        uri(&cheap.node),
+        uri(&dear.node),
+        // Nobody listens here: left out at discovery.
+        "https://127.0.0.1:9".to_owned(),
+    ];
+
+    let (key, chain) = net.account(5).await;
+    let e = LivepeerGateway::builder(chain.clone())
+        .key(key.clone())
+        .orchestrators(uris.clone())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, NodeError::Unfunded(_)), "{e}");
+    let eth = Wei(U256::exp10(19));
+    chain.fund_deposit_and_reserve(eth, eth).await.unwrap();
+    // The orchestrators read a refused sender's funds again after 2 s.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let gateway = LivepeerGateway::builder(chain)
+        .key(key)
+        .orchestrators(uris)
+        .segment_timeout(Duration::from_secs(60))
+        .build()
+        .await
+        .unwrap();
+
+    let ladder = Ladder::parse(
+        r#"[{"name":"P144p25fps16x9","width":256,"height":144,"bitrate":"400k","fps":25}]"#,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let progress = DrainAfterFirst {
+        target: cheap.node.address(),
+        health: cheap.node.health().clone(),
+        done: AtomicBool::new(false),
+        seen: Mutex::new(Vec::new()),
+    };
+    let mut source = SegmentSource::open(Some(&input), Duration::from_secs(2), (0, 0), 0).unwrap();
+    let stats = gateway
+        .stream(&mut source, &ladder, &out, &progress)
+        .await
+        .unwrap();
+
+    // Every segment written; the cheaper orchestrator did the first, the other the rest.
+    assert!(stats.segments_in >= 3, "{stats:?}");
+    assert_eq!(stats.segments_out, stats.segments_in, "{stats:?}");
+    assert_eq!(stats.segments_failed, 0);
+    let seen = progress.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].1, cheap.node.address(), "{seen:?}");
+    assert!(
+        seen[1..].iter().all(|(_, o)| *o == dear.node.address()),
+        "{seen:?}"
+    );
+    assert_eq!(stats.per_orchestrator[&cheap.node.address()], 1);
+    assert!(stats.wei_expected > U256::zero());
+
+    // The HLS output: a master playlist, a media playlist with every segment, renditions
+    // at the asked size.
+    assert!(stats.master.exists());
+    let rung = out.join("P144p25fps16x9");
+    let playlist = std::fs::read_to_string(rung.join("index.m3u8")).unwrap();
+    let segments: Vec<&str> = playlist.lines().filter(|l| l.ends_with(".ts")).collect();
+    assert_eq!(segments.len() as u64, stats.segments_out, "{playlist}");
+    for name in segments {
+        let data = std::fs::read(rung.join(name)).unwrap();
+        let seg = livepeer_core::Segment {
+            seq: 0,
+            duration: Duration::from_secs(2),
+            data: data.into(),
+            container: livepeer_core::Container::MpegTs,
+            codec: livepeer_core::VideoCodec::H264,
+        };
+        let got = inspect(&seg, InputLimits::default()).unwrap();
+        assert_eq!((got.width, got.height), (256, 144));
+        assert!(got.frames >= 40, "{got:?}");
+    }
+
+    // Paid with tickets: at least one for each orchestrator's session.
+    assert!(gateway.tickets_sent() >= 2, "{}", gateway.tickets_sent());
+    eprintln!(
+        "{} segments by {seen:?}, {} tickets",
+        stats.segments_out,
+        gateway.tickets_sent()
+    );
+}
