@@ -538,6 +538,12 @@ impl<C: BroadcasterChain> BroadcasterNode<C> {
         self.faults.subscribe()
     }
 
+    /// Its meter.
+    #[cfg_attr(not(feature = "livepeer"), expect(dead_code))]
+    pub(crate) fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
     /// Tickets signed and sent so far.
     pub fn tickets_sent(&self) -> u64 {
         self.payments.tickets.load(Ordering::Relaxed)

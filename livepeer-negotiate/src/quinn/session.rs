@@ -19,8 +19,8 @@ use super::NegotiateError;
 use super::broadcaster::Broadcaster;
 use super::wire::{finish_delivered, open_stream, read_assembled, write_body, write_msg};
 use crate::proto::{
-    AttemptId, ExchangeError, Message, MessageType, Quote, Scheduler, SegmentHeader, StreamAction,
-    StreamConfig, StreamInput, StreamMachine,
+    AttemptId, ExchangeError, HeldQuote, Message, MessageType, Quote, Scheduler, SegmentHeader,
+    StreamAction, StreamConfig, StreamInput, StreamMachine,
 };
 
 pub use crate::proto::SegmentResult;
@@ -232,6 +232,16 @@ impl StreamSession {
     /// The current quote of `orchestrator`.
     pub fn quote_of(&self, orchestrator: &Address) -> Option<Quote> {
         lock(&self.shared).machine.quote(orchestrator).cloned()
+    }
+
+    /// The quote held for `orchestrator`, with its stake and how long the quote took: what
+    /// the scheduler ranks it by.
+    pub fn held_quote(&self, orchestrator: &Address) -> Option<HeldQuote> {
+        lock(&self.shared)
+            .machine
+            .quotes()
+            .get(orchestrator)
+            .cloned()
     }
 
     /// Transcodes `segment`: it goes to the scheduler's picks, fails over, and either

@@ -8,6 +8,7 @@
 
 mod auth;
 pub mod gateway;
+mod mixed;
 pub mod renditions;
 mod segment;
 

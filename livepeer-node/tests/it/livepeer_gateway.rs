@@ -3,7 +3,8 @@
 //! bytes go-livepeer and the Python SDK read and write), on the embedded chain: the cheaper
 //! one ranked first, every segment written as HLS at the asked size, tickets paid and
 //! winners persisted; when the first starts refusing mid-stream, the rest goes to the
-//! other and no segment is lost.
+//! other and no segment is lost. And one stream over both protocols, QUIC and go-livepeer's,
+//! ranked together.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ use livepeer_core::chain::TicketFunding as _;
 use livepeer_core::verify::FaultReport;
 use livepeer_core::{Address, Ladder, PixelPrice, U256, Wei};
 use livepeer_node::livepeer::{LivepeerConfig, LivepeerGateway};
-use livepeer_node::{Health, NodeError, Progress, SegmentSource};
+use livepeer_node::{BroadcasterNode, Health, NodeError, Progress, SegmentSource};
 use livepeer_transcode::{InputLimits, inspect};
 
 use crate::net::{Net, clip};
@@ -144,4 +145,80 @@ async fn our_gateway_streams_to_go_livepeer_ports_and_fails_over() {
         stats.segments_out,
         gateway.tickets_sent()
     );
+}
+
+/// One stream over both protocols: an orchestrator registered with its QUIC URI and one
+/// registered with its go-livepeer port's, ranked together; the cheaper go-livepeer one
+/// (found in the registry by its https URI) does the first
+/// segment, then refuses, and the rest goes over QUIC into the same HLS output, verified,
+/// with no fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_stream_ranks_quic_and_go_livepeer_orchestrators_together() {
+    let Some(input) = clip() else {
+        eprintln!("skipped: no ffmpeg to make the input clip");
+        return;
+    };
+    let mut deploy = DeployConfig::default();
+    deploy.round_length = 100;
+    let net = Net::start_with(&deploy).await;
+    let quic = net.orchestrator(1, super::software(false)).await;
+    let go = net
+        .go_livepeer_orchestrator(3, super::software(false), |b| {
+            b.livepeer(LivepeerConfig::new(([127, 0, 0, 1], 0).into()))
+                .price(PixelPrice::per_pixel(1_000_000))
+        })
+        .await;
+
+    let (key, chain) = net.account(5).await;
+    let eth = Wei(U256::exp10(19));
+    chain.fund_deposit_and_reserve(eth, eth).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = BroadcasterNode::builder(chain.clone())
+        .key(key.clone())
+        .state_dir(dir.path())
+        .build()
+        .await
+        .unwrap();
+    // No URIs given: the registry's active orchestrators with an https:// URI.
+    let gateway = LivepeerGateway::builder(chain)
+        .key(key)
+        .scoreboard(node.broadcaster().scoreboard())
+        .segment_timeout(Duration::from_secs(60))
+        .build()
+        .await
+        .unwrap();
+
+    let progress = DrainAfterFirst {
+        target: go.node.address(),
+        health: go.node.health().clone(),
+        done: AtomicBool::new(false),
+        seen: Mutex::new(Vec::new()),
+    };
+    let out = dir.path().join("out");
+    let mut source = SegmentSource::open(Some(&input), Duration::from_secs(2), (0, 0), 0).unwrap();
+    let ladder = Ladder::parse("240p").unwrap();
+    let stats = node
+        .stream_mixed(&gateway, &mut source, &ladder, &out, &progress)
+        .await
+        .unwrap();
+    let seen = progress.seen.lock().unwrap().clone();
+    assert!(stats.segments_in >= 3, "{stats:?}");
+    assert_eq!(stats.segments_out, stats.segments_in, "{stats:?}");
+    assert_eq!(stats.segments_failed, 0);
+    assert_eq!(seen[0].1, go.node.address(), "{seen:?}");
+    assert!(
+        seen[1..].iter().all(|(_, o)| *o == quic.node.address()),
+        "{seen:?}"
+    );
+    assert!(stats.master.exists());
+    let playlist = std::fs::read_to_string(out.join("240p").join("index.m3u8")).unwrap();
+    let segments = playlist.lines().filter(|l| l.ends_with(".ts")).count();
+    assert_eq!(segments as u64, stats.segments_out, "{playlist}");
+    assert!(gateway.tickets_sent() >= 1 && node.tickets_sent() >= 1);
+    assert!(
+        node.ledger().all().unwrap().is_empty(),
+        "honest work is no fault"
+    );
+    node.shutdown().await.unwrap();
+    eprintln!("{} segments by {seen:?}", stats.segments_out);
 }

@@ -111,12 +111,30 @@ impl Net {
         t: Arc<SoftwareTranscoder>,
         more: impl FnOnce(OrchestratorBuilder<DevClient>) -> OrchestratorBuilder<DevClient>,
     ) -> Orch {
+        self.orchestrator_on(i, t, more, false).await
+    }
+
+    /// As [`Net::orchestrator_with`] (which must give it a go-livepeer port), registered
+    /// with that port's `https://` URI, as go-livepeer orchestrators are.
+    #[cfg(feature = "livepeer")]
+    pub(crate) async fn go_livepeer_orchestrator(
+        &self,
+        i: usize,
+        t: Arc<SoftwareTranscoder>,
+        more: impl FnOnce(OrchestratorBuilder<DevClient>) -> OrchestratorBuilder<DevClient>,
+    ) -> Orch {
+        self.orchestrator_on(i, t, more, true).await
+    }
+
+    async fn orchestrator_on(
+        &self,
+        i: usize,
+        t: Arc<SoftwareTranscoder>,
+        more: impl FnOnce(OrchestratorBuilder<DevClient>) -> OrchestratorBuilder<DevClient>,
+        go_livepeer_uri: bool,
+    ) -> Orch {
         let (key, client) = self.account(i).await;
         let stake = U256::exp10(19);
-        self.deployer
-            .transfer_stake_token(client.account(), stake)
-            .await
-            .unwrap();
         let mut rc = RecipientConfig::default();
         rc.ticket_ev = Wei::from_u128(250_000_000_000_000);
         rc.redeem_gas = 250_000;
@@ -138,12 +156,21 @@ impl Net {
             .ops(([127, 0, 0, 1], 0).into())
             .drain_timeout(Duration::from_secs(60));
         let node = more(builder).build().await.unwrap();
+        let uri = match go_livepeer_uri {
+            #[cfg(feature = "livepeer")]
+            true => node.livepeer().unwrap().uri().to_owned(),
+            _ => node.service_uri().unwrap(),
+        };
+        self.deployer
+            .transfer_stake_token(client.account(), stake)
+            .await
+            .unwrap();
         client
             .join_as_orchestrator(&OrchestratorSetup {
                 stake,
                 reward_cut_ppm: 100_000,
                 fee_share_ppm: 500_000,
-                uri: &node.service_uri().unwrap(),
+                uri: &uri,
                 offers: &[ServiceOffer {
                     id: ServiceId::cpu_transcoding(),
                     verifier: self.addrs.trusted_verifier,

@@ -16,13 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use livepeer_core::chain::{RegistryReader, RoundInfo, TicketBrokerReader};
-use livepeer_core::media::{Container, H264Profile, Segment, StreamId, VideoCodec};
-use livepeer_core::profile::Gop;
+use livepeer_core::media::{Container, Segment, StreamId, VideoCodec};
 use livepeer_core::transcode::Rendition;
-use livepeer_core::{Address, Ladder, LocalSigner, PixelPrice, Pixels, Signer, U256, Wei};
-use livepeer_interop::messages::video_profile::{Format, Profile, VideoCodec as WireCodec};
+use livepeer_core::{Address, Ladder, LocalSigner, PixelPrice, Signer, U256, Wei};
 use livepeer_interop::messages::{OrchestratorInfo, VideoProfile as WireProfile};
 use livepeer_interop::{
     TranscodeOutcome, build_seg_data, encode_payment_header, encode_segment_header, estimate_fee,
@@ -36,10 +33,13 @@ use livepeer_negotiate::proto::{
 use livepeer_negotiate::{PaymentSource as _, PmSource, Quote};
 use livepeer_pm::{Sender, SenderConfig};
 use livepeer_transcode::hls::HlsWriter;
-use livepeer_transcode::{InputLimits, inspect};
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
 use crate::broadcaster::StreamStats;
+pub use wire::wire_ladder;
+use wire::{check_renditions, download_bound, keccak_prefix};
+
+mod wire;
 use crate::error::{NodeError, Result};
 use crate::source::{LogProgress, Progress, SegmentSource};
 
@@ -57,6 +57,7 @@ pub struct GatewayBuilder<C> {
     policy: Arc<dyn SelectionPolicy>,
     pins: CertPins,
     segment_timeout: Duration,
+    board: Option<Arc<Mutex<Scoreboard>>>,
 }
 
 impl<C> std::fmt::Debug for GatewayBuilder<C> {
@@ -108,6 +109,14 @@ where
         self
     }
 
+    /// The scoreboard the policy ranks with, shared with another broadcaster (e.g.
+    /// [`crate::BroadcasterNode::broadcaster`]'s, so that one history ranks every
+    /// orchestrator); default: a fresh one.
+    pub fn scoreboard(mut self, board: Arc<Mutex<Scoreboard>>) -> Self {
+        self.board = Some(board);
+        self
+    }
+
     /// The certificate pins, shared with other clients (default: a fresh set).
     pub fn pins(mut self, pins: CertPins) -> Self {
         self.pins = pins;
@@ -150,7 +159,9 @@ where
             max_price: self.max_price,
             max_attempts: self.max_attempts,
             policy: self.policy,
-            board: Mutex::new(Scoreboard::new(ScoreConfig::default())),
+            board: self
+                .board
+                .unwrap_or_else(|| Arc::new(Mutex::new(Scoreboard::new(ScoreConfig::default())))),
             tickets: AtomicU64::new(0),
         })
     }
@@ -167,7 +178,7 @@ pub struct LivepeerGateway<C> {
     max_price: Option<PixelPrice>,
     max_attempts: usize,
     policy: Arc<dyn SelectionPolicy>,
-    board: Mutex<Scoreboard>,
+    board: Arc<Mutex<Scoreboard>>,
     tickets: AtomicU64,
 }
 
@@ -179,8 +190,11 @@ impl<C> std::fmt::Debug for LivepeerGateway<C> {
     }
 }
 
+/// The go-livepeer orchestrators of one stream, by address.
+pub(crate) type Sessions = HashMap<Address, Session>;
+
 /// One orchestrator as a stream sees it.
-struct Session {
+pub(crate) struct Session {
     uri: String,
     info: OrchestratorInfo,
     quote: Quote,
@@ -206,6 +220,7 @@ where
             policy: Arc::new(DefaultPolicy::default()),
             pins: CertPins::new(),
             segment_timeout: Duration::from_secs(30),
+            board: None,
         }
     }
 
@@ -219,7 +234,7 @@ where
         self.tickets.load(Ordering::Relaxed)
     }
 
-    /// The scoreboard the policy ranks with.
+    /// The scoreboard the policy ranks with (locked).
     pub fn scoreboard(&self) -> MutexGuard<'_, Scoreboard> {
         self.board.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -250,8 +265,7 @@ where
     ) -> Result<StreamStats> {
         let profiles = wire_ladder(ladder)?;
         let mut hls = HlsWriter::create(out, ladder).map_err(anyhow::Error::from)?;
-        let stream = StreamId::from_name(&out.display().to_string());
-        let manifest = format!("{:x}", keccak_prefix(&out.display().to_string()));
+        let (stream, manifest) = stream_names(out);
         let span = info_span!("livepeer_stream", manifest = %manifest);
         let mut sessions = self.discover_all().instrument(span.clone()).await;
         if sessions.is_empty() {
@@ -294,12 +308,22 @@ where
                 }
             }
         }
-        for s in sessions.values() {
-            self.pm.end_stream(s.quote.orchestrator, stream);
-        }
+        self.close(&sessions, stream);
         st.wall = t0.elapsed();
         st.master = hls.finish().map_err(anyhow::Error::from)?.master;
         Ok(st)
+    }
+
+    /// Forgets the credit held on `stream` with each of `sessions` (the stream ended).
+    pub(crate) fn close(&self, sessions: &Sessions, stream: StreamId) {
+        for s in sessions.values() {
+            self.pm.end_stream(s.quote.orchestrator, stream);
+        }
+    }
+
+    /// Orchestrators tried per segment at most.
+    pub(crate) fn max_attempts(&self) -> usize {
+        self.max_attempts
     }
 
     /// The orchestrators to ask: those given, else the registry's `https://` ones.
@@ -324,7 +348,7 @@ where
         }
     }
 
-    async fn discover_all(&self) -> HashMap<Address, Session> {
+    pub(crate) async fn discover_all(&self) -> Sessions {
         let mut out = HashMap::new();
         for (uri, stake) in self.targets().await {
             match self.discover(&uri, stake).await {
@@ -386,7 +410,7 @@ where
     }
 
     /// Moves the payments to the chain's present block and funds; the block, when read.
-    async fn follow_chain(&self) -> Option<u64> {
+    pub(crate) async fn follow_chain(&self) -> Option<u64> {
         let block = match self.chain.current_block().await {
             Ok(b) => {
                 self.pm.handle_block(b);
@@ -407,14 +431,10 @@ where
     /// One segment: tried on the best ranked orchestrators until one's work checks out.
     async fn segment(
         &self,
-        sessions: &mut HashMap<Address, Session>,
+        sessions: &mut Sessions,
         job: &Job<'_>,
         seg: &Segment,
     ) -> Option<(Address, Vec<Rendition>, Wei)> {
-        if seg.container != Container::MpegTs || seg.codec != VideoCodec::H264 {
-            warn!(seq = seg.seq, "go-livepeer takes H.264 in MPEG-TS only");
-            return None;
-        }
         let block = self.follow_chain().await.unwrap_or(0);
         let mut tried = Vec::new();
         while tried.len() < self.max_attempts {
@@ -422,67 +442,94 @@ where
                 break;
             };
             tried.push(addr);
-            // Params about to expire: ask for fresh ones first.
-            let stale = sessions.get(&addr).is_some_and(|s| {
-                block.saturating_add(REFRESH_BEFORE_BLOCKS)
-                    >= s.quote.ticket_params.expiration_block
-            });
-            if stale && !self.refresh(sessions, addr).await {
-                continue;
-            }
-            let session = sessions.get(&addr)?;
-            let started = Instant::now();
-            match self.attempt(session, job, seg).await {
-                Ok((renditions, fee, next)) => {
-                    self.scoreboard()
-                        .record_success(addr, started.elapsed(), seg.duration);
-                    if let Some(next) = next {
-                        self.take_info(sessions, addr, next);
-                    }
-                    return Some((addr, renditions, fee));
-                }
-                Err(Failure::Botched(why)) => {
-                    warn!(seq = seg.seq, orchestrator = ?addr, "result refused: {why}");
-                    self.scoreboard().record_fault(addr, Instant::now());
-                    if let Some(s) = sessions.get_mut(&addr) {
-                        s.excluded = true;
-                    }
-                }
-                Err(Failure::Failed(why)) => {
-                    debug!(seq = seg.seq, orchestrator = ?addr, "attempt failed: {why}");
-                    self.scoreboard().record_failure(addr, Instant::now());
-                    // Its params or session may be what it refused: fresh ones next time.
-                    self.refresh(sessions, addr).await;
-                }
+            if let Some((renditions, fee)) = self.try_on(sessions, addr, job, seg, block).await {
+                return Some((addr, renditions, fee));
             }
         }
         None
     }
 
-    /// The best ranked orchestrator not yet tried and not excluded.
-    fn pick(&self, sessions: &HashMap<Address, Session>, tried: &[Address]) -> Option<Address> {
-        let open: Vec<(&Address, &Session)> = sessions
+    /// One attempt of `seg` on `addr` at `block`: its renditions and fee, or `None` (the
+    /// failure scored, a botched result excluding it from the stream).
+    pub(crate) async fn try_on(
+        &self,
+        sessions: &mut Sessions,
+        addr: Address,
+        job: &Job<'_>,
+        seg: &Segment,
+        block: u64,
+    ) -> Option<(Vec<Rendition>, Wei)> {
+        if seg.container != Container::MpegTs || seg.codec != VideoCodec::H264 {
+            warn!(seq = seg.seq, "go-livepeer takes H.264 in MPEG-TS only");
+            return None;
+        }
+        // Params about to expire: ask for fresh ones first.
+        let stale = sessions.get(&addr).is_some_and(|s| {
+            block.saturating_add(REFRESH_BEFORE_BLOCKS) >= s.quote.ticket_params.expiration_block
+        });
+        if stale && !self.refresh(sessions, addr).await {
+            return None;
+        }
+        let session = sessions.get(&addr)?;
+        let started = Instant::now();
+        match self.attempt(session, job, seg).await {
+            Ok((renditions, fee, next)) => {
+                self.scoreboard()
+                    .record_success(addr, started.elapsed(), seg.duration);
+                if let Some(next) = next {
+                    self.take_info(sessions, addr, next);
+                }
+                Some((renditions, fee))
+            }
+            Err(Failure::Botched(why)) => {
+                warn!(seq = seg.seq, orchestrator = ?addr, "result refused: {why}");
+                self.scoreboard().record_fault(addr, Instant::now());
+                if let Some(s) = sessions.get_mut(&addr) {
+                    s.excluded = true;
+                }
+                None
+            }
+            Err(Failure::Failed(why)) => {
+                debug!(seq = seg.seq, orchestrator = ?addr, "attempt failed: {why}");
+                self.scoreboard().record_failure(addr, Instant::now());
+                // Its params or session may be what it refused: fresh ones next time.
+                self.refresh(sessions, addr).await;
+                None
+            }
+        }
+    }
+
+    /// The candidates for the policy: the orchestrators not excluded nor in `tried`.
+    pub(crate) fn candidates(&self, sessions: &Sessions, tried: &[Address]) -> Vec<Candidate> {
+        sessions
             .iter()
             .filter(|(a, s)| !s.excluded && !tried.contains(a))
-            .collect();
-        let candidates: Vec<Candidate> = open
-            .iter()
             .map(|(a, s)| Candidate {
-                address: **a,
+                address: *a,
                 price: s.quote.price,
                 stake: s.stake,
                 capacity_pps: s.quote.capacity_pps,
                 quote_rtt: s.rtt,
             })
-            .collect();
-        let ranked = self
-            .policy
-            .rank(Instant::now(), &candidates, &self.scoreboard());
-        ranked.first().map(|&i| candidates[i].address)
+            .collect()
+    }
+
+    /// Ranks `candidates` with the policy and the scoreboard.
+    pub(crate) fn rank(&self, candidates: &[Candidate]) -> Vec<usize> {
+        self.policy
+            .rank(Instant::now(), candidates, &self.scoreboard())
+    }
+
+    /// The best ranked orchestrator not yet tried and not excluded.
+    fn pick(&self, sessions: &Sessions, tried: &[Address]) -> Option<Address> {
+        let candidates = self.candidates(sessions, tried);
+        self.rank(&candidates)
+            .first()
+            .map(|&i| candidates[i].address)
     }
 
     /// Asks `addr` for fresh info; false (and the orchestrator dropped) when it gives none.
-    async fn refresh(&self, sessions: &mut HashMap<Address, Session>, addr: Address) -> bool {
+    async fn refresh(&self, sessions: &mut Sessions, addr: Address) -> bool {
         let Some((uri, stake)) = sessions.get(&addr).map(|s| (s.uri.clone(), s.stake)) else {
             return false;
         };
@@ -506,12 +553,7 @@ where
 
     /// Refreshed info from a result: its auth token always; its params only when the price
     /// changed (the credit paid is held under the params in use, which stay valid).
-    fn take_info(
-        &self,
-        sessions: &mut HashMap<Address, Session>,
-        addr: Address,
-        next: OrchestratorInfo,
-    ) {
+    fn take_info(&self, sessions: &mut Sessions, addr: Address, next: OrchestratorInfo) {
         let Some(s) = sessions.get_mut(&addr) else {
             return;
         };
@@ -606,12 +648,21 @@ where
     }
 }
 
+/// A stream's id and go-livepeer manifest id, from where its HLS goes.
+pub(crate) fn stream_names(out: &Path) -> (StreamId, String) {
+    let name = out.display().to_string();
+    (
+        StreamId::from_name(&name),
+        format!("{:x}", keccak_prefix(&name)),
+    )
+}
+
 /// What one stream's segments share.
-struct Job<'a> {
-    manifest: &'a str,
-    stream: StreamId,
-    ladder: &'a Ladder,
-    profiles: &'a [WireProfile],
+pub(crate) struct Job<'a> {
+    pub(crate) manifest: &'a str,
+    pub(crate) stream: StreamId,
+    pub(crate) ladder: &'a Ladder,
+    pub(crate) profiles: &'a [WireProfile],
 }
 
 /// Why an attempt did not give a segment.
@@ -622,161 +673,4 @@ enum Failure {
     /// Work came back that is not what was asked or not signed by the orchestrator: it is
     /// not used again on the stream.
     Botched(String),
-}
-
-/// The most bytes a rendition at `bitrate` over `duration` may take: four times its
-/// nominal size plus 1 MiB of container overhead.
-fn download_bound(bitrate: u64, duration: Duration) -> usize {
-    let bytes = (bitrate as f64 / 8.0 * duration.as_secs_f64() * 4.0) as usize;
-    bytes.saturating_add(1 << 20).min(256 << 20)
-}
-
-/// The renditions, in ladder order, each an H.264 MPEG-TS at its rung's size with pictures
-/// in it; the error says which is not.
-fn check_renditions(
-    ladder: &Ladder,
-    bodies: Vec<Bytes>,
-    duration: Duration,
-    seq: u64,
-) -> std::result::Result<Vec<Rendition>, String> {
-    let mut out = Vec::with_capacity(bodies.len());
-    for (p, data) in ladder.profiles().iter().zip(bodies) {
-        let seg = Segment {
-            seq,
-            duration,
-            data: data.clone(),
-            container: p.container,
-            codec: VideoCodec::H264,
-        };
-        let got = inspect(&seg, InputLimits::default())
-            .map_err(|e| format!("rendition {}: {e}", p.name))?;
-        if (got.width, got.height) != (p.width, p.height) {
-            return Err(format!(
-                "rendition {} is {}x{}, not {}x{}",
-                p.name, got.width, got.height, p.width, p.height
-            ));
-        }
-        if got.frames == 0 {
-            return Err(format!("rendition {} has no pictures", p.name));
-        }
-        let pixels = u64::from(p.width)
-            .saturating_mul(u64::from(p.height))
-            .saturating_mul(u64::from(got.frames));
-        out.push(Rendition {
-            profile: p.clone(),
-            data,
-            frames: got.frames,
-            pixels: Pixels(pixels),
-            duration,
-        });
-    }
-    Ok(out)
-}
-
-/// go-livepeer's profiles for `ladder`, in order; H.264 rungs only.
-pub fn wire_ladder(ladder: &Ladder) -> Result<Vec<WireProfile>> {
-    ladder.profiles().iter().map(wire_profile).collect()
-}
-
-fn wire_profile(p: &livepeer_core::VideoProfile) -> Result<WireProfile> {
-    let bad = |what: &str| NodeError::Config(format!("rung {}: {what}", p.name));
-    if p.codec != VideoCodec::H264 {
-        return Err(bad(
-            "go-livepeer orchestrators are asked for H.264 rungs only",
-        ));
-    }
-    let format = match p.container {
-        Container::MpegTs => Format::Mpegts,
-        Container::Mp4 => Format::Mp4,
-        _ => return Err(bad("go-livepeer renditions are MPEG-TS or MP4")),
-    };
-    let profile = match p.h264_profile {
-        None => Profile::EncoderDefault,
-        Some(H264Profile::ConstrainedBaseline | H264Profile::Baseline) => Profile::H264Baseline,
-        Some(H264Profile::Main) => Profile::H264Main,
-        Some(H264Profile::High) => Profile::H264High,
-        Some(_) => return Err(bad("an H.264 profile go-livepeer does not name")),
-    };
-    let (fps, fps_den) = p.framerate.map_or((0, 0), |f| (f.num, f.den));
-    let gop = match (p.gop, p.framerate) {
-        (Gop::Segment, _) => 0,
-        (Gop::IntraOnly, _) => -1,
-        (Gop::Frames(n), Some(f)) => {
-            let ms = u64::from(n) * 1000 * u64::from(f.den) / u64::from(f.num.max(1));
-            i32::try_from(ms.max(1)).map_err(|_| bad("GOP too long"))?
-        }
-        (Gop::Frames(_), None) => {
-            return Err(bad("a GOP in frames needs a frame rate for go-livepeer"));
-        }
-        _ => return Err(bad("a GOP go-livepeer does not name")),
-    };
-    Ok(WireProfile {
-        name: p.name.clone(),
-        width: i32::try_from(p.width).map_err(|_| bad("too wide"))?,
-        height: i32::try_from(p.height).map_err(|_| bad("too tall"))?,
-        bitrate: i32::try_from(p.bitrate_bps).map_err(|_| bad("bitrate above 2^31"))?,
-        fps,
-        fps_den,
-        format: format as i32,
-        profile: profile as i32,
-        gop,
-        encoder: WireCodec::H264 as i32,
-        ..WireProfile::default()
-    })
-}
-
-/// A 64-bit name for the stream's manifest, from keccak of `name`.
-fn keccak_prefix(name: &str) -> u64 {
-    let h = livepeer_core::keccak256(name.as_bytes());
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&h[..8]);
-    u64::from_be_bytes(b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::livepeer::segment::ladder_of;
-
-    #[test]
-    fn our_rungs_round_trip_through_go_livepeer_profiles() {
-        let ladder = Ladder::parse("720p,480p,240p").unwrap();
-        let wire = wire_ladder(&ladder).unwrap();
-        assert_eq!(wire.len(), 3);
-        assert_eq!((wire[0].width, wire[0].height), (1280, 720));
-        let back = ladder_of(&wire).unwrap();
-        for (a, b) in ladder.profiles().iter().zip(back.profiles()) {
-            assert_eq!(
-                (
-                    &a.name,
-                    a.width,
-                    a.height,
-                    a.bitrate_bps,
-                    a.framerate,
-                    a.container
-                ),
-                (
-                    &b.name,
-                    b.width,
-                    b.height,
-                    b.bitrate_bps,
-                    b.framerate,
-                    b.container
-                )
-            );
-            assert_eq!(a.gop, b.gop);
-        }
-        let mut av1 = ladder.profiles()[0].clone();
-        av1.codec = VideoCodec::Av1;
-        av1.h264_profile = None;
-        av1.container = Container::Ivf;
-        assert!(wire_profile(&av1).is_err());
-    }
-
-    #[test]
-    fn downloads_are_bounded_by_the_rung() {
-        let b = download_bound(3_000_000, Duration::from_secs(2));
-        assert_eq!(b, 3_000_000 + (1 << 20));
-        assert_eq!(download_bound(u64::MAX, Duration::from_secs(60)), 256 << 20);
-    }
 }
