@@ -242,6 +242,7 @@ fn the_binaries_run_a_stream_on_anvil() {
                 &b_key,
                 &[
                     "stream",
+                    "--livepeer-only",
                     "--livepeer-orchestrator",
                     &info.transcoder,
                     "--out",
@@ -259,6 +260,35 @@ fn the_binaries_run_a_stream_on_anvil() {
             "{streamed}"
         );
         assert!(lp_out.join("240p").join("index.m3u8").exists());
+        // Mixed: the registry's orchestrators over QUIC and that port, ranked together; the
+        // node speaks both, so it is used over QUIC and verified there.
+        let mixed_out = net.path("out-mixed");
+        let streamed = ok(
+            &net.run(
+                BCAST,
+                &b_key,
+                &[
+                    "stream",
+                    "--livepeer-orchestrator",
+                    &info.transcoder,
+                    "--out",
+                    mixed_out.to_str().unwrap(),
+                    "--profiles",
+                    "240p",
+                    "--pattern-seconds",
+                    "4",
+                    "--state-dir",
+                    net.path("b-state-mixed").to_str().unwrap(),
+                    "--evidence-listen",
+                    "127.0.0.1:0",
+                ],
+            ),
+            "stream mixed",
+        );
+        assert!(
+            streamed.contains("segments: 2 in, 2 out, 0 failed"),
+            "{streamed}"
+        );
     }
     let status = ok(&net.run(BCAST, &b_key, &["status"]), "status");
     assert!(status.contains("deposit:"), "{status}");

@@ -88,12 +88,18 @@ struct Stream {
     /// Serve Prometheus metrics (/metrics), /healthz and /readyz here.
     #[arg(long, env = "LIVEPEER_OPS_LISTEN")]
     ops_listen: Option<std::net::SocketAddr>,
-    /// Stream to the go-livepeer orchestrator at this URI (`https://host:port`) on
-    /// go-livepeer's protocol instead of ours over QUIC; repeat for several. With
-    /// --livepeer-controller and none given: the registry's active orchestrators.
+    /// Also stream to the go-livepeer orchestrator at this URI (`https://host:port`) on
+    /// go-livepeer's protocol, ranked with the registry's orchestrators over QUIC; repeat
+    /// for several. With --livepeer-controller and none given: the registry's active
+    /// orchestrators.
     #[cfg(feature = "livepeer")]
     #[arg(long = "livepeer-orchestrator", value_name = "URI")]
     livepeer_orchestrators: Vec<String>,
+    /// Only go-livepeer orchestrators, none over QUIC (always so with
+    /// --livepeer-controller).
+    #[cfg(feature = "livepeer")]
+    #[arg(long)]
+    livepeer_only: bool,
 }
 
 #[allow(clippy::print_stdout)]
@@ -107,8 +113,12 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
         check_output(&s.out).map_err(|e| anyhow::anyhow!("{e} with --resume"))?;
     }
     #[cfg(feature = "livepeer")]
-    if args.lp.livepeer_controller.is_some() || !s.livepeer_orchestrators.is_empty() {
+    if args.lp.livepeer_controller.is_some() || s.livepeer_only {
         return stream_livepeer(args, s, &mut source, &ladder).await;
+    }
+    #[cfg(feature = "livepeer")]
+    if !s.livepeer_orchestrators.is_empty() && s.resume {
+        anyhow::bail!("--resume is not available with go-livepeer orchestrators yet");
     }
     let key = args.key.load()?;
     let mut b = BroadcasterNode::builder(args.chain.connect(&key).await?)
@@ -129,6 +139,15 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     let node = b.build().await?;
     summary::print_evidence(node.evidence_server())?;
     let bar = cli::BarProgress::new(false);
+    #[cfg(feature = "livepeer")]
+    let st = if s.livepeer_orchestrators.is_empty() {
+        // SIGTERM or Ctrl-C: the stream ends after the segment in flight (--resume goes on).
+        node.stream_until_signal(&mut source, &ladder, &s.out, &bar, s.resume)
+            .await
+    } else {
+        stream_mixed(args, s, &node, &mut source, &ladder, &bar).await
+    };
+    #[cfg(not(feature = "livepeer"))]
     // SIGTERM or Ctrl-C: the stream ends after the segment in flight (--resume goes on).
     let st = node
         .stream_until_signal(&mut source, &ladder, &s.out, &bar, s.resume)
@@ -139,6 +158,30 @@ async fn stream(args: &Args, s: &Stream) -> anyhow::Result<()> {
     // The evidence must stay available until the verifier has decided.
     node.shutdown().await?;
     summary::check_failed(&st)
+}
+
+/// `stream` through the registry's orchestrators over QUIC and the go-livepeer ones given,
+/// ranked together on the node's scoreboard.
+#[cfg(feature = "livepeer")]
+async fn stream_mixed(
+    args: &Args,
+    s: &Stream,
+    node: &BroadcasterNode<livepeer_examples::rpc::RpcClient>,
+    source: &mut SegmentSource,
+    ladder: &Ladder,
+    bar: &cli::BarProgress,
+) -> livepeer_node::Result<livepeer_node::StreamStats> {
+    let key = args.key.load()?;
+    let mut b = livepeer_node::livepeer::LivepeerGateway::builder(args.chain.connect(&key).await?)
+        .key(key.signer)
+        .orchestrators(s.livepeer_orchestrators.iter().cloned())
+        .scoreboard(node.broadcaster().scoreboard());
+    if let Some(p) = &s.max_price {
+        b = b.max_price(PixelPrice::per_pixel(parse_amount(p)?.0.low_u64()));
+    }
+    let gateway = b.build().await?;
+    node.stream_mixed(&gateway, source, ladder, &s.out, bar)
+        .await
 }
 
 /// `stream` through go-livepeer orchestrators: on Livepeer's contracts with
