@@ -2,9 +2,11 @@
 //! answering go-livepeer gateways' `GetOrchestrator` with this node's info (its ticket
 //! params, price, address and an auth token), their `POST /segment` with the node's
 //! payments, winners' queue and transcoder pool, and their `POST /payment` with its
-//! payments alone, and serving the renditions for `GET`.
+//! payments alone, and serving the renditions for `GET`. Started by
+//! [`crate::OrchestratorBuilder::livepeer`]; stopped when the node closes.
 //!
-//! Started by [`crate::OrchestratorBuilder::livepeer`]; stopped when the node closes.
+//! The gateway side: [`LivepeerGateway`] streams to go-livepeer orchestrators, and
+//! [`crate::BroadcasterNode::stream_mixed`] to them and to ours over QUIC in one stream.
 
 mod auth;
 pub mod gateway;
