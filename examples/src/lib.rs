@@ -7,6 +7,8 @@ pub mod check;
 pub mod cli;
 pub mod deploy;
 pub mod devnet;
+#[cfg(feature = "livepeer")]
+pub mod devnet_lp;
 pub mod funds;
 pub mod keys;
 pub mod local;

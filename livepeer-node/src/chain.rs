@@ -33,6 +33,31 @@ impl<M: Middleware + 'static> RoundKeeper for ChainClient<M> {
     }
 }
 
+/// Livepeer's deployed contracts keep rounds as ours do.
+#[cfg(feature = "livepeer")]
+#[async_trait]
+impl<M: Middleware + 'static> RoundKeeper for livepeer_contracts_lp::LivepeerChain<M> {
+    fn account(&self) -> Address {
+        livepeer_contracts_lp::LivepeerChain::account(self)
+    }
+
+    async fn initialize_round(&self) -> Result<(), ChainError> {
+        livepeer_contracts_lp::LivepeerChain::initialize_round(self)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Livepeer's contracts have no FaultVerifier: what this node signs for QUIC peers (receipts,
+/// claims) names the chain and Livepeer's TicketBroker, so it is valid on that deployment
+/// alone and never on ours.
+#[cfg(feature = "livepeer")]
+impl<M: Middleware + 'static> SigningDomain for livepeer_contracts_lp::LivepeerChain<M> {
+    fn signing_domain(&self) -> Domain {
+        Domain::new(self.chain_id(), self.addresses().ticket_broker)
+    }
+}
+
 /// Which deployment the backend is: the EIP-712 domain (chain id and FaultVerifier address)
 /// receipts and segment claims are signed for. Nodes learn it here, from their chain
 /// configuration, so what they sign is valid on their deployment alone.

@@ -94,6 +94,7 @@ pub enum BlockSource {
 pub struct LivepeerChain<M> {
     pub(crate) client: Arc<M>,
     pub(crate) account: Address,
+    pub(crate) chain_id: u64,
     pub(crate) addresses: LivepeerAddresses,
     pub(crate) block_source: BlockSource,
     pub(crate) controller: Controller<M>,
@@ -161,6 +162,11 @@ impl<M: Middleware + 'static> LivepeerChain<M> {
     /// sender (a `SignerMiddleware`'s wallet); over a plain provider the chain is read-only
     /// and [`LivepeerChain::account`] is the zero address.
     pub async fn connect(client: Arc<M>, controller: Address) -> Result<Self, LpError> {
+        let chain_id = client
+            .get_chainid()
+            .await
+            .map_err(middleware_error)?
+            .low_u64();
         require_code(&client, "Controller", controller).await?;
         let mut resolved = [Address::zero(); 6];
         for (slot, name) in resolved.iter_mut().zip(LivepeerAddresses::NAMES) {
@@ -187,7 +193,7 @@ impl<M: Middleware + 'static> LivepeerChain<M> {
             ?addresses,
             "resolved Livepeer contracts through the Controller"
         );
-        Ok(Self::with_addresses(client, addresses))
+        Ok(Self::with_addresses(client, addresses, chain_id))
     }
 
     /// Like [`LivepeerChain::connect`], and first checks the node serves `chain_id`.
@@ -207,9 +213,10 @@ impl<M: Middleware + 'static> LivepeerChain<M> {
         Self::connect(client, controller).await
     }
 
-    fn with_addresses(client: Arc<M>, addresses: LivepeerAddresses) -> Self {
+    fn with_addresses(client: Arc<M>, addresses: LivepeerAddresses, chain_id: u64) -> Self {
         LivepeerChain {
             account: client.default_sender().unwrap_or_default(),
+            chain_id,
             block_source: BlockSource::default(),
             controller: Controller::new(addresses.controller, client.clone()),
             broker: TicketBroker::new(addresses.ticket_broker, client.clone()),
@@ -231,6 +238,11 @@ impl<M: Middleware + 'static> LivepeerChain<M> {
     /// The account this chain sends transactions from.
     pub fn account(&self) -> Address {
         self.account
+    }
+
+    /// The chain id the node reported when connecting.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
     }
 
     /// The addresses resolved at connect time.

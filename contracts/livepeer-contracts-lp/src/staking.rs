@@ -1,11 +1,14 @@
 //! An orchestrator's own calls on Livepeer's BondingManager and LivepeerToken: bonding,
-//! rates, rewards and fees. Livepeer's staking differs from the core `Staking` trait
-//! (unbonding locks, hints, fees withdrawn by amount), so these are inherent methods.
+//! rates, rewards and fees, and the core [`Staking`] trait over them (so an orchestrator
+//! node runs on Livepeer's contracts). Livepeer's staking has more than the trait says
+//! (unbonding locks, hints, fees withdrawn by amount): the trait's `withdraw_stake` takes the
+//! latest unbonding lock, and its `claim_earnings` claims through the current round.
 
+use async_trait::async_trait;
 use ethers::providers::Middleware;
 use ethers::types::{Address, U256};
 use livepeer_core::Wei;
-use livepeer_core::chain::{ChainError, RoundInfo, TxOutcome};
+use livepeer_core::chain::{ChainError, RoundInfo, Staking, TxOutcome};
 
 use crate::chain::LivepeerChain;
 use crate::error::contract_error;
@@ -86,6 +89,50 @@ impl<M: Middleware + 'static> LivepeerChain<M> {
         amount: Wei,
     ) -> Result<TxOutcome, ChainError> {
         self.send(self.bonding.withdraw_fees(recipient, amount.0))
+            .await
+    }
+}
+
+#[async_trait]
+impl<M: Middleware + 'static> Staking for LivepeerChain<M> {
+    async fn bond(&self, amount: U256, to: Address) -> Result<TxOutcome, ChainError> {
+        self.approve_and_bond(amount, to).await
+    }
+
+    async fn unbond(&self, amount: U256) -> Result<TxOutcome, ChainError> {
+        self.send(self.bonding.unbond(amount)).await
+    }
+
+    async fn withdraw_stake(&self) -> Result<TxOutcome, ChainError> {
+        let (.., next_lock) = self
+            .bonding
+            .get_delegator(self.account)
+            .call()
+            .await
+            .map_err(contract_error)?;
+        if next_lock.is_zero() {
+            return Err(ChainError::NotFound("an unbonding lock to withdraw".into()));
+        }
+        self.send(self.bonding.withdraw_stake(next_lock - U256::one()))
+            .await
+    }
+
+    async fn claim_earnings(&self) -> Result<TxOutcome, ChainError> {
+        let round = self.current_round().await?;
+        self.send(self.bonding.claim_earnings(U256::from(round)))
+            .await
+    }
+
+    async fn reward(&self) -> Result<TxOutcome, ChainError> {
+        LivepeerChain::reward(self).await
+    }
+
+    async fn set_rates(
+        &self,
+        reward_cut_ppm: u32,
+        fee_share_ppm: u32,
+    ) -> Result<TxOutcome, ChainError> {
+        self.set_transcoder_rates(reward_cut_ppm, fee_share_ppm)
             .await
     }
 }

@@ -96,6 +96,14 @@ struct Args {
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
+    /// Run on Livepeer's deployed contracts instead of ours: anvil (from ANVIL_BIN, the
+    /// contracts' npm install or the path) with Livepeer's production bytecode, our
+    /// orchestrators staked and registered there with their go-livepeer ports, and a
+    /// broadcaster that finds them in Livepeer's registry and streams on go-livepeer's
+    /// protocol, paid through Livepeer's TicketBroker.
+    #[cfg(feature = "livepeer")]
+    #[arg(long, env = "LIVEPEER_CONTRACTS_LIVEPEER")]
+    livepeer_contracts: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +134,16 @@ async fn main_inner(args: Args) -> anyhow::Result<()> {
     cfg.ticket_ev = args.ticket_ev;
     let progress = Arc::new(cli::BarProgress::new(args.quiet));
     let bar = progress.0.clone();
+    #[cfg(feature = "livepeer")]
+    if args.livepeer_contracts {
+        if args.summary_json.is_some() {
+            anyhow::bail!("--summary-json is not available with --livepeer-contracts yet");
+        }
+        let summary = livepeer_examples::devnet_lp::run(&cfg, progress).await;
+        bar.finish_and_clear();
+        summary?.print();
+        return Ok(());
+    }
     let summary = devnet::run(cfg, progress).await;
     bar.finish_and_clear();
     summary?.report(args.summary_json.as_deref())

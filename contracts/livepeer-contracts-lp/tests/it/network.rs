@@ -206,3 +206,40 @@ async fn discovery_lists_the_orchestrator() {
         "https://elsewhere.example:8935"
     );
 }
+
+/// The core `Staking` trait over Livepeer's BondingManager (what an orchestrator node of
+/// ours calls): bond more, claim earnings, unbond, and withdraw the unbonding lock once its
+/// period has passed; nothing to withdraw is a typed error.
+#[tokio::test]
+async fn the_core_staking_trait_drives_livepeers_bonding_manager() {
+    use livepeer_contracts_lp::deploy::advance_rounds;
+    use livepeer_core::chain::Staking;
+
+    let Some(net) = Net::start().await else {
+        return;
+    };
+    let o = net.orchestrator("https://orchestrator.example:8935").await;
+    let me = net.address(ORCHESTRATOR);
+    let funder = net.chain(DEPLOYER).await;
+    assert!(matches!(
+        Staking::withdraw_stake(&o).await.unwrap_err(),
+        ChainError::NotFound(_)
+    ));
+    funder.transfer_lpt(me, U256::exp10(20)).await.unwrap();
+    Staking::bond(&o, U256::exp10(20), me).await.unwrap();
+    // An active orchestrator changes its rates only after this round's reward.
+    Staking::reward(&o).await.unwrap();
+    Staking::set_rates(&o, 200_000, 400_000).await.unwrap();
+    advance_rounds(&o, 1).await.unwrap();
+    Staking::reward(&o).await.unwrap();
+    Staking::claim_earnings(&o).await.unwrap();
+    let bonded = o.pending_stake(me).await.unwrap();
+    assert!(bonded > U256::exp10(21) + U256::exp10(20), "{bonded}");
+    let before = o.lpt_balance(me).await.unwrap();
+    Staking::unbond(&o, U256::exp10(20)).await.unwrap();
+    // Not before the unbonding period (7 rounds).
+    assert!(Staking::withdraw_stake(&o).await.is_err());
+    advance_rounds(&o, 7).await.unwrap();
+    Staking::withdraw_stake(&o).await.unwrap();
+    assert_eq!(o.lpt_balance(me).await.unwrap(), before + U256::exp10(20));
+}
