@@ -11,9 +11,9 @@ use livepeer_core::{PixelPrice, parse_address};
 use livepeer_examples::cli;
 use livepeer_examples::keys::KeyArgs;
 use livepeer_examples::operator::OperatorCommand;
-use livepeer_examples::rpc::{ChainArgs, RpcClient, parse_amount};
+use livepeer_examples::rpc::{ChainArgs, parse_amount};
 use livepeer_negotiate::OrchestratorConfig;
-use livepeer_node::{FollowConfig, OrchestratorNode};
+use livepeer_node::{FollowConfig, OrchestratorBuilder, OrchestratorChain, OrchestratorNode};
 use livepeer_pm::RecipientConfig;
 
 /// Runs a Livepeer orchestrator on a JSON-RPC chain, and manages its stake, registration
@@ -34,6 +34,10 @@ struct Args {
     /// The orchestrator's key (its on-chain identity).
     #[command(flatten)]
     key: KeyArgs,
+    /// Livepeer's deployed contracts, instead of ours (`start` only).
+    #[cfg(feature = "livepeer")]
+    #[command(flatten)]
+    lp: livepeer_examples::lp::LivepeerArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -77,7 +81,8 @@ struct Start {
     /// A shared secret remote transcoders must also present.
     #[arg(long, env = "LIVEPEER_TRANSCODER_SECRET")]
     transcoder_secret: Option<String>,
-    /// Update the registry's URI to this node's address at start.
+    /// Update the registry's URI to this node's address at start (with
+    /// --livepeer-controller: its go-livepeer port's https:// URI, in Livepeer's registry).
     #[arg(long)]
     register_uri: bool,
     /// Serve Prometheus metrics (/metrics), /healthz and /readyz here.
@@ -94,18 +99,19 @@ struct Start {
     livepeer_listen: Option<SocketAddr>,
 }
 
-async fn start(
-    chain: Arc<RpcClient>,
+/// The node's builder as `s` says, on `chain`.
+async fn builder<C: OrchestratorChain>(
+    chain: Arc<C>,
     key: livepeer_examples::keys::Key,
-    s: Start,
-) -> anyhow::Result<()> {
+    s: &Start,
+) -> anyhow::Result<OrchestratorBuilder<C>> {
     let ev = parse_amount(&s.ticket_ev)?;
     let mut rc = RecipientConfig::default();
     rc.ticket_ev = ev;
     rc.max_face_value = s.max_face_value.as_deref().map(parse_amount).transpose()?;
     let mut config = OrchestratorConfig::default();
     config.bind = s.listen;
-    config.transcoder_secret = s.transcoder_secret;
+    config.transcoder_secret = s.transcoder_secret.clone();
     for a in &s.allow_transcoder {
         config
             .allowed_transcoders
@@ -114,7 +120,7 @@ async fn start(
     let mut follow = FollowConfig::default();
     follow.every = Duration::from_secs_f64(s.sync_seconds.clamp(0.05, 60.0));
     let price = parse_amount(&s.price)?.0.low_u64().max(1);
-    let mut b = OrchestratorNode::builder(chain.clone())
+    let mut b = OrchestratorNode::builder(chain)
         .key(key.signer)
         .price(PixelPrice::per_pixel(price))
         .config(config)
@@ -134,7 +140,31 @@ async fn start(
     for _ in 0..s.transcoders {
         b = b.transcoder(livepeer_node::software_transcoder().await?);
     }
-    let node = b.build().await?;
+    Ok(b)
+}
+
+async fn start(args: &Args, s: &Start) -> anyhow::Result<()> {
+    let key = args.key.load()?;
+    #[cfg(feature = "livepeer")]
+    if let Some(controller) = args.lp.controller()? {
+        if s.livepeer_listen.is_none() {
+            anyhow::bail!(
+                "--livepeer-controller needs --livepeer-listen: the gateways on Livepeer's \
+                 network speak go-livepeer's protocol"
+            );
+        }
+        let chain = livepeer_examples::lp::connect(&args.chain, &key, controller).await?;
+        let node = builder(chain.clone(), key, s).await?.build().await?;
+        if s.register_uri
+            && let Some(port) = node.livepeer()
+        {
+            chain.set_service_uri(port.uri()).await?;
+        }
+        node.run_until_signal().await?;
+        return Ok(());
+    }
+    let chain = args.chain.connect(&key).await?;
+    let node = builder(chain.clone(), key, s).await?.build().await?;
     if s.register_uri {
         chain.set_service_uri(&node.service_uri()?).await?;
     }
@@ -143,11 +173,19 @@ async fn start(
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let key = args.key.load()?;
-    let chain = args.chain.connect(&key).await?;
     match args.command {
-        Command::Start(s) => start(chain, key, s).await,
-        Command::Operator(c) => c.run(chain).await,
+        Command::Start(ref s) => start(&args, s).await,
+        Command::Operator(c) => {
+            #[cfg(feature = "livepeer")]
+            if args.lp.livepeer_controller.is_some() {
+                anyhow::bail!(
+                    "the operator commands run on our contracts; on Livepeer's, stake and \
+                     register with Livepeer's tools, then `start --livepeer-controller`"
+                );
+            }
+            let key = args.key.load()?;
+            c.run(args.chain.connect(&key).await?).await
+        }
     }
 }
 
