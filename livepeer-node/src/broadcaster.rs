@@ -86,6 +86,61 @@ pub struct StreamStats {
     pub drained: bool,
 }
 
+/// A segment transcoded, about to be written and counted.
+pub(crate) struct Written<'a> {
+    /// The segment.
+    pub(crate) seq: u64,
+    /// Who transcoded it.
+    pub(crate) orchestrator: Address,
+    /// The renditions, in ladder order.
+    pub(crate) renditions: &'a [livepeer_core::transcode::Rendition],
+    /// Its worth at the orchestrator's price, wei.
+    pub(crate) fee: U256,
+    /// When it was cut from the input.
+    pub(crate) started: Instant,
+}
+
+impl StreamStats {
+    /// A segment cut from the input.
+    pub(crate) fn took(&mut self, duration: Duration, meter: Option<&Meter>) {
+        self.segments_in += 1;
+        self.media += duration;
+        if let Some(m) = meter {
+            m.segment_in();
+        }
+    }
+
+    /// Writes a transcoded segment to `hls` and counts it.
+    pub(crate) fn write(
+        &mut self,
+        hls: &mut HlsWriter,
+        w: Written<'_>,
+        progress: &dyn Progress,
+        meter: Option<&Meter>,
+    ) -> Result<()> {
+        hls.write_segment(w.seq, w.renditions)
+            .map_err(anyhow::Error::from)?;
+        self.segments_out += 1;
+        self.wei_expected = self.wei_expected.saturating_add(w.fee);
+        *self.per_orchestrator.entry(w.orchestrator).or_default() += 1;
+        let lat = w.started.elapsed();
+        self.latencies.push(lat);
+        if let Some(m) = meter {
+            m.segment_out(lat);
+        }
+        progress.segment(w.seq, w.orchestrator, lat);
+        Ok(())
+    }
+
+    /// A segment that failed everywhere tried.
+    pub(crate) fn failed(&mut self, meter: Option<&Meter>) {
+        self.segments_failed += 1;
+        if let Some(m) = meter {
+            m.segment_failed();
+        }
+    }
+}
+
 /// Counts the tickets sent and their expected value.
 struct Counting<P> {
     inner: P,
@@ -563,8 +618,7 @@ impl<C: BroadcasterChain> BroadcasterNode<C> {
         ladder: &Ladder,
         out: impl AsRef<Path>,
     ) -> Result<StreamStats> {
-        let mut source =
-            SegmentSource::open(Some(input.as_ref()), Duration::from_secs(2), (0, 0), 0)?;
+        let mut source = SegmentSource::file(input.as_ref())?;
         self.stream(&mut source, ladder, out.as_ref(), &LogProgress)
             .await
     }
@@ -664,9 +718,7 @@ impl<C: BroadcasterChain> BroadcasterNode<C> {
                     st.drained = true;
                     break;
                 }
-                st.segments_in += 1;
-                self.meter.segment_in();
-                st.media += seg.duration;
+                st.took(seg.duration, Some(&self.meter));
                 let seq = seg.seq;
                 let started = Instant::now();
                 let seg_span = tracing::info_span!("segment", seq);
@@ -676,22 +728,21 @@ impl<C: BroadcasterChain> BroadcasterNode<C> {
                             .renditions
                             .iter()
                             .fold(Pixels::ZERO, |a, x| a.saturating_add(x.pixels));
-                        if let Some(q) = session.quote_of(&r.orchestrator) {
-                            st.wei_expected = st.wei_expected.saturating_add(q.price.fee(px).0);
-                        }
-                        hls.write_segment(seq, &r.renditions)
-                            .map_err(anyhow::Error::from)?;
-                        st.segments_out += 1;
-                        *st.per_orchestrator.entry(r.orchestrator).or_default() += 1;
-                        let lat = started.elapsed();
-                        st.latencies.push(lat);
-                        self.meter.segment_out(lat);
-                        progress.segment(seq, r.orchestrator, lat);
+                        let fee = session
+                            .quote_of(&r.orchestrator)
+                            .map_or(U256::zero(), |q| q.price.fee(px).0);
+                        let w = Written {
+                            seq,
+                            orchestrator: r.orchestrator,
+                            renditions: &r.renditions,
+                            fee,
+                            started,
+                        };
+                        st.write(&mut hls, w, progress, Some(&self.meter))?;
                     }
                     Err(e) => {
                         warn!(seq, "segment failed on every orchestrator tried: {e}");
-                        self.meter.segment_failed();
-                        st.segments_failed += 1;
+                        st.failed(Some(&self.meter));
                     }
                 }
             }

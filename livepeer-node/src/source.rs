@@ -76,6 +76,11 @@ impl SegmentSource {
         })
     }
 
+    /// Opens the file or playlist at `input`, cut in 2 s segments.
+    pub fn file(input: &Path) -> Result<Self> {
+        Self::open(Some(input), Duration::from_secs(2), (0, 0), 0)
+    }
+
     /// Segments in all, when known in advance.
     pub fn known_len(&self) -> Option<u64> {
         match self {

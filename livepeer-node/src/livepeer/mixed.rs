@@ -15,7 +15,7 @@ use livepeer_transcode::hls::HlsWriter;
 use tracing::{Instrument as _, info, info_span, warn};
 
 use super::gateway::{Job, LivepeerGateway, Sessions, stream_names, wire_ladder};
-use crate::broadcaster::{BroadcasterNode, StreamStats};
+use crate::broadcaster::{BroadcasterNode, StreamStats, Written};
 use crate::chain::BroadcasterChain;
 use crate::error::{NodeError, Result};
 use crate::source::{Progress, SegmentSource};
@@ -89,9 +89,7 @@ impl<C: BroadcasterChain> BroadcasterNode<C> {
                     st.drained = true;
                     break;
                 }
-                st.segments_in += 1;
-                meter.segment_in();
-                st.media += seg.duration;
+                st.took(seg.duration, Some(meter));
                 let seq = seg.seq;
                 let started = Instant::now();
                 let done = one_segment(gateway, quic.as_ref(), &mut lp, &job, seg)
@@ -99,20 +97,18 @@ impl<C: BroadcasterChain> BroadcasterNode<C> {
                     .await;
                 match done {
                     Some((orchestrator, renditions, fee)) => {
-                        hls.write_segment(seq, &renditions)
-                            .map_err(anyhow::Error::from)?;
-                        st.segments_out += 1;
-                        st.wei_expected = st.wei_expected.saturating_add(fee.0);
-                        *st.per_orchestrator.entry(orchestrator).or_default() += 1;
-                        let lat = started.elapsed();
-                        st.latencies.push(lat);
-                        meter.segment_out(lat);
-                        progress.segment(seq, orchestrator, lat);
+                        let w = Written {
+                            seq,
+                            orchestrator,
+                            renditions: &renditions,
+                            fee: fee.0,
+                            started,
+                        };
+                        st.write(&mut hls, w, progress, Some(meter))?;
                     }
                     None => {
                         warn!(seq, "segment failed on every orchestrator tried");
-                        meter.segment_failed();
-                        st.segments_failed += 1;
+                        st.failed(Some(meter));
                     }
                 }
             }

@@ -28,6 +28,17 @@ struct DrainAfterFirst {
     seen: Mutex<Vec<(u64, Address)>>,
 }
 
+impl DrainAfterFirst {
+    fn new(node: &livepeer_node::OrchestratorNode<crate::net::DevClient>) -> Self {
+        DrainAfterFirst {
+            target: node.address(),
+            health: node.health().clone(),
+            done: AtomicBool::new(false),
+            seen: Mutex::new(Vec::new()),
+        }
+    }
+}
+
 impl Progress for DrainAfterFirst {
     fn stage(&self, _: &str) {}
     fn total(&self, _: Option<u64>) {}
@@ -92,12 +103,7 @@ async fn our_gateway_streams_to_go_livepeer_ports_and_fails_over() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let progress = DrainAfterFirst {
-        target: cheap.node.address(),
-        health: cheap.node.health().clone(),
-        done: AtomicBool::new(false),
-        seen: Mutex::new(Vec::new()),
-    };
+    let progress = DrainAfterFirst::new(&cheap.node);
     let mut source = SegmentSource::open(Some(&input), Duration::from_secs(2), (0, 0), 0).unwrap();
     let stats = gateway
         .stream(&mut source, &ladder, &out, &progress)
@@ -188,12 +194,7 @@ async fn one_stream_ranks_quic_and_go_livepeer_orchestrators_together() {
         .await
         .unwrap();
 
-    let progress = DrainAfterFirst {
-        target: go.node.address(),
-        health: go.node.health().clone(),
-        done: AtomicBool::new(false),
-        seen: Mutex::new(Vec::new()),
-    };
+    let progress = DrainAfterFirst::new(&go.node);
     let out = dir.path().join("out");
     let mut source = SegmentSource::open(Some(&input), Duration::from_secs(2), (0, 0), 0).unwrap();
     let ladder = Ladder::parse("240p").unwrap();

@@ -35,7 +35,7 @@ use livepeer_pm::{Sender, SenderConfig};
 use livepeer_transcode::hls::HlsWriter;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
-use crate::broadcaster::StreamStats;
+use crate::broadcaster::{StreamStats, Written};
 pub use wire::wire_ladder;
 use wire::{check_renditions, download_bound, keccak_prefix};
 
@@ -247,8 +247,7 @@ where
         ladder: &Ladder,
         out: impl AsRef<Path>,
     ) -> Result<StreamStats> {
-        let mut source =
-            SegmentSource::open(Some(input.as_ref()), Duration::from_secs(2), (0, 0), 0)?;
+        let mut source = SegmentSource::file(input.as_ref())?;
         self.stream(&mut source, ladder, out.as_ref(), &LogProgress)
             .await
     }
@@ -277,8 +276,7 @@ where
         let t0 = Instant::now();
         let mut st = StreamStats::default();
         while let Some(seg) = source.next_segment()? {
-            st.segments_in += 1;
-            st.media += seg.duration;
+            st.took(seg.duration, None);
             let seq = seg.seq;
             let started = Instant::now();
             let job = Job {
@@ -293,18 +291,18 @@ where
                 .await
             {
                 Some((orchestrator, renditions, fee)) => {
-                    hls.write_segment(seq, &renditions)
-                        .map_err(anyhow::Error::from)?;
-                    st.segments_out += 1;
-                    st.wei_expected = st.wei_expected.saturating_add(fee.0);
-                    *st.per_orchestrator.entry(orchestrator).or_default() += 1;
-                    let lat = started.elapsed();
-                    st.latencies.push(lat);
-                    progress.segment(seq, orchestrator, lat);
+                    let w = Written {
+                        seq,
+                        orchestrator,
+                        renditions: &renditions,
+                        fee: fee.0,
+                        started,
+                    };
+                    st.write(&mut hls, w, progress, None)?;
                 }
                 None => {
                     warn!(seq, "segment failed on every orchestrator tried");
-                    st.segments_failed += 1;
+                    st.failed(None);
                 }
             }
         }
