@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use livepeer_core::media::{Container, H264Profile, Segment, VideoCodec};
 use livepeer_core::profile::Gop;
+use livepeer_core::rung::fit_box;
 use livepeer_core::transcode::Rendition;
 use livepeer_core::{Ladder, Pixels};
 use livepeer_interop::messages::VideoProfile as WireProfile;
@@ -21,8 +22,8 @@ pub(crate) fn download_bound(bitrate: u64, duration: Duration) -> usize {
     bytes.saturating_add(1 << 20).min(256 << 20)
 }
 
-/// The renditions, in ladder order, each an H.264 MPEG-TS at its rung's size with pictures
-/// in it; the error says which is not.
+/// The renditions, in ladder order, each H.264 in the rung's container, within its rung's
+/// box (turned for portrait), with pictures in it; the error says which is not.
 pub(crate) fn check_renditions(
     ladder: &Ladder,
     bodies: Vec<Bytes>,
@@ -40,17 +41,21 @@ pub(crate) fn check_renditions(
         };
         let got = inspect(&seg, InputLimits::default())
             .map_err(|e| format!("rendition {}: {e}", p.name))?;
-        if (got.width, got.height) != (p.width, p.height) {
+        // Orchestrators keep the source's aspect ratio and turn the box for a portrait
+        // source (ours by the rung rules, go-livepeer by its own): the rendition must fit in
+        // the box turned its way, never exceed it. Honest work of any shape passes.
+        let (box_w, box_h) = fit_box(p.width, p.height, got.width, got.height);
+        if got.width > box_w || got.height > box_h {
             return Err(format!(
-                "rendition {} is {}x{}, not {}x{}",
+                "rendition {} is {}x{}, larger than its {}x{} box",
                 p.name, got.width, got.height, p.width, p.height
             ));
         }
         if got.frames == 0 {
             return Err(format!("rendition {} has no pictures", p.name));
         }
-        let pixels = u64::from(p.width)
-            .saturating_mul(u64::from(p.height))
+        let pixels = u64::from(got.width)
+            .saturating_mul(u64::from(got.height))
             .saturating_mul(u64::from(got.frames));
         out.push(Rendition {
             profile: p.clone(),
@@ -168,5 +173,62 @@ mod tests {
         let b = download_bound(3_000_000, Duration::from_secs(2));
         assert_eq!(b, 3_000_000 + (1 << 20));
         assert_eq!(download_bound(u64::MAX, Duration::from_secs(60)), 256 << 20);
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    /// A 2 s H.264 MPEG-TS of `size` from ffmpeg; `None` without it.
+    fn ts(size: &str) -> Option<Bytes> {
+        let dir = tempfile::tempdir().ok()?;
+        let path = dir.path().join("r.ts");
+        let ok = std::process::Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc2=size={size}:rate=25"))
+            .args([
+                "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mpegts",
+            ])
+            .arg(&path)
+            .status()
+            .ok()?
+            .success();
+        ok.then(|| std::fs::read(&path).ok().map(Bytes::from))?
+    }
+
+    #[test]
+    fn renditions_of_any_honest_shape_pass_and_oversized_ones_do_not() {
+        let ladder =
+            Ladder::parse(r#"[{"name":"r","width":256,"height":144,"bitrate":"400k"}]"#).unwrap();
+        // Portrait (the box turned), a cinema crop, the box itself: honest shapes.
+        let mut any = false;
+        for size in ["144x256", "256x106", "256x144"] {
+            let Some(data) = ts(size) else {
+                return;
+            };
+            any = true;
+            let out = check_renditions(&ladder, vec![data], Duration::from_secs(2), 0)
+                .unwrap_or_else(|e| panic!("{size}: {e}"));
+            assert!(out[0].frames >= 40 && out[0].pixels.0 > 0, "{size}");
+        }
+        assert!(any);
+        // Larger than the box either way: refused, naming the rendition.
+        let e = check_renditions(
+            &ladder,
+            vec![ts("320x180").unwrap()],
+            Duration::from_secs(2),
+            0,
+        )
+        .unwrap_err();
+        assert!(e.contains("larger than its 256x144 box"), "{e}");
+        let e = check_renditions(
+            &ladder,
+            vec![Bytes::from_static(b"junk")],
+            Duration::from_secs(2),
+            0,
+        )
+        .unwrap_err();
+        assert!(e.starts_with("rendition r"), "{e}");
     }
 }
