@@ -8,17 +8,37 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use livepeer_contracts::DeployConfig;
 use livepeer_core::chain::TicketFunding as _;
 use livepeer_core::verify::FaultReport;
 use livepeer_core::{Address, Ladder, PixelPrice, U256, Wei};
+use livepeer_negotiate::proto::{Candidate, Scoreboard, SelectionPolicy};
 use livepeer_node::livepeer::{LivepeerConfig, LivepeerGateway};
 use livepeer_node::{BroadcasterNode, Health, NodeError, Progress, SegmentSource};
 use livepeer_transcode::{InputLimits, inspect};
 
 use crate::net::{Net, clip};
+
+/// Ranks by price alone, so which orchestrator goes first does not hang on round trips
+/// measured on a loaded machine.
+struct PriceOnly;
+
+impl SelectionPolicy for PriceOnly {
+    fn rank(&self, _: Instant, candidates: &[Candidate], board: &Scoreboard) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        let now = Instant::now();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&candidates[a], &candidates[b]);
+            let suspended = |c: &Candidate| board.is_suspended(&c.address, now);
+            suspended(a)
+                .cmp(&suspended(b))
+                .then((a.price.wei * b.price.pixels).cmp(&(b.price.wei * a.price.pixels)))
+        });
+        order
+    }
+}
 
 /// Drains one node's health after the first segment it did.
 struct DrainAfterFirst {
@@ -91,6 +111,7 @@ async fn our_gateway_streams_to_go_livepeer_ports_and_fails_over() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let gateway = LivepeerGateway::builder(chain)
         .key(key)
+        .policy(Arc::new(PriceOnly))
         .orchestrators(uris)
         .segment_timeout(Duration::from_secs(60))
         .build()
@@ -188,6 +209,7 @@ async fn one_stream_ranks_quic_and_go_livepeer_orchestrators_together() {
     // No URIs given: the registry's active orchestrators with an https:// URI.
     let gateway = LivepeerGateway::builder(chain)
         .key(key)
+        .policy(Arc::new(PriceOnly))
         .scoreboard(node.broadcaster().scoreboard())
         .segment_timeout(Duration::from_secs(60))
         .build()
