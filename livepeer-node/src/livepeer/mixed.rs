@@ -14,7 +14,7 @@ use livepeer_negotiate::proto::Candidate;
 use livepeer_transcode::hls::HlsWriter;
 use tracing::{Instrument as _, info, info_span, warn};
 
-use super::gateway::{Job, LivepeerGateway, Sessions, stream_names, wire_ladder};
+use super::gateway::{Job, LivepeerGateway, Retry, Sessions, stream_names, wire_ladder};
 use crate::broadcaster::{BroadcasterNode, StreamStats, Written};
 use crate::chain::BroadcasterChain;
 use crate::error::{NodeError, Result};
@@ -139,8 +139,8 @@ where
 {
     let block = gateway.follow_chain().await.unwrap_or(0);
     let over_quic = quic.map(StreamSession::orchestrators).unwrap_or_default();
-    let mut tried: Vec<Address> = Vec::new();
-    while tried.len() < gateway.max_attempts() {
+    let (mut tried, mut again): (Vec<Address>, Vec<Address>) = (Vec::new(), Vec::new());
+    for _ in 0..gateway.max_attempts() {
         let mut candidates = gateway.candidates(lp, &tried);
         if let Some(q) = quic {
             candidates.extend(
@@ -159,13 +159,16 @@ where
         }
         let &best = gateway.rank(&candidates).first()?;
         let addr = candidates[best].address;
-        tried.push(addr);
         if lp.contains_key(&addr) {
-            if let Some((renditions, fee)) = gateway.try_on(lp, addr, job, &seg, block).await {
-                return Some((addr, renditions, fee));
+            match gateway.try_on(lp, addr, job, &seg, block).await {
+                Ok((renditions, fee)) => return Some((addr, renditions, fee)),
+                // Fresh params came back: once more on those first.
+                Err(Retry::Fresh) if !again.contains(&addr) => again.push(addr),
+                Err(_) => tried.push(addr),
             }
             continue;
         }
+        tried.push(addr);
         let Some(q) = quic else { continue };
         // Only `addr`: the session's own failover is this loop's.
         let others: Vec<Address> = over_quic.iter().copied().filter(|a| *a != addr).collect();

@@ -6,14 +6,18 @@
 //! other and no segment is lost. And one stream over both protocols, QUIC and go-livepeer's,
 //! ranked together.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use livepeer_contracts::DeployConfig;
-use livepeer_core::chain::TicketFunding as _;
+use livepeer_core::chain::{
+    ChainError, OrchestratorEntry, RegistryReader, RoundInfo, SenderInfo, TicketBrokerReader,
+    TicketFunding as _,
+};
+use livepeer_core::ticket::WinningTicket;
 use livepeer_core::verify::FaultReport;
-use livepeer_core::{Address, Ladder, PixelPrice, U256, Wei};
+use livepeer_core::{Address, H256, Ladder, PixelPrice, U256, Wei};
 use livepeer_negotiate::proto::{Candidate, Scoreboard, SelectionPolicy};
 use livepeer_node::livepeer::{LivepeerConfig, LivepeerGateway};
 use livepeer_node::{BroadcasterNode, Health, NodeError, Progress, SegmentSource};
@@ -244,4 +248,142 @@ async fn one_stream_ranks_quic_and_go_livepeer_orchestrators_together() {
     );
     node.shutdown().await.unwrap();
     eprintln!("{} segments by {seen:?}", stats.segments_out);
+}
+
+/// The gateway's chain as a gateway on a lagging RPC node sees it: `lag` blocks behind.
+struct Lagging {
+    inner: Arc<crate::net::DevClient>,
+    lag: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl RoundInfo for Lagging {
+    async fn current_block(&self) -> Result<u64, ChainError> {
+        let b = self.inner.current_block().await?;
+        Ok(b.saturating_sub(self.lag.load(Ordering::SeqCst)))
+    }
+    async fn current_round(&self) -> Result<u64, ChainError> {
+        self.inner.current_round().await
+    }
+    async fn last_initialized_round(&self) -> Result<u64, ChainError> {
+        self.inner.last_initialized_round().await
+    }
+    async fn block_hash_for_round(&self, round: u64) -> Result<H256, ChainError> {
+        self.inner.block_hash_for_round(round).await
+    }
+    async fn round_length(&self) -> Result<u64, ChainError> {
+        self.inner.round_length().await
+    }
+}
+
+#[async_trait::async_trait]
+impl TicketBrokerReader for Lagging {
+    async fn sender_info(&self, sender: Address) -> Result<SenderInfo, ChainError> {
+        self.inner.sender_info(sender).await
+    }
+    async fn claimed_reserve(&self, sender: Address, claimant: Address) -> Result<Wei, ChainError> {
+        self.inner.claimed_reserve(sender, claimant).await
+    }
+    async fn is_ticket_used(&self, ticket: &WinningTicket) -> Result<bool, ChainError> {
+        self.inner.is_ticket_used(ticket).await
+    }
+    async fn ticket_validity_period(&self) -> Result<u64, ChainError> {
+        self.inner.ticket_validity_period().await
+    }
+    async fn unlock_period(&self) -> Result<u64, ChainError> {
+        self.inner.unlock_period().await
+    }
+    async fn reserve_pool_size(&self) -> Result<u64, ChainError> {
+        self.inner.reserve_pool_size().await
+    }
+}
+
+#[async_trait::async_trait]
+impl RegistryReader for Lagging {
+    async fn orchestrators(&self) -> Result<Vec<OrchestratorEntry>, ChainError> {
+        self.inner.orchestrators().await
+    }
+    async fn orchestrator(
+        &self,
+        address: Address,
+    ) -> Result<Option<OrchestratorEntry>, ChainError> {
+        self.inner.orchestrator(address).await
+    }
+}
+
+/// After the first segment, the gateway's chain falls far behind and the params it holds
+/// expire on the orchestrator's: the orchestrator refuses the next segment
+/// (`TicketParamsExpired`), the gateway takes fresh params and asks it again, and no
+/// segment is lost though it is the only orchestrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_for_expired_params_is_retried_on_fresh_ones() {
+    let Some(input) = clip() else {
+        eprintln!("skipped: no ffmpeg to make the input clip");
+        return;
+    };
+    let mut deploy = DeployConfig::default();
+    deploy.round_length = 100;
+    let net = Net::start_with(&deploy).await;
+    // Each segment's fee is above a ticket's EV, so every segment brings tickets (and the
+    // orchestrator checks their params).
+    let orch = net
+        .orchestrator_with(3, super::software(false), |b| {
+            b.livepeer(LivepeerConfig::new(([127, 0, 0, 1], 0).into()))
+                .price(PixelPrice::per_pixel(200_000_000))
+                .params_validity_blocks(10)
+        })
+        .await;
+    let (key, chain) = net.account(5).await;
+    let eth = Wei(U256::exp10(19));
+    chain.fund_deposit_and_reserve(eth, eth).await.unwrap();
+    let lagging = Arc::new(Lagging {
+        inner: chain,
+        lag: AtomicU64::new(0),
+    });
+    let gateway = LivepeerGateway::builder(lagging.clone())
+        .key(key)
+        .orchestrators([orch.node.livepeer().unwrap().uri().to_owned()])
+        .segment_timeout(Duration::from_secs(60))
+        .build()
+        .await
+        .unwrap();
+
+    /// Freezes the gateway's view after the first segment and lets the real chain pass
+    /// the params' expiration (10 blocks of 200 ms).
+    struct Freeze(Arc<Lagging>, AtomicBool);
+    impl Progress for Freeze {
+        fn stage(&self, _: &str) {}
+        fn total(&self, _: Option<u64>) {}
+        fn segment(&self, _: u64, _: Address, _: Duration) {
+            if !self.1.swap(true, Ordering::SeqCst) {
+                self.0.lag.store(1_000, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(3_000));
+            }
+        }
+        fn fault(&self, _: &FaultReport) {}
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut source = SegmentSource::open(Some(&input), Duration::from_secs(2), (0, 0), 0).unwrap();
+    let ladder = Ladder::parse(
+        r#"[{"name":"P144p25fps16x9","width":256,"height":144,"bitrate":"400k","fps":25}]"#,
+    )
+    .unwrap();
+    let stats = gateway
+        .stream(
+            &mut source,
+            &ladder,
+            &dir.path().join("out"),
+            &Freeze(lagging, AtomicBool::new(false)),
+        )
+        .await
+        .unwrap();
+    assert!(stats.segments_in >= 3, "{stats:?}");
+    assert_eq!(stats.segments_out, stats.segments_in, "{stats:?}");
+    let board = gateway.scoreboard();
+    let s = board.stats(&orch.node.address()).unwrap();
+    assert!(
+        s.failures >= 1,
+        "the stale params were never refused: {s:?}"
+    );
+    assert_eq!(s.successes, stats.segments_out);
 }

@@ -434,20 +434,22 @@ where
         seg: &Segment,
     ) -> Option<(Address, Vec<Rendition>, Wei)> {
         let block = self.follow_chain().await.unwrap_or(0);
-        let mut tried = Vec::new();
-        while tried.len() < self.max_attempts {
+        let (mut tried, mut again) = (Vec::new(), Vec::new());
+        for _ in 0..self.max_attempts {
             let Some(addr) = self.pick(sessions, &tried) else {
                 break;
             };
-            tried.push(addr);
-            if let Some((renditions, fee)) = self.try_on(sessions, addr, job, seg, block).await {
-                return Some((addr, renditions, fee));
+            match self.try_on(sessions, addr, job, seg, block).await {
+                Ok((renditions, fee)) => return Some((addr, renditions, fee)),
+                // Refused, and fresh params came back: once more on those first.
+                Err(Retry::Fresh) if !again.contains(&addr) => again.push(addr),
+                Err(_) => tried.push(addr),
             }
         }
         None
     }
 
-    /// One attempt of `seg` on `addr` at `block`: its renditions and fee, or `None` (the
+    /// One attempt of `seg` on `addr` at `block`: its renditions and fee, or why not (the
     /// failure scored, a botched result excluding it from the stream).
     pub(crate) async fn try_on(
         &self,
@@ -456,19 +458,19 @@ where
         job: &Job<'_>,
         seg: &Segment,
         block: u64,
-    ) -> Option<(Vec<Rendition>, Wei)> {
+    ) -> Result<(Vec<Rendition>, Wei), Retry> {
         if seg.container != Container::MpegTs || seg.codec != VideoCodec::H264 {
             warn!(seq = seg.seq, "go-livepeer takes H.264 in MPEG-TS only");
-            return None;
+            return Err(Retry::No);
         }
         // Params about to expire: ask for fresh ones first.
         let stale = sessions.get(&addr).is_some_and(|s| {
             block.saturating_add(REFRESH_BEFORE_BLOCKS) >= s.quote.ticket_params.expiration_block
         });
         if stale && !self.refresh(sessions, addr).await {
-            return None;
+            return Err(Retry::No);
         }
-        let session = sessions.get(&addr)?;
+        let session = sessions.get(&addr).ok_or(Retry::No)?;
         let started = Instant::now();
         match self.attempt(session, job, seg).await {
             Ok((renditions, fee, next)) => {
@@ -477,7 +479,7 @@ where
                 if let Some(next) = next {
                     self.take_info(sessions, addr, next);
                 }
-                Some((renditions, fee))
+                Ok((renditions, fee))
             }
             Err(Failure::Botched(why)) => {
                 warn!(seq = seg.seq, orchestrator = ?addr, "result refused: {why}");
@@ -485,14 +487,17 @@ where
                 if let Some(s) = sessions.get_mut(&addr) {
                     s.excluded = true;
                 }
-                None
+                Err(Retry::No)
             }
             Err(Failure::Failed(why)) => {
                 debug!(seq = seg.seq, orchestrator = ?addr, "attempt failed: {why}");
                 self.scoreboard().record_failure(addr, Instant::now());
-                // Its params or session may be what it refused: fresh ones next time.
-                self.refresh(sessions, addr).await;
-                None
+                // Its params or session may be what it refused: fresh ones, and another try.
+                if self.refresh(sessions, addr).await {
+                    Err(Retry::Fresh)
+                } else {
+                    Err(Retry::No)
+                }
             }
         }
     }
@@ -661,6 +666,15 @@ pub(crate) struct Job<'a> {
     pub(crate) stream: StreamId,
     pub(crate) ladder: &'a Ladder,
     pub(crate) profiles: &'a [WireProfile],
+}
+
+/// Whether an orchestrator whose attempt failed may be asked again for the segment.
+pub(crate) enum Retry {
+    /// It refused or failed and has answered with fresh info since: worth one more try
+    /// (its params may have expired between our check and its).
+    Fresh,
+    /// Not for this segment.
+    No,
 }
 
 /// Why an attempt did not give a segment.
