@@ -3,7 +3,6 @@
 //! provable faults challenged on chain with their evidence served until decided, and the
 //! stream written as HLS. One chain follower keeps its block, deposit and reserve current.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +39,8 @@ use crate::hired::HiredTranscoder;
 use crate::meter::Meter;
 use crate::ops::{Health, OpsServer};
 use crate::source::{LogProgress, Progress, SegmentSource};
+pub use crate::stats::StreamStats;
+use crate::stats::Written;
 
 /// Who re-encodes the sampled segments for the deep checks.
 #[derive(Clone)]
@@ -57,87 +58,6 @@ impl std::fmt::Debug for Reencode {
             Reencode::Local(_) => "Local",
             Reencode::Hire => "Hire",
         })
-    }
-}
-
-/// What one stream did.
-#[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub struct StreamStats {
-    /// Segments cut from the input.
-    pub segments_in: u64,
-    /// Segments transcoded, verified and written.
-    pub segments_out: u64,
-    /// Segments that failed everywhere.
-    pub segments_failed: u64,
-    /// Per-segment latency, sending to verified result.
-    pub latencies: Vec<Duration>,
-    /// Segments accepted per orchestrator.
-    pub per_orchestrator: HashMap<Address, u64>,
-    /// The work's worth at the quoted prices, wei.
-    pub wei_expected: U256,
-    /// Media duration streamed.
-    pub media: Duration,
-    /// Wall time of the stream.
-    pub wall: Duration,
-    /// The master playlist written.
-    pub master: PathBuf,
-    /// The stream stopped early because the node is draining.
-    pub drained: bool,
-}
-
-/// A segment transcoded, about to be written and counted.
-pub(crate) struct Written<'a> {
-    /// The segment.
-    pub(crate) seq: u64,
-    /// Who transcoded it.
-    pub(crate) orchestrator: Address,
-    /// The renditions, in ladder order.
-    pub(crate) renditions: &'a [livepeer_core::transcode::Rendition],
-    /// Its worth at the orchestrator's price, wei.
-    pub(crate) fee: U256,
-    /// When it was cut from the input.
-    pub(crate) started: Instant,
-}
-
-impl StreamStats {
-    /// A segment cut from the input.
-    pub(crate) fn took(&mut self, duration: Duration, meter: Option<&Meter>) {
-        self.segments_in += 1;
-        self.media += duration;
-        if let Some(m) = meter {
-            m.segment_in();
-        }
-    }
-
-    /// Writes a transcoded segment to `hls` and counts it.
-    pub(crate) fn write(
-        &mut self,
-        hls: &mut HlsWriter,
-        w: Written<'_>,
-        progress: &dyn Progress,
-        meter: Option<&Meter>,
-    ) -> Result<()> {
-        hls.write_segment(w.seq, w.renditions)
-            .map_err(anyhow::Error::from)?;
-        self.segments_out += 1;
-        self.wei_expected = self.wei_expected.saturating_add(w.fee);
-        *self.per_orchestrator.entry(w.orchestrator).or_default() += 1;
-        let lat = w.started.elapsed();
-        self.latencies.push(lat);
-        if let Some(m) = meter {
-            m.segment_out(lat);
-        }
-        progress.segment(w.seq, w.orchestrator, lat);
-        Ok(())
-    }
-
-    /// A segment that failed everywhere tried.
-    pub(crate) fn failed(&mut self, meter: Option<&Meter>) {
-        self.segments_failed += 1;
-        if let Some(m) = meter {
-            m.segment_failed();
-        }
     }
 }
 

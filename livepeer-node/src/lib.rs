@@ -19,6 +19,7 @@ pub mod orchestrator;
 pub mod rpc;
 pub mod signal;
 pub mod source;
+mod stats;
 pub mod transcoder;
 pub mod verifier;
 pub mod winners;

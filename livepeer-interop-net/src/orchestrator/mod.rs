@@ -8,7 +8,7 @@ pub mod payment_route;
 pub mod segment_route;
 pub mod server;
 
-pub use client::{OrchestratorClient, RequestSigner};
+pub use client::{OrchestratorClient, RequestSigner, check_info};
 pub use http_client::OrchestratorHttpClient;
 pub use info::{InfoFuture, InfoRefusal, InfoSource, StaticInfo};
 pub use payment_route::{PaymentFuture, PaymentRoute, PaymentSink};

@@ -15,10 +15,11 @@ use livepeer_transcode::hls::HlsWriter;
 use tracing::{Instrument as _, info, info_span, warn};
 
 use super::gateway::{Job, LivepeerGateway, Retry, Sessions, stream_names, wire_ladder};
-use crate::broadcaster::{BroadcasterNode, StreamStats, Written};
+use crate::broadcaster::BroadcasterNode;
 use crate::chain::BroadcasterChain;
 use crate::error::{NodeError, Result};
 use crate::source::{Progress, SegmentSource};
+use crate::stats::{StreamStats, Written};
 
 impl<C: BroadcasterChain> BroadcasterNode<C> {
     /// Streams `source` transcoded to `ladder` through this node's orchestrators (QUIC,

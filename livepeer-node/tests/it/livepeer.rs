@@ -258,6 +258,13 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
         NetError::HttpRefused { status, error } => (status, error),
         e => panic!("a refusal: {e:?}"),
     };
+    let refusal = async |segment: &str, payment: &str, body: Bytes| {
+        refused(
+            http.segment(&uri, segment, payment, body, 1)
+                .await
+                .unwrap_err(),
+        )
+    };
     let seg2 = seg_header(&info, &gw, 2, &body);
     // A forged ticket signature.
     let (_, mut forged) = pay(&info, &gw, 1 + count, 1);
@@ -265,11 +272,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     let forged = encode_payment_header(
         &payment_from_batch(&forged, info.price_info.as_ref().unwrap()).unwrap(),
     );
-    let (status, error) = refused(
-        http.segment(&uri, &seg2, &forged, body.clone(), 1)
-            .await
-            .unwrap_err(),
-    );
+    let (status, error) = refusal(&seg2, &forged, body.clone()).await;
     assert_eq!(status, 400);
     assert!(
         matches!(
@@ -283,11 +286,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     let mut foreign = info.clone();
     foreign.ticket_params.as_mut().unwrap().recipient = vec![7u8; 20];
     let (wrong, _) = pay(&foreign, &gw, 1 + count, 1);
-    let (status, _) = refused(
-        http.segment(&uri, &seg2, &wrong, body.clone(), 1)
-            .await
-            .unwrap_err(),
-    );
+    let (status, _) = refusal(&seg2, &wrong, body.clone()).await;
     assert_eq!(status, 400);
     unchanged("wrong recipient");
     // No tickets for a session without credit: not enough expected value.
@@ -304,62 +303,29 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
         gw.address(),
         other.price_info.as_ref().unwrap(),
     ));
-    let (status, error) = refused(
-        http.segment(
-            &uri,
-            &seg_header(&other, &gw, 0, &body),
-            &free,
-            body.clone(),
-            1,
-        )
-        .await
-        .unwrap_err(),
-    );
+    let (status, error) = refusal(&seg_header(&other, &gw, 0, &body), &free, body.clone()).await;
     assert_eq!((status, error), (400, RemoteError::InsufficientBalance));
     unchanged("no tickets");
     // Segment credentials that do not decode, and an auth token this node did not issue.
-    let (status, _) = refused(
-        http.segment(&uri, "%%", &payment, body.clone(), 1)
-            .await
-            .unwrap_err(),
-    );
+    let (status, _) = refusal("%%", &payment, body.clone()).await;
     assert_eq!(status, 403);
     let mut stranger = info.clone();
     stranger.auth_token.as_mut().unwrap().token[0] ^= 1;
-    let (status, error) = refused(
-        http.segment(
-            &uri,
-            &seg_header(&stranger, &gw, 2, &body),
-            &payment,
-            body.clone(),
-            1,
-        )
-        .await
-        .unwrap_err(),
-    );
+    let (status, error) = refusal(
+        &seg_header(&stranger, &gw, 2, &body),
+        &payment,
+        body.clone(),
+    )
+    .await;
     assert_eq!((status, error), (403, RemoteError::AuthToken));
     unchanged("bad credentials");
     // A malformed payment header.
-    let (status, _) = refused(
-        http.segment(&uri, &seg2, "%%", body.clone(), 1)
-            .await
-            .unwrap_err(),
-    );
+    let (status, _) = refusal(&seg2, "%%", body.clone()).await;
     assert_eq!(status, 402);
     unchanged("malformed header");
     // A body over the bound.
     let big = Bytes::from(vec![0u8; 3 * body.len()]);
-    let (status, _) = refused(
-        http.segment(
-            &uri,
-            &seg_header(&info, &gw, 2, &big),
-            &payment,
-            big.clone(),
-            1,
-        )
-        .await
-        .unwrap_err(),
-    );
+    let (status, _) = refusal(&seg_header(&info, &gw, 2, &big), &payment, big.clone()).await;
     assert_eq!(status, 413);
     unchanged("oversized body");
     // Expired params: the chain moves past their expiration block.
@@ -370,11 +336,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (late, _) = pay(&expiring, &gw, 1 + count, 1);
-    let (status, error) = refused(
-        http.segment(&uri, &seg2, &late, body.clone(), 1)
-            .await
-            .unwrap_err(),
-    );
+    let (status, error) = refusal(&seg2, &late, body.clone()).await;
     assert_eq!((status, error), (400, RemoteError::TicketParamsExpired));
     unchanged("expired params");
 

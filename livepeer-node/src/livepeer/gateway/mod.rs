@@ -26,16 +26,17 @@ use livepeer_interop::{
     payment_from_batch, payment_without_tickets, price_from_info, ticket_params_from_info,
     verify_transcode_result,
 };
+use livepeer_interop_net::orchestrator::check_info;
 use livepeer_interop_net::{CertPins, OrchestratorClient, OrchestratorHttpClient, RequestSigner};
 use livepeer_negotiate::proto::{
-    Candidate, DefaultPolicy, ScoreConfig, Scoreboard, SelectionPolicy,
+    Candidate, DefaultPolicy, ScoreConfig, Scoreboard, SelectionPolicy, check_quote,
 };
 use livepeer_negotiate::{PaymentSource as _, PmSource, Quote};
 use livepeer_pm::{Sender, SenderConfig};
 use livepeer_transcode::hls::HlsWriter;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
-use crate::broadcaster::{StreamStats, Written};
+use crate::stats::{StreamStats, Written};
 pub use wire::wire_ladder;
 use wire::{check_renditions, download_bound, keccak_prefix};
 
@@ -387,24 +388,24 @@ where
     }
 
     fn quote_of(&self, info: &OrchestratorInfo) -> std::result::Result<Quote, String> {
-        let params = ticket_params_from_info(info).map_err(|e| e.to_string())?;
+        let orchestrator = check_info(info).map_err(|e| e.to_string())?;
+        let ticket_params = ticket_params_from_info(info).map_err(|e| e.to_string())?;
         let price = price_from_info(info.price_info.as_ref().ok_or("no price")?)
             .map_err(|e| e.to_string())?;
-        if let Some(max) = &self.max_price
-            && price.exceeds_multiple_of(max, 1)
-        {
-            return Err(format!("price {price:?} above the maximum"));
-        }
-        if params.face_value.is_zero() && !price.wei.is_zero() {
+        if ticket_params.face_value.is_zero() && !price.wei.is_zero() {
             return Err("a price with no tickets to pay it".into());
         }
-        Ok(Quote {
-            orchestrator: params.recipient,
+        let quote = Quote {
+            orchestrator,
             price,
-            ticket_params: params,
+            ticket_params,
             capacity_pps: u64::MAX,
             expires_unix_ms: u64::MAX,
-        })
+        };
+        // The checks a QUIC quote gets: params for this orchestrator at this price, under
+        // the cap.
+        check_quote(orchestrator, &quote, 0, self.max_price.as_ref()).map_err(|e| e.to_string())?;
+        Ok(quote)
     }
 
     /// Moves the payments to the chain's present block and funds; the block, when read.
