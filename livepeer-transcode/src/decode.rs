@@ -81,6 +81,37 @@ pub trait VideoDecoder: Send {
     fn flush(&mut self) -> Result<()>;
     /// The next picture in display order, if any.
     fn receive_frame(&mut self) -> Result<Output<Frame>>;
+    /// Takes back a picture this decoder handed out, once its reader is done with it, so a
+    /// later picture reuses its memory instead of allocating. The default drops it.
+    fn recycle(&mut self, frame: Frame) {
+        drop(frame);
+    }
+}
+
+/// Pictures a decoder keeps for reuse at most: more than the pictures a decoder hands out
+/// at once, so none is allocated while pictures flow.
+pub(crate) const SPARE_FRAMES: usize = 8;
+
+/// Keeps `frame` among `spare` (up to [`SPARE_FRAMES`]) for the next picture to reuse.
+pub(crate) fn keep_spare(spare: &mut Vec<Frame>, frame: Frame) {
+    if spare.len() < SPARE_FRAMES {
+        spare.push(frame);
+    }
+}
+
+/// Copies a decoded picture into a packed frame, reusing one of `spare` when there is one.
+pub(crate) fn packed_frame(
+    spare: &mut Vec<Frame>,
+    (width, height, pts): (u32, u32, i64),
+    planes: [&[u8]; 3],
+    strides: [usize; 3],
+) -> Result<Frame> {
+    let mut f = spare.pop().unwrap_or_else(|| Frame::black(0, 0, pts));
+    if f.refill_from_strided(width, height, pts, planes, strides) {
+        Ok(f)
+    } else {
+        Err(backend("decoded planes shorter than their strides say"))
+    }
 }
 
 /// The software decoder for a stream whose first access unit (or temporal unit) is `first`:
@@ -133,6 +164,7 @@ pub struct H264Decoder {
     ready: VecDeque<Frame>,
     flushed: bool,
     size: Option<(u32, u32)>,
+    spare: Vec<Frame>,
 }
 
 impl H264Decoder {
@@ -147,6 +179,7 @@ impl H264Decoder {
             ready: VecDeque::new(),
             flushed: false,
             size: None,
+            spare: Vec::new(),
         })
     }
 
@@ -159,6 +192,7 @@ impl H264Decoder {
         yuv: &DecodedYUV<'_>,
         pending: &mut BinaryHeap<Reverse<i64>>,
         limits: &InputLimits,
+        spare: &mut Vec<Frame>,
     ) -> Result<Frame> {
         let (w, h) = yuv.dimensions();
         let (w32, h32) = (
@@ -168,8 +202,12 @@ impl H264Decoder {
         limits.check(w32, h32)?;
         let pts = pending.pop().map_or(0, |Reverse(p)| p);
         let (sy, su, sv) = yuv.strides();
-        Frame::from_strided(w32, h32, pts, [yuv.y(), yuv.u(), yuv.v()], [sy, su, sv])
-            .ok_or_else(|| backend("decoded planes shorter than their strides say"))
+        packed_frame(
+            spare,
+            (w32, h32, pts),
+            [yuv.y(), yuv.u(), yuv.v()],
+            [sy, su, sv],
+        )
     }
 }
 
@@ -189,7 +227,7 @@ impl VideoDecoder for H264Decoder {
             .decode(au)
             .map_err(|e| invalid(format!("H.264 decode: {e}")))?;
         if let Some(yuv) = decoded {
-            let f = Self::to_frame(&yuv, &mut self.pending_pts, &self.limits)?;
+            let f = Self::to_frame(&yuv, &mut self.pending_pts, &self.limits, &mut self.spare)?;
             self.ready.push_back(f);
         }
         Ok(())
@@ -205,7 +243,7 @@ impl VideoDecoder for H264Decoder {
             .flush_remaining()
             .map_err(|e| invalid(format!("H.264 decode at flush: {e}")))?;
         for yuv in &frames {
-            let f = Self::to_frame(yuv, &mut self.pending_pts, &self.limits)?;
+            let f = Self::to_frame(yuv, &mut self.pending_pts, &self.limits, &mut self.spare)?;
             self.ready.push_back(f);
         }
         Ok(())
@@ -213,6 +251,10 @@ impl VideoDecoder for H264Decoder {
 
     fn receive_frame(&mut self) -> Result<Output<Frame>> {
         Ok(next_ready(&mut self.ready, self.flushed))
+    }
+
+    fn recycle(&mut self, frame: Frame) {
+        keep_spare(&mut self.spare, frame);
     }
 }
 

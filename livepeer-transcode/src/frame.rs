@@ -39,6 +39,18 @@ impl Frame {
         }
     }
 
+    /// A frame of no pixels.
+    fn empty(pts: i64) -> Self {
+        Frame {
+            width: 0,
+            height: 0,
+            pts,
+            y: Vec::new(),
+            u: Vec::new(),
+            v: Vec::new(),
+        }
+    }
+
     /// Copies planes with strides into a packed frame; `None` if a plane is too short.
     pub fn from_strided(
         width: u32,
@@ -47,22 +59,42 @@ impl Frame {
         planes: [&[u8]; 3],
         strides: [usize; 3],
     ) -> Option<Self> {
+        let mut f = Frame::empty(pts);
+        f.refill_from_strided(width, height, pts, planes, strides)
+            .then_some(f)
+    }
+
+    /// [`Frame::from_strided`] into this frame's buffers, reusing their memory: the frame
+    /// takes the new size, timestamp and pictures. `false` if a plane is too short, and the
+    /// frame is then empty (0 × 0).
+    pub fn refill_from_strided(
+        &mut self,
+        width: u32,
+        height: u32,
+        pts: i64,
+        planes: [&[u8]; 3],
+        strides: [usize; 3],
+    ) -> bool {
         let (w, h) = (width as usize, height as usize);
-        let copy = |src: &[u8], stride: usize, pw: usize, ph: usize| -> Option<Vec<u8>> {
-            let mut out = Vec::with_capacity(pw * ph);
+        let copy = |out: &mut Vec<u8>, src: &[u8], stride: usize, pw: usize, ph: usize| {
+            out.clear();
             for row in 0..ph {
-                out.extend_from_slice(src.get(row * stride..row * stride + pw)?);
+                let Some(line) = src.get(row * stride..row * stride + pw) else {
+                    return false;
+                };
+                out.extend_from_slice(line);
             }
-            Some(out)
+            true
         };
-        Some(Frame {
-            width,
-            height,
-            pts,
-            y: copy(planes[0], strides[0], w, h)?,
-            u: copy(planes[1], strides[1], w / 2, h / 2)?,
-            v: copy(planes[2], strides[2], w / 2, h / 2)?,
-        })
+        let copied = copy(&mut self.y, planes[0], strides[0], w, h)
+            && copy(&mut self.u, planes[1], strides[1], w / 2, h / 2)
+            && copy(&mut self.v, planes[2], strides[2], w / 2, h / 2);
+        if !copied {
+            *self = Frame::empty(pts);
+            return false;
+        }
+        (self.width, self.height, self.pts) = (width, height, pts);
+        true
     }
 
     /// Whether the plane sizes agree with the dimensions.

@@ -37,6 +37,8 @@ pub struct LibavDecoder {
     /// Progressive H.264 mode: the timestamps sent and not yet handed out (each picture
     /// takes the smallest), and whether an SPS was seen.
     strict: Option<Strict>,
+    /// Pictures handed back for reuse.
+    spare: Vec<Frame>,
 }
 
 /// What [`LibavDecoder::h264`] adds: OpenH264's timestamp rule and strictness.
@@ -112,6 +114,7 @@ impl LibavDecoder {
             ready: VecDeque::new(),
             flushed: false,
             strict: None,
+            spare: Vec::new(),
         })
     }
 
@@ -133,7 +136,7 @@ impl LibavDecoder {
         }
         let interlaced = self.picture.is_interlaced();
         let Some(strict) = self.strict.as_mut() else {
-            return i420_from(&self.picture, &self.limits, interlaced);
+            return i420_from(&self.picture, &self.limits, interlaced, &mut self.spare);
         };
         if interlaced {
             return Err(unsupported(
@@ -147,7 +150,7 @@ impl LibavDecoder {
                 "H.264 decode: a picture with missing or damaged data (concealed)",
             ));
         }
-        let mut f = i420_from(&self.picture, &self.limits, false)?;
+        let mut f = i420_from(&self.picture, &self.limits, false, &mut self.spare)?;
         f.pts = strict.pending_pts.pop().map_or(0, |Reverse(p)| p);
         Ok(f)
     }
@@ -190,25 +193,24 @@ pub(crate) fn received(
 }
 
 /// Copies a planar 4:2:0 picture into a packed [`Frame`] (cropped to even sizes, checked
-/// against `limits`), deinterlacing each plane when asked.
+/// against `limits`; reusing one of `spare`), deinterlacing each plane when asked.
 pub(crate) fn i420_from(
     src: &frame::Video,
     limits: &InputLimits,
     interlaced: bool,
+    spare: &mut Vec<Frame>,
 ) -> Result<Frame> {
     // Odd sizes are legal in both codecs; the picture is cropped to even (4:2:0).
     let (w, h) = (src.width() & !1, src.height() & !1);
     limits.check(w, h)?;
     let pts = src.timestamp().or(src.pts()).unwrap_or(0);
     // Copied row by row straight into packed planes (no zero fill first).
-    let mut out = Frame::from_strided(
-        w,
-        h,
-        pts,
+    let mut out = crate::decode::packed_frame(
+        spare,
+        (w, h, pts),
         [src.data(0), src.data(1), src.data(2)],
         [src.stride(0), src.stride(1), src.stride(2)],
-    )
-    .ok_or_else(|| backend("decoded plane shorter than its stride says"))?;
+    )?;
     if interlaced {
         let (wu, hu) = (w as usize, h as usize);
         deinterlace(&mut out.y, wu, hu);
@@ -280,6 +282,10 @@ impl VideoDecoder for LibavDecoder {
 
     fn receive_frame(&mut self) -> Result<Output<Frame>> {
         Ok(crate::decode::next_ready(&mut self.ready, self.flushed))
+    }
+
+    fn recycle(&mut self, frame: Frame) {
+        crate::decode::keep_spare(&mut self.spare, frame);
     }
 }
 

@@ -1,7 +1,6 @@
-//! One segment through the software pipeline: demux, decode once on the calling thread,
-//! scale and encode each rendition on worker threads, mux.
+//! One segment through the software pipeline: demux, decode once and scale each rendition
+//! on the calling thread, encode each rendition on worker threads, mux.
 
-use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -162,18 +161,15 @@ fn estimate_fps(sorted_pts: &[i64], dur90k: i64) -> Framerate {
         .unwrap_or(Framerate { num: 30, den: 1 })
 }
 
-/// One rendition's persistent state: its encoder, scaler and buffers.
+/// One rendition's persistent state: its frame selection and scaler, which run where the
+/// source pictures are decoded (while each picture is still in that core's cache), and its
+/// encoder, which runs on a worker thread.
 pub(crate) struct RenditionWorker {
     profile: VideoProfile,
     out: RungOutput,
     fps: Framerate,
-    selector: FrameSelector,
-    encoder: Box<dyn VideoEncoder>,
-    scaler: Scaler,
-    scaled: Frame,
-    packets: Vec<Packet>,
-    scale_time: Duration,
-    encode_time: Duration,
+    scale: ScaleStage,
+    encode: EncodeStage,
 }
 
 impl std::fmt::Debug for RenditionWorker {
@@ -182,6 +178,75 @@ impl std::fmt::Debug for RenditionWorker {
             .field("profile", &self.profile.name)
             .field("out", &self.out)
             .finish_non_exhaustive()
+    }
+}
+
+/// Scaled pictures a rendition keeps for reuse: what can be in flight to its encoder.
+const SPARE_SCALED: usize = CHANNEL_DEPTH + 2;
+
+/// A rendition's frame selection and scaling.
+struct ScaleStage {
+    out: RungOutput,
+    selector: FrameSelector,
+    scaler: Scaler,
+    /// Scaled pictures back from the encoder, reused for the next ones.
+    spare: Vec<Frame>,
+    time: Duration,
+}
+
+impl ScaleStage {
+    /// The rendition's picture for the source picture `frame`, where the rung's frame rate
+    /// keeps it (even cadence, stamped on the slot, as the rung defines it).
+    fn offer(&mut self, frame: &Frame) -> Result<Option<Frame>> {
+        let Some(pts) = self.selector.offer(frame.pts) else {
+            return Ok(None);
+        };
+        let t = Instant::now();
+        let (w, h) = (self.out.width, self.out.height);
+        let mut scaled = self.spare.pop().unwrap_or_else(|| Frame::black(w, h, pts));
+        self.scaler.scale_into(frame, &mut scaled)?;
+        scaled.pts = pts;
+        self.time += t.elapsed();
+        Ok(Some(scaled))
+    }
+
+    fn give_back(&mut self, frame: Frame) {
+        if self.spare.len() < SPARE_SCALED {
+            self.spare.push(frame);
+        }
+    }
+}
+
+/// A rendition's encoder and the packets of the segment being encoded.
+struct EncodeStage {
+    encoder: Box<dyn VideoEncoder>,
+    packets: Vec<Packet>,
+    time: Duration,
+}
+
+impl EncodeStage {
+    fn push(&mut self, frame: &Frame) -> Result<()> {
+        let t = Instant::now();
+        self.encoder.send_frame(frame)?;
+        while let Output::Ready(p) = self.encoder.receive_packet()? {
+            self.packets.push(p);
+        }
+        self.time += t.elapsed();
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let t = Instant::now();
+        self.encoder.flush()?;
+        loop {
+            match self.encoder.receive_packet()? {
+                Output::Ready(p) => self.packets.push(p),
+                Output::Done => break,
+                Output::NeedMoreData => return Err(backend("encoder stalled at flush")),
+            }
+        }
+        self.time += t.elapsed();
+        Ok(())
     }
 }
 
@@ -204,13 +269,18 @@ impl RenditionWorker {
             profile: profile.clone(),
             out,
             fps,
-            selector: out.selector(),
-            encoder,
-            scaler: Scaler::new(),
-            scaled: Frame::black(out.width, out.height, 0),
-            packets: Vec::new(),
-            scale_time: Duration::ZERO,
-            encode_time: Duration::ZERO,
+            scale: ScaleStage {
+                out,
+                selector: out.selector(),
+                scaler: Scaler::new(),
+                spare: Vec::new(),
+                time: Duration::ZERO,
+            },
+            encode: EncodeStage {
+                encoder,
+                packets: Vec::new(),
+                time: Duration::ZERO,
+            },
         })
     }
 
@@ -220,55 +290,18 @@ impl RenditionWorker {
     }
 
     fn start(&mut self) -> Result<()> {
-        self.selector = self.out.selector();
-        self.packets.clear();
-        self.scale_time = Duration::ZERO;
-        self.encode_time = Duration::ZERO;
-        self.encoder.start_segment()
-    }
-
-    fn push(&mut self, frame: &Frame) -> Result<()> {
-        // Frame-rate reduction as the rung defines it: even cadence, stamped on the slot.
-        let Some(pts) = self.selector.offer(frame.pts) else {
-            return Ok(());
-        };
-        let t0 = Instant::now();
-        self.scaler.scale_into(frame, &mut self.scaled)?;
-        self.scaled.pts = pts;
-        let t1 = Instant::now();
-        self.encoder.send_frame(&self.scaled)?;
-        self.drain()?;
-        self.scale_time += t1 - t0;
-        self.encode_time += t1.elapsed();
-        Ok(())
-    }
-
-    fn drain(&mut self) -> Result<()> {
-        while let Output::Ready(p) = self.encoder.receive_packet()? {
-            self.packets.push(p);
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        let t = Instant::now();
-        self.encoder.flush()?;
-        loop {
-            match self.encoder.receive_packet()? {
-                Output::Ready(p) => self.packets.push(p),
-                Output::Done => break,
-                Output::NeedMoreData => return Err(backend("encoder stalled at flush")),
-            }
-        }
-        self.encode_time += t.elapsed();
-        Ok(())
+        self.scale.selector = self.out.selector();
+        self.scale.time = Duration::ZERO;
+        self.encode.packets.clear();
+        self.encode.time = Duration::ZERO;
+        self.encode.encoder.start_segment()
     }
 
     /// Muxes the packets of the segment just encoded.
     fn rendition(&self, media: &Demuxed) -> Result<Rendition> {
         let p = &self.profile;
         let o = &self.out;
-        let pk = &self.packets;
+        let pk = &self.encode.packets;
         let data = match (p.container, p.codec) {
             (Container::MpegTs, VideoCodec::H264) => {
                 container::ts_mux::mux_segment(pk, &media.audio, media.audio_stream_type)
@@ -311,16 +344,16 @@ pub struct StageTimes {
     pub mux: Duration,
 }
 
-/// Splits renditions into `groups` by pixel rate (largest first onto the least-loaded group).
-fn group(workers: &mut [RenditionWorker], groups: usize) -> Vec<Vec<&mut RenditionWorker>> {
-    let mut bins: Vec<(u64, Vec<&mut RenditionWorker>)> =
-        (0..groups.max(1)).map(|_| (0, Vec::new())).collect();
-    let mut sorted: Vec<&mut RenditionWorker> = workers.iter_mut().collect();
-    sorted.sort_by_key(|w| std::cmp::Reverse(w.out.pixels_per_frame()));
-    for w in sorted {
+/// Splits renditions (by index) into `groups` by pixel rate, largest first onto the
+/// least-loaded group.
+fn group(workers: &[RenditionWorker], groups: usize) -> Vec<Vec<usize>> {
+    let mut bins: Vec<(u64, Vec<usize>)> = (0..groups.max(1)).map(|_| (0, Vec::new())).collect();
+    let mut sorted: Vec<usize> = (0..workers.len()).collect();
+    sorted.sort_by_key(|&i| std::cmp::Reverse(workers[i].out.pixels_per_frame()));
+    for i in sorted {
         if let Some(bin) = bins.iter_mut().min_by_key(|(load, _)| *load) {
-            bin.0 += w.out.pixels_per_frame();
-            bin.1.push(w);
+            bin.0 += workers[i].out.pixels_per_frame();
+            bin.1.push(i);
         }
     }
     bins.into_iter()
@@ -329,8 +362,9 @@ fn group(workers: &mut [RenditionWorker], groups: usize) -> Vec<Vec<&mut Renditi
         .collect()
 }
 
-/// Decodes `prep` once and feeds every worker; `threads` worker threads (0: all inline on
-/// the calling thread). Returns the renditions in the workers' order.
+/// Decodes `prep` once, scales every rendition's pictures on the calling thread and
+/// encodes them on `threads` worker threads (0: all on the calling thread). Returns the
+/// renditions in the workers' order.
 pub(crate) fn run(
     prep: &Prepared,
     workers: &mut [RenditionWorker],
@@ -343,77 +377,32 @@ pub(crate) fn run(
     }
     let mut times = StageTimes::default();
     let mut decode_time = t0.elapsed();
+    let groups = group(workers, threads);
+    let (mut scales, encodes): (Vec<&mut ScaleStage>, Vec<&mut EncodeStage>) = workers
+        .iter_mut()
+        .map(|w| (&mut w.scale, &mut w.encode))
+        .unzip();
     if threads == 0 {
-        let mut sink = |f: Frame| -> Result<()> {
-            for w in workers.iter_mut() {
-                w.push(&f)?;
-            }
-            Ok(())
-        };
-        decode_all(
-            decoder,
-            prep,
-            &mut sink,
-            &mut decode_time,
-            &mut times.frames,
-        )?;
-        for w in workers.iter_mut() {
-            w.finish()?;
-        }
-    } else {
-        let groups = group(workers, threads);
-        std::thread::scope(|s| -> Result<()> {
-            let mut senders = Vec::new();
-            let mut handles = Vec::new();
-            for g in groups {
-                let (tx, rx) = mpsc::sync_channel::<Arc<Frame>>(CHANNEL_DEPTH);
-                senders.push(tx);
-                handles.push(s.spawn(move || -> Result<()> {
-                    let mut g = g;
-                    for f in rx {
-                        for w in g.iter_mut() {
-                            w.push(&f)?;
-                        }
-                    }
-                    for w in g.iter_mut() {
-                        w.finish()?;
-                    }
-                    Ok(())
-                }));
-            }
-            let mut sink = |f: Frame| -> Result<()> {
-                let f = Arc::new(f);
-                for tx in &senders {
-                    // A closed channel means the worker failed; its error is reported below.
-                    if tx.send(Arc::clone(&f)).is_err() {
-                        return Err(backend("worker stopped"));
+        let mut encodes = encodes;
+        {
+            let mut sink = |f: &Frame| -> Result<()> {
+                for (s, e) in scales.iter_mut().zip(encodes.iter_mut()) {
+                    if let Some(scaled) = s.offer(f)? {
+                        e.push(&scaled)?;
+                        s.give_back(scaled);
                     }
                 }
                 Ok(())
             };
-            let decoded = decode_all(
-                decoder,
-                prep,
-                &mut sink,
-                &mut decode_time,
-                &mut times.frames,
-            );
-            drop(senders);
-            let mut first_err = None;
-            for h in handles {
-                let r = h
-                    .join()
-                    .unwrap_or_else(|_| Err(backend("worker thread panicked")));
-                if let Err(e) = r {
-                    first_err.get_or_insert(e);
-                }
-            }
-            match (decoded, first_err) {
-                (Err(e), _) if e != backend("worker stopped") => Err(e),
-                (_, Some(e)) => Err(e),
-                (r, None) => r,
-            }
-        })?;
+            let (time, frames) = (&mut decode_time, &mut times.frames);
+            decode_all(decoder, prep, &mut sink, time, frames)?;
+        }
+        for e in encodes.iter_mut() {
+            e.finish()?;
+        }
+    } else {
+        let (time, frames) = (&mut decode_time, &mut times.frames);
+        encode_on_workers(decoder, prep, &mut scales, encodes, &groups, (time, frames))?;
     }
     if times.frames == 0 {
         return Err(invalid("no picture could be decoded"));
@@ -422,25 +411,105 @@ pub(crate) fn run(
     let t = Instant::now();
     let mut out = Vec::with_capacity(workers.len());
     for w in workers.iter() {
-        times.scale += w.scale_time;
-        times.encode += w.encode_time;
+        times.scale += w.scale.time;
+        times.encode += w.encode.time;
         out.push(w.rendition(&prep.media)?);
     }
     times.mux = t.elapsed();
     Ok((out, times))
 }
 
+/// The threaded half of [`run`]: one worker thread per group of encoders, fed the scaled
+/// pictures through bounded channels; the pictures come back to be reused.
+fn encode_on_workers(
+    decoder: &mut dyn VideoDecoder,
+    prep: &Prepared,
+    scales: &mut [&mut ScaleStage],
+    encodes: Vec<&mut EncodeStage>,
+    groups: &[Vec<usize>],
+    (decode_time, frames): (&mut Duration, &mut u32),
+) -> Result<()> {
+    let mut encodes: Vec<Option<&mut EncodeStage>> = encodes.into_iter().map(Some).collect();
+    std::thread::scope(|s| -> Result<()> {
+        let (back_tx, back_rx) = mpsc::channel::<(usize, Frame)>();
+        let mut route = vec![0; scales.len()];
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for (gi, g) in groups.iter().enumerate() {
+            let mut mine: Vec<(usize, &mut EncodeStage)> = g
+                .iter()
+                .filter_map(|&i| Some((i, encodes.get_mut(i)?.take()?)))
+                .collect();
+            g.iter().for_each(|&i| route[i] = gi);
+            let (tx, rx) = mpsc::sync_channel::<(usize, Frame)>(CHANNEL_DEPTH * g.len());
+            senders.push(tx);
+            let back = back_tx.clone();
+            handles.push(s.spawn(move || -> Result<()> {
+                for (i, f) in rx {
+                    if let Some((_, e)) = mine.iter_mut().find(|(j, _)| *j == i) {
+                        e.push(&f)?;
+                    }
+                    // The decoding side may have finished; then the picture is just dropped.
+                    let _ = back.send((i, f));
+                }
+                for (_, e) in mine.iter_mut() {
+                    e.finish()?;
+                }
+                Ok(())
+            }));
+        }
+        drop(back_tx);
+        let decoded = {
+            let mut sink = |f: &Frame| -> Result<()> {
+                while let Ok((i, used)) = back_rx.try_recv() {
+                    if let Some(s) = scales.get_mut(i) {
+                        s.give_back(used);
+                    }
+                }
+                for (i, s) in scales.iter_mut().enumerate() {
+                    if let Some(scaled) = s.offer(f)? {
+                        // A closed channel means the worker failed; its error is reported below.
+                        if senders[route[i]].send((i, scaled)).is_err() {
+                            return Err(backend("worker stopped"));
+                        }
+                    }
+                }
+                Ok(())
+            };
+            decode_all(decoder, prep, &mut sink, decode_time, frames)
+        };
+        drop(senders);
+        let mut first_err = None;
+        for h in handles {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(backend("worker thread panicked")));
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        match (decoded, first_err) {
+            (Err(e), _) if e != backend("worker stopped") => Err(e),
+            (_, Some(e)) => Err(e),
+            (r, None) => r,
+        }
+    })
+}
+
+/// Feeds every access unit to `decoder` and each picture to `sink`, then gives the picture
+/// back to the decoder for reuse.
 fn decode_all(
     decoder: &mut dyn VideoDecoder,
     prep: &Prepared,
-    sink: &mut dyn FnMut(Frame) -> Result<()>,
+    sink: &mut dyn FnMut(&Frame) -> Result<()>,
     decode_time: &mut Duration,
     frames: &mut u32,
 ) -> Result<()> {
     let mut emit = |decoder: &mut dyn VideoDecoder, frames: &mut u32| -> Result<()> {
         while let Output::Ready(f) = decoder.receive_frame()? {
             *frames += 1;
-            sink(f)?;
+            sink(&f)?;
+            decoder.recycle(f);
         }
         Ok(())
     };

@@ -93,7 +93,7 @@ impl HwDecoder {
             &self.hw
         };
         if matches!(src.format(), Pixel::YUV420P | Pixel::YUVJ420P) {
-            return crate::libav::i420_from(src, &self.limits, false);
+            return crate::libav::i420_from(src, &self.limits, false, &mut Vec::new());
         }
         let (w, h) = (src.width(), src.height());
         self.limits.check(w, h)?;
