@@ -193,12 +193,7 @@ impl Devnet {
             .profiles()
             .iter()
             .any(|p| p.codec == livepeer_core::VideoCodec::Av1);
-        let scratch = tempfile::tempdir()?;
-        let state = cfg
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| scratch.path().to_owned());
-        std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+        let (scratch, state) = state_dir(cfg.state_dir.as_deref())?;
 
         progress.stage("starting the chain and deploying the contracts");
         let chain = EmbeddedChain::with_dev_accounts();
@@ -556,4 +551,15 @@ pub fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
         anyhow::bail!("--pattern-size {s:?}: even sizes from 16x16 to 4096x2304");
     }
     Ok((w, h))
+}
+
+/// The devnet's state folder: `configured`, or a scratch folder that lives as long as the
+/// returned guard. Created if missing.
+pub(crate) fn state_dir(
+    configured: Option<&std::path::Path>,
+) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
+    let scratch = tempfile::tempdir()?;
+    let state = configured.map_or_else(|| scratch.path().to_owned(), ToOwned::to_owned);
+    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    Ok((scratch, state))
 }

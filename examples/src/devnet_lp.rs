@@ -193,12 +193,7 @@ pub async fn run(cfg: &DevnetConfig, progress: Arc<dyn Progress>) -> anyhow::Res
         cfg.pattern_segments,
     )?;
     livepeer_node::source::check_output(&cfg.out)?;
-    let scratch = tempfile::tempdir()?;
-    let state = cfg
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| scratch.path().to_owned());
-    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    let (_scratch, state) = crate::devnet::state_dir(cfg.state_dir.as_deref())?;
 
     progress.stage("starting anvil and deploying Livepeer's contracts");
     let (_anvil, provider) = start_anvil().await?;

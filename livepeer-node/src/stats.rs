@@ -85,6 +85,31 @@ impl StreamStats {
         Ok(())
     }
 
+    /// What became of segment `seq`, cut at `started`: its orchestrator, renditions and fee
+    /// written and counted, or (`None`) a failure everywhere tried, logged and counted.
+    pub(crate) fn settle(
+        &mut self,
+        hls: &mut HlsWriter,
+        (seq, started): (u64, Instant),
+        done: Option<(Address, Vec<Rendition>, livepeer_core::Wei)>,
+        progress: &dyn Progress,
+        meter: Option<&Meter>,
+    ) -> Result<()> {
+        let Some((orchestrator, renditions, fee)) = done else {
+            tracing::warn!(seq, "segment failed on every orchestrator tried");
+            self.failed(meter);
+            return Ok(());
+        };
+        let w = Written {
+            seq,
+            orchestrator,
+            renditions: &renditions,
+            fee: fee.0,
+            started,
+        };
+        self.write(hls, w, progress, meter)
+    }
+
     /// A segment that failed everywhere tried.
     pub(crate) fn failed(&mut self, meter: Option<&Meter>) {
         self.segments_failed += 1;

@@ -19,7 +19,7 @@ use crate::broadcaster::BroadcasterNode;
 use crate::chain::BroadcasterChain;
 use crate::error::{NodeError, Result};
 use crate::source::{Progress, SegmentSource};
-use crate::stats::{StreamStats, Written};
+use crate::stats::StreamStats;
 
 impl<C: BroadcasterChain> BroadcasterNode<C> {
     /// Streams `source` transcoded to `ladder` through this node's orchestrators (QUIC,
@@ -96,22 +96,7 @@ impl<C: BroadcasterChain> BroadcasterNode<C> {
                 let done = one_segment(gateway, quic.as_ref(), &mut lp, &job, seg)
                     .instrument(info_span!("segment", seq))
                     .await;
-                match done {
-                    Some((orchestrator, renditions, fee)) => {
-                        let w = Written {
-                            seq,
-                            orchestrator,
-                            renditions: &renditions,
-                            fee: fee.0,
-                            started,
-                        };
-                        st.write(&mut hls, w, progress, Some(meter))?;
-                    }
-                    None => {
-                        warn!(seq, "segment failed on every orchestrator tried");
-                        st.failed(Some(meter));
-                    }
-                }
+                st.settle(&mut hls, (seq, started), done, progress, Some(meter))?;
             }
             Ok::<_, NodeError>(())
         }

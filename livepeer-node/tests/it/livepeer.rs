@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use livepeer_contracts::DeployConfig;
 use livepeer_core::chain::TicketFunding as _;
 use livepeer_core::{LocalSigner, Signer, StreamId, U256, Wei};
 use livepeer_interop::messages::{OrchestratorInfo, VideoProfile};
@@ -101,9 +100,7 @@ async fn a_go_livepeer_gateway_discovers_pays_and_gets_signed_renditions() {
     };
     // Rounds of 100 blocks (20 s): the 25-block params, which outlast the steps below on a
     // loaded machine, leave their winners at least 15 s to be redeemed once they expire.
-    let mut deploy = DeployConfig::default();
-    deploy.round_length = 100;
-    let net = Net::start_with(&deploy).await;
+    let net = Net::start_long_rounds().await;
     let mut config = LivepeerConfig::new(([127, 0, 0, 1], 0).into());
     config.max_segment = 2 * body.len();
     let orch = net

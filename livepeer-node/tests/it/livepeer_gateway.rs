@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use livepeer_contracts::DeployConfig;
 use livepeer_core::chain::{
     ChainError, OrchestratorEntry, RegistryReader, RoundInfo, SenderInfo, TicketBrokerReader,
     TicketFunding as _,
@@ -81,9 +80,7 @@ async fn our_gateway_streams_to_go_livepeer_ports_and_fails_over() {
         eprintln!("skipped: no ffmpeg to make the input clip");
         return;
     };
-    let mut deploy = DeployConfig::default();
-    deploy.round_length = 100;
-    let net = Net::start_with(&deploy).await;
+    let net = Net::start_long_rounds().await;
     let port = || LivepeerConfig::new(([127, 0, 0, 1], 0).into());
     let cheap = net
         .orchestrator_with(3, super::software(false), |b| {
@@ -189,9 +186,7 @@ async fn one_stream_ranks_quic_and_go_livepeer_orchestrators_together() {
         eprintln!("skipped: no ffmpeg to make the input clip");
         return;
     };
-    let mut deploy = DeployConfig::default();
-    deploy.round_length = 100;
-    let net = Net::start_with(&deploy).await;
+    let net = Net::start_long_rounds().await;
     let quic = net.orchestrator(1, super::software(false)).await;
     let go = net
         .go_livepeer_orchestrator(3, super::software(false), |b| {
@@ -321,9 +316,7 @@ async fn a_refusal_for_expired_params_is_retried_on_fresh_ones() {
         eprintln!("skipped: no ffmpeg to make the input clip");
         return;
     };
-    let mut deploy = DeployConfig::default();
-    deploy.round_length = 100;
-    let net = Net::start_with(&deploy).await;
+    let net = Net::start_long_rounds().await;
     // Each segment's fee is above a ticket's EV, so every segment brings tickets (and the
     // orchestrator checks their params).
     let orch = net

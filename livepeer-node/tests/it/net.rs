@@ -49,6 +49,14 @@ impl Net {
         Net::start_with(&DeployConfig::default()).await
     }
 
+    /// As [`Net::start`], on 100-block rounds: params quoted late in a round still leave
+    /// their winners time to be redeemed (what go-livepeer's redemption needs).
+    pub(crate) async fn start_long_rounds() -> Net {
+        let mut deploy = DeployConfig::default();
+        deploy.round_length = 100;
+        Net::start_with(&deploy).await
+    }
+
     /// As [`Net::start`], deployed with `config`.
     pub(crate) async fn start_with(config: &DeployConfig) -> Net {
         let chain = EmbeddedChain::with_dev_accounts();

@@ -36,7 +36,7 @@ use livepeer_pm::{Sender, SenderConfig};
 use livepeer_transcode::hls::HlsWriter;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
-use crate::stats::{StreamStats, Written};
+use crate::stats::StreamStats;
 pub use wire::wire_ladder;
 use wire::{check_renditions, download_bound, keccak_prefix};
 
@@ -286,26 +286,11 @@ where
                 ladder,
                 profiles: &profiles,
             };
-            match self
+            let done = self
                 .segment(&mut sessions, &job, &seg)
                 .instrument(info_span!(parent: &span, "segment", seq))
-                .await
-            {
-                Some((orchestrator, renditions, fee)) => {
-                    let w = Written {
-                        seq,
-                        orchestrator,
-                        renditions: &renditions,
-                        fee: fee.0,
-                        started,
-                    };
-                    st.write(&mut hls, w, progress, None)?;
-                }
-                None => {
-                    warn!(seq, "segment failed on every orchestrator tried");
-                    st.failed(None);
-                }
-            }
+                .await;
+            st.settle(&mut hls, (seq, started), done, progress, None)?;
         }
         self.close(&sessions, stream);
         st.wall = t0.elapsed();
